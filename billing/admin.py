@@ -1,0 +1,211 @@
+"""Support staff's view of every tenant. Money moves only through the services, with a reason."""
+
+from django import forms
+from django.contrib import admin, messages
+from django.shortcuts import redirect, render
+from django.urls import path, reverse
+
+from . import services
+from .exceptions import BillingError
+from .models import (
+    AutoRechargeChange,
+    CreditAccount,
+    CreditLot,
+    LedgerEntry,
+    Membership,
+    MembershipRole,
+    Organization,
+    Payment,
+    PaymentMethod,
+    Product,
+    Receipt,
+    Subscription,
+)
+from .reconciliation import find_mismatches
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class MembershipRoleInline(admin.TabularInline):
+    model = MembershipRole
+    extra = 1
+
+
+@admin.register(Membership)
+class MembershipAdmin(admin.ModelAdmin):
+    list_display = ("user", "organization", "role_list")
+    list_filter = ("organization", "roles__role")
+    search_fields = ("user__username", "user__email", "organization__name")
+    autocomplete_fields = ("user", "organization")
+    inlines = [MembershipRoleInline]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("user", "organization").prefetch_related("roles")
+
+    @admin.display(description="Roles")
+    def role_list(self, obj):
+        return ", ".join(r.get_role_display() for r in obj.roles.all()) or "No admin role"
+
+
+class SubscriptionInline(admin.TabularInline):
+    model = Subscription
+    extra = 0
+
+
+@admin.register(Organization)
+class OrganizationAdmin(admin.ModelAdmin):
+    list_display = ("name", "country", "billing_region", "purchase_channel", "commerce_model", "currency")
+    list_filter = ("purchase_channel", "commerce_model", "country")
+    search_fields = ("name", "slug")
+    prepopulated_fields = {"slug": ("name",)}
+    inlines = [SubscriptionInline]
+    actions = ["turn_off_post_usage_auto_recharge"]
+
+    @admin.action(description="Turn off auto-recharge for selected NCE/MCA organizations")
+    def turn_off_post_usage_auto_recharge(self, request, queryset):
+        count = 0
+        for org in queryset.filter(commerce_model__in=["nce", "mca"]):
+            account = services.get_credit_account(org)
+            if account.auto_recharge_enabled:
+                services.turn_off_auto_recharge(
+                    organization=org, actor=request.user, reason="Support: post-usage billing (NCE/MCA)."
+                )
+                count += 1
+        self.message_user(request, f"Auto-recharge turned off for {count} organization(s).")
+
+
+@admin.register(Product)
+class ProductAdmin(admin.ModelAdmin):
+    list_display = ("name", "kind", "capability", "included_minutes", "minutes_pooled", "includes_international")
+    list_filter = ("kind",)
+    search_fields = ("name", "code", "capability")
+
+
+@admin.register(Subscription)
+class SubscriptionAdmin(admin.ModelAdmin):
+    list_display = ("organization", "product", "quantity")
+    list_filter = ("product",)
+    search_fields = ("organization__name",)
+
+
+class MoneyMoveForm(forms.Form):
+    KIND_CHOICES = [("adjustment", "Support adjustment (credit or debit)"), ("refund", "Refund (credits leave the balance)")]
+    kind = forms.ChoiceField(choices=KIND_CHOICES)
+    amount = forms.DecimalField(max_digits=12, decimal_places=2, help_text="Negative for a debit adjustment.")
+    reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), help_text="Required; kept in the ledger.")
+
+
+@admin.register(CreditAccount)
+class CreditAccountAdmin(admin.ModelAdmin):
+    list_display = ("organization", "balance", "currency", "auto_recharge_enabled", "auto_recharge_paused_at", "depleted_at")
+    list_filter = ("auto_recharge_enabled", "currency")
+    search_fields = ("organization__name",)
+    readonly_fields = (
+        "organization",
+        "currency",
+        "balance",
+        "recharge_crossing",
+        "recharge_due_since",
+        "auto_recharge_paused_at",
+        "auto_recharge_paused_reason",
+        "consecutive_recharge_failures",
+        "depleted_at",
+        "updated_at",
+    )
+    fields = readonly_fields + ("auto_recharge_enabled", "recharge_amount", "recharge_trigger", "monthly_recharge_cap")
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        # Settings change through the tenant's page (audited); support acts through the actions below.
+        return False
+
+    def get_urls(self):
+        return [
+            path("<int:pk>/move-money/", self.admin_site.admin_view(self.move_money), name="billing_creditaccount_move_money"),
+            path("reconciliation/", self.admin_site.admin_view(self.reconciliation), name="billing_creditaccount_reconciliation"),
+        ] + super().get_urls()
+
+    def move_money(self, request, pk):
+        if not request.user.has_perm("billing.add_ledgerentry"):
+            messages.error(request, "You need the permission to post ledger entries.")
+            return redirect(reverse("admin:billing_creditaccount_change", args=[pk]))
+        account = CreditAccount.objects.select_related("organization").get(pk=pk)
+        form = MoneyMoveForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            data = form.cleaned_data
+            try:
+                if data["kind"] == "refund":
+                    services.refund_credits(account=account, actor=request.user, amount=data["amount"], reason=data["reason"])
+                else:
+                    services.adjust_balance(account=account, actor=request.user, amount=data["amount"], reason=data["reason"])
+            except BillingError as error:
+                form.add_error(error.field if error.field in form.fields else None, error.message)
+            else:
+                messages.success(request, "Posted to the ledger.")
+                return redirect(reverse("admin:billing_creditaccount_change", args=[pk]))
+        context = {**self.admin_site.each_context(request), "form": form, "account": account, "title": f"Adjust or refund: {account}"}
+        return render(request, "admin/billing/move_money.html", context)
+
+    def reconciliation(self, request):
+        context = {**self.admin_site.each_context(request), "mismatches": find_mismatches(), "title": "Ledger reconciliation"}
+        return render(request, "admin/billing/reconciliation.html", context)
+
+
+@admin.register(CreditLot)
+class CreditLotAdmin(ReadOnlyAdmin):
+    list_display = ("account", "original_amount", "remaining", "purchased_at", "expires_at")
+    search_fields = ("account__organization__name",)
+    list_filter = ("expires_at",)
+
+
+@admin.register(LedgerEntry)
+class LedgerEntryAdmin(ReadOnlyAdmin):
+    list_display = ("created_at", "account", "kind", "amount", "balance_after", "memo", "created_by")
+    list_filter = ("kind", "created_at")
+    search_fields = ("account__organization__name", "idempotency_key", "memo", "reference")
+    date_hierarchy = "created_at"
+    list_select_related = ("account__organization", "created_by")
+
+
+@admin.register(PaymentMethod)
+class PaymentMethodAdmin(ReadOnlyAdmin):
+    list_display = ("organization", "kind", "masked", "created_at", "removed_at")
+    list_filter = ("kind", "brand")
+    search_fields = ("organization__name", "last4", "agreement_number")
+    exclude = ("gateway_token",)
+
+    @admin.display(description="Payment method")
+    def masked(self, obj):
+        return obj.label
+
+
+@admin.register(Payment)
+class PaymentAdmin(ReadOnlyAdmin):
+    list_display = ("created_at", "account", "purpose", "amount", "status", "failure_code", "gateway_reference", "gateway_calls", "finished_at")
+    list_filter = ("purpose", "status", "failure_code")
+    search_fields = ("account__organization__name", "idempotency_key", "gateway_reference")
+    list_select_related = ("account__organization",)
+
+
+@admin.register(Receipt)
+class ReceiptAdmin(ReadOnlyAdmin):
+    list_display = ("number", "account", "amount", "currency", "paid_with", "purchase_order", "issued_at")
+    search_fields = ("number", "account__organization__name", "purchase_order")
+
+
+@admin.register(AutoRechargeChange)
+class AutoRechargeChangeAdmin(ReadOnlyAdmin):
+    list_display = ("changed_at", "account", "changed_by", "old", "new", "reason")
+    search_fields = ("account__organization__name", "changed_by__username")
+    list_filter = ("changed_at",)

@@ -1,0 +1,3 @@
+def admin_center(request):
+    tenant = getattr(request, "tenant", None)
+    return {"tenant": tenant}

@@ -1,0 +1,119 @@
+"""Reads shared by the billing pages, exports and tasks. Every one is scoped to an organization."""
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.db.models import Sum
+from django.utils import timezone
+
+from .choices import PaymentMethodKind, PurchaseChannel
+from .models import AutoRechargeChange, CreditLot, LedgerEntry, Payment, PaymentMethod, Receipt, Subscription
+from .rules import auto_recharge_must_be_off, included_destinations_notice, purchase_blockers
+from .services.payments import get_credit_account
+
+
+def active_payment_methods(organization):
+    return PaymentMethod.objects.filter(organization=organization, removed_at__isnull=True)
+
+
+def card_payment_methods(organization):
+    return active_payment_methods(organization).filter(kind=PaymentMethodKind.CARD)
+
+
+def organization_subscriptions(organization):
+    return Subscription.objects.filter(organization=organization).select_related("product")
+
+
+def ledger_entries(organization):
+    return LedgerEntry.objects.filter(account__organization=organization).select_related("receipt").order_by(
+        "-created_at", "-pk"
+    )
+
+
+def receipts(organization):
+    return Receipt.objects.filter(account__organization=organization)
+
+
+def receipt_for(organization, number):
+    return receipts(organization).select_related("entry", "account__organization").get(number=number)
+
+
+def payment_for(organization, idempotency_key):
+    return Payment.objects.select_related("payment_method", "entry__receipt").get(
+        account__organization=organization, idempotency_key=idempotency_key
+    )
+
+
+@dataclass
+class CreditsStatus:
+    code: str  # "active", "depleted", "not_purchasable"
+    label: str
+    detail: str
+
+
+@dataclass
+class CreditsOverview:
+    account: object
+    status: CreditsStatus
+    blockers: list
+    nce_auto_recharge_warning: bool
+    coverage_notice: str | None
+    subscriptions: list
+    payment_methods: list
+    recharge_card: object
+    recent_receipts: list
+    audit_trail: list
+    next_expiry: object
+    expiring_amount: object
+    card_expiry_warning: str | None
+    recent_failure: object
+    can_pay_by_agreement: bool
+
+
+def credits_overview(organization) -> CreditsOverview:
+    account = get_credit_account(organization)
+    blockers = purchase_blockers(organization)
+    if blockers:
+        status = CreditsStatus("not_purchasable", "Not purchasable", blockers[0].reason)
+    elif account.balance <= 0:
+        status = CreditsStatus(
+            "depleted", "Depleted", "The balance is zero: calls charged to credits and toll-free numbers are stopped."
+        )
+    else:
+        status = CreditsStatus("active", "Active", "Calls beyond your subscriptions are paid from this balance.")
+    subscriptions = list(organization_subscriptions(organization))
+    methods = list(active_payment_methods(organization))
+    recharge_card = next((m for m in methods if m.pk == account.recharge_payment_method_id), None)
+    soon = timezone.now() + timedelta(days=30)
+    expiring = CreditLot.objects.filter(account=account, remaining__gt=0, expires_at__lte=soon)
+    next_lot = CreditLot.objects.filter(account=account, remaining__gt=0).order_by("expires_at").first()
+    card_warning = None
+    if account.auto_recharge_enabled and recharge_card and recharge_card.expires_before(
+        (timezone.now() + timedelta(days=31)).date()
+    ):
+        card_warning = (
+            f"The card that auto-recharge charges ({recharge_card.label}) expires soon. Add a new card so that "
+            "recharges keep working."
+        )
+    recent_failure = (
+        Payment.objects.filter(account=account, status="failed").select_related("payment_method").first()
+        if account.consecutive_recharge_failures or account.auto_recharge_paused_at
+        else None
+    )
+    return CreditsOverview(
+        account=account,
+        status=status,
+        blockers=blockers,
+        nce_auto_recharge_warning=account.auto_recharge_enabled and auto_recharge_must_be_off(organization),
+        coverage_notice=None if blockers else included_destinations_notice(subscriptions),
+        subscriptions=subscriptions,
+        payment_methods=methods,
+        recharge_card=recharge_card,
+        recent_receipts=list(receipts(organization)[:5]),
+        audit_trail=list(AutoRechargeChange.objects.filter(account=account).select_related("changed_by")[:10]),
+        next_expiry=next_lot,
+        expiring_amount=expiring.aggregate(total=Sum("remaining"))["total"],
+        card_expiry_warning=card_warning,
+        recent_failure=recent_failure,
+        can_pay_by_agreement=organization.purchase_channel == PurchaseChannel.VOLUME_LICENSING,
+    )

@@ -1,0 +1,17 @@
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+
+from billing.views import HomeView, SwitchOrganizationView
+
+admin.site.site_header = "Communications Credits support"
+admin.site.site_title = "Credits support"
+
+urlpatterns = [
+    path("", HomeView.as_view(), name="home"),
+    path("organization/switch/", SwitchOrganizationView.as_view(), name="switch_organization"),
+    path("sign-in/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
+    path("sign-out/", auth_views.LogoutView.as_view(), name="logout"),
+    path("billing/", include("billing.urls")),
+    path("admin/", admin.site.urls),
+]

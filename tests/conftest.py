@@ -1,0 +1,78 @@
+"""Personas: a global admin, a billing admin, a reports reader, a member with no admin role, and an
+outsider from another organization. Ledger state is built only through the billing services."""
+
+from decimal import Decimal
+
+import pytest
+
+from billing import services
+from billing.choices import AdminRole
+from tests.factories import DEFAULT_PASSWORD, CardFactory, OrganizationFactory, admin_in
+
+
+@pytest.fixture
+def org(db):
+    return OrganizationFactory(name="Contoso Test", slug="contoso-test")
+
+
+@pytest.fixture
+def other_org(db):
+    return OrganizationFactory(name="Outsider Corp", slug="outsider")
+
+
+@pytest.fixture
+def global_admin(org):
+    return admin_in(org, AdminRole.GLOBAL_ADMINISTRATOR)
+
+
+@pytest.fixture
+def billing_admin(org):
+    return admin_in(org, AdminRole.BILLING_ADMINISTRATOR)
+
+
+@pytest.fixture
+def reports_reader(org):
+    return admin_in(org, AdminRole.TEAMS_COMMUNICATIONS_SUPPORT_ENGINEER)
+
+
+@pytest.fixture
+def plain_member(org):
+    return admin_in(org)
+
+
+@pytest.fixture
+def outsider(other_org):
+    return admin_in(other_org, AdminRole.BILLING_ADMINISTRATOR)
+
+
+@pytest.fixture
+def card(org):
+    return CardFactory(organization=org)
+
+
+@pytest.fixture
+def account(org):
+    return services.get_credit_account(org)
+
+
+@pytest.fixture
+def funded_account(org, card, billing_admin):
+    services.fund_credits(
+        organization=org, actor=billing_admin, amount=Decimal("100.00"), payment_method=card, idempotency_key="fixture:fund"
+    )
+    return services.get_credit_account(org)
+
+
+def sign_in(client, user):
+    client.force_login(user)
+    return client
+
+
+@pytest.fixture
+def as_billing_admin(client, billing_admin):
+    return sign_in(client, billing_admin)
+
+
+@pytest.fixture
+def password():
+    return DEFAULT_PASSWORD

@@ -1,0 +1,98 @@
+import factory
+from django.contrib.auth import get_user_model
+
+from billing.catalog import ensure_catalog
+from billing.choices import AdminRole, CommerceModel, PurchaseChannel
+from billing.gateways.sandbox import sandbox_token
+from billing.models import CreditAccount, Membership, MembershipRole, Organization, PaymentMethod, Subscription
+
+DEFAULT_PASSWORD = "correct-horse-battery-staple"
+
+
+class UserFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = get_user_model()
+        django_get_or_create = ("username",)
+        skip_postgeneration_save = True
+
+    username = factory.Sequence(lambda n: f"person{n}@example.test")
+    email = factory.SelfAttribute("username")
+    first_name = factory.Faker("first_name")
+    last_name = factory.Faker("last_name")
+    password = factory.PostGenerationMethodCall("set_password", DEFAULT_PASSWORD)
+
+    @factory.post_generation
+    def _save(obj, create, extracted, **kwargs):
+        if create:
+            obj.save()
+
+
+class OrganizationFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Organization
+        skip_postgeneration_save = True
+
+    name = factory.Sequence(lambda n: f"Organization {n}")
+    slug = factory.Sequence(lambda n: f"org-{n}")
+    country = "US"
+    billing_region = "US"
+    purchase_channel = PurchaseChannel.WEB_DIRECT
+    commerce_model = CommerceModel.TRADITIONAL
+    currency = "USD"
+
+    @factory.post_generation
+    def account(obj, create, extracted, **kwargs):
+        if create:
+            CreditAccount.objects.get_or_create(organization=obj, defaults={"currency": obj.currency})
+
+
+class MembershipFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Membership
+        skip_postgeneration_save = True
+
+    user = factory.SubFactory(UserFactory)
+    organization = factory.SubFactory(OrganizationFactory)
+
+    @factory.post_generation
+    def roles(obj, create, extracted, **kwargs):
+        if create and extracted:
+            for role in extracted:
+                MembershipRole.objects.get_or_create(membership=obj, role=role)
+
+
+def admin_in(organization, *roles, user=None):
+    """A person holding `roles` in `organization` (none: a member without an admin role)."""
+    membership = MembershipFactory(organization=organization, roles=list(roles), **({"user": user} if user else {}))
+    return membership.user
+
+
+class CardFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = PaymentMethod
+
+    class Params:
+        behaviour = "ok"
+
+    organization = factory.SubFactory(OrganizationFactory)
+    kind = "card"
+    brand = "visa"
+    last4 = "4242"
+    exp_month = 12
+    exp_year = 2031
+    gateway_token = factory.LazyAttribute(lambda o: sandbox_token(o.behaviour))
+
+
+class SubscriptionFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Subscription
+
+    organization = factory.SubFactory(OrganizationFactory)
+    quantity = 10
+
+    @factory.lazy_attribute
+    def product(self):
+        return ensure_catalog()["domestic-calling-plan"]
+
+
+ALL_ROLES = list(AdminRole)
