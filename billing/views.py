@@ -9,6 +9,7 @@ from django.http import Http404, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.decorators import method_decorator
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views import View
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.generic import TemplateView
@@ -215,7 +216,7 @@ class AddCardView(BillingManagerMixin, View):
     template_name = "billing/add_card.html"
 
     def get(self, request):
-        return render(request, self.template_name, {"form": AddCardForm()})
+        return render(request, self.template_name, {"form": AddCardForm(), "next": safe_next(request, "GET")})
 
     def post(self, request):
         form = AddCardForm(request.POST)
@@ -234,12 +235,19 @@ class AddCardView(BillingManagerMixin, View):
                 form.add_error("number", error.message)
             else:
                 messages.success(request, f"{method.label} was added.")
-                return redirect(request.POST.get("next") or reverse("billing:credits"))
+                return redirect(safe_next(request, "POST") or reverse("billing:credits"))
         # Never send the number back to the browser.
         form.data = form.data.copy()
         form.data["number"] = ""
         form.data["cvc"] = ""
-        return render(request, self.template_name, {"form": form}, status=400)
+        return render(request, self.template_name, {"form": form, "next": safe_next(request, "POST")}, status=400)
+
+
+def safe_next(request, method):
+    target = getattr(request, method).get("next", "")
+    if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
+        return target
+    return ""
 
 
 class AddAgreementView(BillingManagerMixin, View):
