@@ -75,7 +75,7 @@ class SandboxGateway(PaymentGateway):
         existing = SandboxCharge.objects.filter(idempotency_key=idempotency_key).first()
         if existing:
             return ChargeResult(reference=existing.reference)
-        behaviour = token.split("_")[1] if token.startswith("sbx_") else "card_declined"
+        behaviour = token[4:].rsplit("_", 1)[0] if token.startswith("sbx_") else "card_declined"
         if behaviour == "processing_error":
             raise TransientGatewayError("processing_error")
         if behaviour != "ok":

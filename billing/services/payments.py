@@ -121,7 +121,7 @@ def call_gateway(payment: Payment):
 
 def record_payment_success(payment_id, reference) -> Payment:
     with transaction.atomic():
-        payment = Payment.objects.select_for_update().select_related("payment_method", "account").get(pk=payment_id)
+        payment = Payment.objects.select_for_update(of=("self",)).select_related("payment_method", "account").get(pk=payment_id)
         if payment.is_final:
             return payment
         kind = EntryKind.FUNDING if payment.purpose == PaymentPurpose.FUNDING else EntryKind.RECHARGE

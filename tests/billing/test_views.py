@@ -1,0 +1,178 @@
+import re
+from decimal import Decimal
+
+import pytest
+from django.urls import reverse
+
+from billing import services
+from billing.choices import AdminRole, CommerceModel, PurchaseChannel
+from billing.models import AutoRechargeChange, Payment, PaymentMethod, SandboxCharge
+from tests.factories import CardFactory, OrganizationFactory, admin_in
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+CREDITS = reverse("billing:credits")
+ADD_FUNDS = reverse("billing:add_funds")
+AUTO = reverse("billing:auto_recharge")
+
+
+def confirm_token(response):
+    return re.search(r'name="token" value="([^"]+)"', response.content.decode()).group(1)
+
+
+def test_a_billing_admin_adds_funds_after_a_confirmation_step(client, billing_admin, card, org):
+    client.force_login(billing_admin)
+    review = client.post(ADD_FUNDS, {"amount": "40.00", "payment_method": card.pk})
+    assert review.status_code == 200
+    assert "Confirm your purchase" in review.content.decode()
+    assert not Payment.objects.exists(), "nothing is charged before the confirmation"
+    done = client.post(ADD_FUNDS, {"token": confirm_token(review)})
+    assert done.status_code == 302
+    page = client.get(done.url)
+    assert "Funds added" in page.content.decode()
+    assert services.get_credit_account(org).balance == Decimal("40.00")
+
+
+def test_a_double_submitted_confirmation_charges_once(client, billing_admin, card, org):
+    client.force_login(billing_admin)
+    token = confirm_token(client.post(ADD_FUNDS, {"amount": "40.00", "payment_method": card.pk}))
+    first = client.post(ADD_FUNDS, {"token": token})
+    second = client.post(ADD_FUNDS, {"token": token})
+    assert first.url == second.url
+    assert SandboxCharge.objects.count() == 1
+    assert services.get_credit_account(org).balance == Decimal("40.00")
+
+
+def test_a_tampered_confirmation_is_refused_and_charges_nothing(client, billing_admin, card):
+    client.force_login(billing_admin)
+    token = confirm_token(client.post(ADD_FUNDS, {"amount": "40.00", "payment_method": card.pk}))
+    response = client.post(ADD_FUNDS, {"token": token[:-3] + "abc"}, follow=True)
+    assert "could not be read" in response.content.decode()
+    assert not Payment.objects.exists()
+
+
+def test_add_funds_shows_errors_beside_the_fields(client, billing_admin, card):
+    client.force_login(billing_admin)
+    response = client.post(ADD_FUNDS, {"amount": "5", "payment_method": card.pk})
+    assert response.status_code == 400
+    assert 'id="id_amount_error"' in response.content.decode()
+
+
+def test_a_confirmation_of_one_organization_cannot_be_replayed_in_another(client, card, org):
+    person = admin_in(org, AdminRole.BILLING_ADMINISTRATOR)
+    other = OrganizationFactory()
+    admin_in(other, AdminRole.BILLING_ADMINISTRATOR, user=person)
+    client.force_login(person)
+    client.post(reverse("switch_organization"), {"organization": org.pk})
+    token = confirm_token(client.post(ADD_FUNDS, {"amount": "40.00", "payment_method": card.pk}))
+    client.post(reverse("switch_organization"), {"organization": other.pk})
+    assert client.post(ADD_FUNDS, {"token": token}).status_code == 404
+    assert not Payment.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "attrs, text",
+    [
+        ({"commerce_model": CommerceModel.NCE}, "billed after use"),
+        ({"purchase_channel": PurchaseChannel.CSP}, "Cloud Solution Provider"),
+        ({"purchase_channel": PurchaseChannel.VOLUME_LICENSING, "country": "DE", "billing_region": "US"}, "support ticket"),
+    ],
+)
+def test_blocked_organizations_see_the_reason_and_the_way_forward(client, attrs, text):
+    org = OrganizationFactory(**attrs)
+    admin = admin_in(org, AdminRole.GLOBAL_ADMINISTRATOR)
+    card = CardFactory(organization=org)
+    client.force_login(admin)
+    page = client.get(CREDITS).content.decode()
+    assert text in page and "What you can do" in page
+    assert client.get(ADD_FUNDS).status_code == 403
+    assert client.post(ADD_FUNDS, {"amount": "40.00", "payment_method": card.pk}).status_code == 403
+
+
+def test_an_nce_organization_with_auto_recharge_on_gets_a_one_click_turn_off(client):
+    org = OrganizationFactory(commerce_model=CommerceModel.NCE)
+    admin = admin_in(org, AdminRole.BILLING_ADMINISTRATOR)
+    card = CardFactory(organization=org)
+    account = services.get_credit_account(org)
+    type(account).objects.filter(pk=account.pk).update(
+        auto_recharge_enabled=True, recharge_amount=50, recharge_trigger=10, recharge_payment_method=card
+    )
+    client.force_login(admin)
+    turn_off = reverse("billing:turn_off_auto_recharge")
+    assert turn_off in client.get(CREDITS).content.decode()
+    client.post(turn_off)
+    account.refresh_from_db()
+    assert not account.auto_recharge_enabled
+    assert turn_off not in client.get(CREDITS).content.decode()
+    assert AutoRechargeChange.objects.filter(account=account, changed_by=admin).exists()
+
+
+def test_an_nce_organization_cannot_turn_auto_recharge_on(client, card):
+    org = card.organization
+    org.commerce_model = CommerceModel.NCE
+    org.save()
+    admin = admin_in(org, AdminRole.BILLING_ADMINISTRATOR)
+    client.force_login(admin)
+    response = client.post(AUTO, {"enabled": "on", "recharge_amount": "50", "recharge_trigger": "10", "payment_method": card.pk})
+    assert response.status_code == 400
+    assert not services.get_credit_account(org).auto_recharge_enabled
+
+
+def test_auto_recharge_settings_are_validated_and_audited(client, billing_admin, card, org):
+    client.force_login(billing_admin)
+    bad = client.post(AUTO, {"enabled": "on", "recharge_amount": "50", "recharge_trigger": "60", "payment_method": card.pk})
+    assert bad.status_code == 400 and "lower than the recharge amount" in bad.content.decode()
+    too_small = client.post(AUTO, {"enabled": "on", "recharge_amount": "1", "recharge_trigger": "0.5", "payment_method": card.pk})
+    assert too_small.status_code == 400
+    no_card = client.post(AUTO, {"enabled": "on", "recharge_amount": "50", "recharge_trigger": "10"})
+    assert no_card.status_code == 400 and "Choose the card" in no_card.content.decode()
+    ok = client.post(AUTO, {"enabled": "on", "recharge_amount": "50", "recharge_trigger": "10", "payment_method": card.pk})
+    assert ok.status_code == 302
+    account = services.get_credit_account(org)
+    assert account.auto_recharge_enabled and account.recharge_amount == Decimal("50.00")
+    change = AutoRechargeChange.objects.get(account=account)
+    assert change.changed_by == billing_admin
+    assert change.old["enabled"] is False and change.new["enabled"] is True and change.new["recharge_trigger"] == "10.00"
+    page = client.get(CREDITS).content.decode()
+    assert "Auto recharge changes" in page and billing_admin.get_full_name() in page
+
+
+def test_a_card_is_added_without_its_number_ever_stored_or_echoed(client, billing_admin, org):
+    client.force_login(billing_admin)
+    response = client.post(reverse("billing:add_card"), {"number": "4242 4242 4242 4242", "exp_month": 4, "exp_year": 2032, "cvc": "123"})
+    assert response.status_code == 302
+    assert PaymentMethod.objects.get(organization=org).last4 == "4242"
+    refused = client.post(reverse("billing:add_card"), {"number": "4000000000000069", "exp_month": 4, "exp_year": 2032, "cvc": "123"})
+    assert refused.status_code == 400
+    body = refused.content.decode()
+    assert "expired" in body and "4000000000000069" not in body
+
+
+def test_the_card_auto_recharge_uses_cannot_be_removed(client, billing_admin, card, org):
+    services.update_auto_recharge(organization=org, actor=billing_admin, enabled=True, amount=50, trigger=10, payment_method=card)
+    client.force_login(billing_admin)
+    client.post(reverse("billing:remove_payment_method", args=[card.pk]))
+    card.refresh_from_db()
+    assert card.removed_at is None
+
+
+def test_transactions_can_be_filtered_and_exported(client, billing_admin, funded_account):
+    services.charge_usage(account_id=funded_account.pk, amount=Decimal("3.50"), idempotency_key="call-1", memo="Call to +44")
+    client.force_login(billing_admin)
+    page = client.get(reverse("billing:transactions"), {"kind": "usage_charge"}).content.decode()
+    assert "Call to +44" in page and "Auto-recharge" not in page.split("<tbody")[1]
+    export = client.get(reverse("billing:transactions"), {"kind": "usage_charge", "export": "csv"})
+    rows = b"".join(export.streaming_content).decode().strip().splitlines()
+    assert len(rows) == 2 and "-3.50" in rows[1]
+
+
+def test_the_credits_page_issues_a_bounded_number_of_queries(client, billing_admin, card, org, django_assert_max_num_queries):
+    for i in range(30):
+        services.fund_credits(organization=org, actor=billing_admin, amount=Decimal("10"), payment_method=card, idempotency_key=f"q{i}")
+    for i in range(10):
+        CardFactory(organization=org, last4=f"{1000 + i}")
+    client.force_login(billing_admin)
+    with django_assert_max_num_queries(20):
+        assert client.get(CREDITS).status_code == 200
+    with django_assert_max_num_queries(15):
+        assert client.get(reverse("billing:transactions")).status_code == 200
