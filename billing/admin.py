@@ -1,11 +1,12 @@
 """Support staff's view of every tenant. Money moves only through the services, with a reason."""
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
 from django.shortcuts import redirect, render
 from django.urls import path, reverse
 
-from . import services
+from . import recharge, services
 from .exceptions import BillingError
 from .models import (
     AutoRechargeChange,
@@ -19,9 +20,10 @@ from .models import (
     PaymentMethod,
     Product,
     Receipt,
+    ReconciliationMismatch,
     Subscription,
 )
-from .reconciliation import find_mismatches
+from .reconciliation import find_mismatches, reconcile
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -104,24 +106,81 @@ class MoneyMoveForm(forms.Form):
     reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), help_text="Required; kept in the ledger.")
 
 
+class PausedFilter(admin.SimpleListFilter):
+    title = "auto-recharge state"
+    parameter_name = "recharge_state"
+
+    def lookups(self, request, model_admin):
+        return [("paused", "Paused"), ("due", "Below the trigger"), ("failing", "Failing (not paused yet)")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "paused":
+            return queryset.filter(auto_recharge_paused_at__isnull=False)
+        if self.value() == "due":
+            return queryset.filter(recharge_due_since__isnull=False)
+        if self.value() == "failing":
+            return queryset.filter(consecutive_recharge_failures__gt=0, auto_recharge_paused_at__isnull=True)
+        return queryset
+
+
 @admin.register(CreditAccount)
 class CreditAccountAdmin(admin.ModelAdmin):
-    list_display = ("organization", "balance", "currency", "auto_recharge_enabled", "auto_recharge_paused_at", "depleted_at")
-    list_filter = ("auto_recharge_enabled", "currency")
+    list_display = ("organization", "balance", "currency", "auto_recharge_enabled", "recharge_state", "depleted_at")
+    list_filter = ("auto_recharge_enabled", PausedFilter, "currency")
     search_fields = ("organization__name",)
+    list_select_related = ("organization",)
+    actions = ["resume_auto_recharge", "spend_demo_credits"]
     readonly_fields = (
         "organization",
         "currency",
         "balance",
         "recharge_crossing",
         "recharge_due_since",
+        "recharge_retry_at",
         "auto_recharge_paused_at",
         "auto_recharge_paused_reason",
+        "auto_recharge_resumed_at",
         "consecutive_recharge_failures",
+        "monthly_cap_reached_at",
+        "card_expiry_warned_for",
         "depleted_at",
         "updated_at",
     )
     fields = readonly_fields + ("auto_recharge_enabled", "recharge_amount", "recharge_trigger", "monthly_recharge_cap")
+
+    @admin.display(description="Auto-recharge")
+    def recharge_state(self, obj):
+        return recharge.describe_account_state(obj)
+
+    def has_resume_permission(self, request):
+        return request.user.has_perm("billing.resume_auto_recharge")
+
+    @admin.action(description="Resume paused auto-recharge", permissions=["resume"])
+    def resume_auto_recharge(self, request, queryset):
+        resumed = 0
+        for account_id in queryset.values_list("pk", flat=True):
+            resumed += recharge.resume_auto_recharge(
+                account_id=account_id, actor=request.user, reason=f"Resumed by support ({request.user.get_username()})."
+            )
+        skipped = queryset.count() - resumed
+        self.message_user(
+            request,
+            f"Auto-recharge resumed for {resumed} account(s)" + (f"; {skipped} were not paused." if skipped else "."),
+        )
+
+    def has_spend_demo_permission(self, request):
+        # A demo tool: only where DEBUG is on (make run), and only for staff who may post ledger entries.
+        return settings.DEBUG and request.user.has_perm("billing.add_ledgerentry")
+
+    @admin.action(description="Demo: spend credits to fall below the trigger", permissions=["spend_demo"])
+    def spend_demo_credits(self, request, queryset):
+        for account in queryset:
+            entry = recharge.spend_for_demo(account.pk)
+            self.message_user(
+                request,
+                f"{account}: spent {-entry.amount}; the balance is now {entry.balance_after}. Auto-recharge, if on, "
+                "follows within a minute.",
+            )
 
     def has_add_permission(self, request):
         return False
@@ -192,10 +251,74 @@ class PaymentMethodAdmin(ReadOnlyAdmin):
 
 @admin.register(Payment)
 class PaymentAdmin(ReadOnlyAdmin):
-    list_display = ("created_at", "account", "purpose", "amount", "status", "failure_code", "gateway_reference", "gateway_calls", "finished_at")
-    list_filter = ("purpose", "status", "failure_code")
+    """Payments are the attempts: funding and auto-recharge, with their outcome and timings."""
+
+    list_display = (
+        "created_at",
+        "account",
+        "purpose",
+        "crossing",
+        "amount",
+        "status",
+        "reason",
+        "gateway_reference",
+        "gateway_calls",
+        "started_at",
+        "finished_at",
+        "duration",
+        "next_retry_at",
+    )
+    list_filter = ("purpose", "status", "failure_code", "created_at")
     search_fields = ("account__organization__name", "idempotency_key", "gateway_reference")
     list_select_related = ("account__organization",)
+    date_hierarchy = "created_at"
+    actions = ["retry_failed_recharges"]
+
+    @admin.display(description="Reason")
+    def reason(self, obj):
+        if not obj.failure_code:
+            return ""
+        return f"{obj.failure_message} ({obj.failure_code})"
+
+    @admin.display(description="Took")
+    def duration(self, obj):
+        if obj.started_at and obj.finished_at:
+            return f"{(obj.finished_at - obj.started_at).total_seconds():.2f} s"
+        return ""
+
+    def has_retry_permission(self, request):
+        return request.user.has_perm("billing.retry_payment")
+
+    @admin.action(description="Retry the selected failed auto-recharges now", permissions=["retry"])
+    def retry_failed_recharges(self, request, queryset):
+        for payment_id in queryset.values_list("pk", flat=True):
+            outcome = recharge.retry_failed_recharge(payment_id=payment_id, actor=request.user)
+            self.message_user(request, outcome.message, messages.SUCCESS if outcome.retried else messages.WARNING)
+
+
+@admin.register(ReconciliationMismatch)
+class ReconciliationMismatchAdmin(ReadOnlyAdmin):
+    """What the periodic reconciliation found; a row is resolved when a later run no longer finds it."""
+
+    list_display = ("first_seen_at", "account", "problem", "last_seen_at", "resolved_at")
+    list_filter = (("resolved_at", admin.EmptyFieldListFilter), "first_seen_at")
+    search_fields = ("account__organization__name", "code", "problem")
+    list_select_related = ("account__organization",)
+
+    def get_urls(self):
+        return [
+            path("run/", self.admin_site.admin_view(self.run_now), name="billing_reconciliationmismatch_run"),
+        ] + super().get_urls()
+
+    def run_now(self, request):
+        if request.method != "POST" or not self.has_view_permission(request):
+            return redirect(reverse("admin:billing_reconciliationmismatch_changelist"))
+        found = reconcile()
+        if found:
+            messages.warning(request, f"Reconciliation found {len(found)} problem(s); they are listed below.")
+        else:
+            messages.success(request, "Every balance reconciles with its ledger, and every payment with its credit.")
+        return redirect(reverse("admin:billing_reconciliationmismatch_changelist"))
 
 
 @admin.register(Receipt)

@@ -82,7 +82,7 @@ class AutoRechargeForm(forms.Form):
     monthly_cap = money_input(
         RECHARGE_AMOUNT_MIN,
         RECHARGE_AMOUNT_MAX * 10,
-        label="Monthly limit (optional)",
+        label="Monthly limit",
         required=False,
         help_text="Auto-recharge stops for the rest of the month once this much has been charged. Leave empty for no limit.",
     )
@@ -90,6 +90,9 @@ class AutoRechargeForm(forms.Form):
     def __init__(self, *args, cards, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["payment_method"].queryset = cards
+        # Needed only when auto recharge is on: the service checks that; the label must not say "optional".
+        for name in ("recharge_amount", "recharge_trigger", "payment_method"):
+            self.fields[name].conditionally_required = True
 
 
 class AddCardForm(forms.Form):

@@ -181,10 +181,25 @@ class CreditAccount(models.Model):
     auto_recharge_paused_at = models.DateTimeField(null=True, blank=True)
     auto_recharge_paused_reason = models.CharField(max_length=300, blank=True)
     consecutive_recharge_failures = models.PositiveSmallIntegerField(default=0)
+    # Not before this time (a declined card's cool-down, a transient error's back-off, a monthly cap
+    # reached until the next month): the sweep leaves the account alone until then.
+    recharge_retry_at = models.DateTimeField(null=True, blank=True)
+    # Set when an admin resumes or re-arms auto-recharge: the burst guard counts recharges after it.
+    auto_recharge_resumed_at = models.DateTimeField(null=True, blank=True)
+    monthly_cap_reached_at = models.DateTimeField(null=True, blank=True)
+    card_expiry_warned_for = models.ForeignKey(
+        PaymentMethod,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="The card already warned about (expiring before the next likely recharge): warned once per card.",
+    )
     depleted_at = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
+        permissions = [("resume_auto_recharge", "Can resume a paused auto-recharge")]
         indexes = [
             # Serves the auto-recharge sweep: only accounts that are below their trigger are in it.
             models.Index(
@@ -262,6 +277,9 @@ class CreditLot(models.Model):
     remaining = money_field()
     purchased_at = models.DateTimeField()
     expires_at = models.DateTimeField(db_index=True)
+    # The daily expiry task warns 30 and 7 days ahead, once each.
+    warned_30_days_at = models.DateTimeField(null=True, blank=True)
+    warned_7_days_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["purchased_at", "pk"]
@@ -308,6 +326,7 @@ class Payment(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-pk"]
+        permissions = [("retry_payment", "Can retry a failed auto-recharge")]
         constraints = [
             models.CheckConstraint(condition=Q(amount__gt=0), name="payment_amount_positive"),
             models.UniqueConstraint(
@@ -374,3 +393,25 @@ class SandboxCharge(models.Model):
 
     def __str__(self):
         return self.reference
+
+
+class ReconciliationMismatch(models.Model):
+    """A problem the periodic reconciliation found; open until a later run no longer finds it."""
+
+    account = models.ForeignKey(CreditAccount, on_delete=models.CASCADE, related_name="reconciliation_mismatches")
+    code = models.CharField(max_length=200, help_text="What kind of problem, and on what (stable between runs).")
+    problem = models.CharField(max_length=500)
+    first_seen_at = models.DateTimeField()
+    last_seen_at = models.DateTimeField()
+    resolved_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-first_seen_at", "-pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["account", "code"], condition=Q(resolved_at__isnull=True), name="mismatch_one_open_per_code"
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.account}: {self.problem}"

@@ -90,3 +90,23 @@ def included_destinations_notice(subscriptions) -> str | None:
         "Your subscriptions already include " + "; ".join(included) + ". Credits are only spent on calls "
         "beyond these: check your usage before buying credits you may not need."
     )
+
+
+# Apps that know the organization's calls (usage) tell billing how much of them the subscriptions
+# already cover; billing shows it before a purchase without importing them.
+_coverage_providers = []
+
+
+def register_coverage_provider(provider):
+    """`provider(organization) -> str | None`: a sentence on how much usage the subscriptions cover."""
+    if provider not in _coverage_providers:
+        _coverage_providers.append(provider)
+
+
+def usage_coverage_notes(organization) -> list[str]:
+    notes = []
+    for provider in _coverage_providers:
+        note = provider(organization)
+        if note:
+            notes.append(note)
+    return notes

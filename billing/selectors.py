@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from .choices import PaymentMethodKind, PurchaseChannel
 from .models import AutoRechargeChange, CreditLot, LedgerEntry, Payment, PaymentMethod, Receipt, Subscription
-from .rules import auto_recharge_must_be_off, included_destinations_notice, purchase_blockers
+from .rules import auto_recharge_must_be_off, included_destinations_notice, purchase_blockers, usage_coverage_notes
 from .services.payments import get_credit_account
 
 
@@ -58,6 +58,7 @@ class CreditsOverview:
     blockers: list
     nce_auto_recharge_warning: bool
     coverage_notice: str | None
+    usage_coverage: list
     subscriptions: list
     payment_methods: list
     recharge_card: object
@@ -67,14 +68,16 @@ class CreditsOverview:
     expiring_amount: object
     card_expiry_warning: str | None
     recent_failure: object
+    monthly_cap_reached: bool
     can_pay_by_agreement: bool
+    has_agreement: bool
 
 
 def credits_overview(organization) -> CreditsOverview:
     account = get_credit_account(organization)
     blockers = purchase_blockers(organization)
     if blockers:
-        status = CreditsStatus("not_purchasable", "Not purchasable", blockers[0].reason)
+        status = CreditsStatus("not_purchasable", "Not purchasable", "Credits can't be bought for this organization: the reason and what to do are shown above.")
     elif account.balance <= 0:
         status = CreditsStatus(
             "depleted", "Depleted", "The balance is zero: calls charged to credits and toll-free numbers are stopped."
@@ -87,16 +90,13 @@ def credits_overview(organization) -> CreditsOverview:
     soon = timezone.now() + timedelta(days=30)
     expiring = CreditLot.objects.filter(account=account, remaining__gt=0, expires_at__lte=soon)
     next_lot = CreditLot.objects.filter(account=account, remaining__gt=0).order_by("expires_at").first()
-    card_warning = None
-    if account.auto_recharge_enabled and recharge_card and recharge_card.expires_before(
-        (timezone.now() + timedelta(days=31)).date()
-    ):
-        card_warning = (
-            f"The card that auto-recharge charges ({recharge_card.label}) expires soon. Add a new card so that "
-            "recharges keep working."
-        )
+    from . import recharge
+
+    warning = None if auto_recharge_must_be_off(organization) else recharge.card_expiry_warning(account, recharge_card)
+    card_warning = warning.message if warning else None
+    cap_reached = account.auto_recharge_enabled and recharge.monthly_cap_reached(account)
     recent_failure = (
-        Payment.objects.filter(account=account, status="failed").select_related("payment_method").first()
+        Payment.objects.filter(account=account, purpose="recharge", status="failed").select_related("payment_method").first()
         if account.consecutive_recharge_failures or account.auto_recharge_paused_at
         else None
     )
@@ -106,6 +106,7 @@ def credits_overview(organization) -> CreditsOverview:
         blockers=blockers,
         nce_auto_recharge_warning=account.auto_recharge_enabled and auto_recharge_must_be_off(organization),
         coverage_notice=None if blockers else included_destinations_notice(subscriptions),
+        usage_coverage=[] if blockers else usage_coverage_notes(organization),
         subscriptions=subscriptions,
         payment_methods=methods,
         recharge_card=recharge_card,
@@ -115,5 +116,7 @@ def credits_overview(organization) -> CreditsOverview:
         expiring_amount=expiring.aggregate(total=Sum("remaining"))["total"],
         card_expiry_warning=card_warning,
         recent_failure=recent_failure,
+        monthly_cap_reached=cap_reached,
         can_pay_by_agreement=organization.purchase_channel == PurchaseChannel.VOLUME_LICENSING,
+        has_agreement=any(m.kind == PaymentMethodKind.ENTERPRISE_AGREEMENT for m in methods),
     )

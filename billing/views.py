@@ -183,8 +183,9 @@ class AutoRechargeView(BillingManagerMixin, View):
         if not form.is_valid():
             return self.render_form(request, form, status=400)
         data = form.cleaned_data
+        balance_before = services.get_credit_account(self.organization).balance
         try:
-            services.update_auto_recharge(
+            account = services.update_auto_recharge(
                 organization=self.organization,
                 actor=request.user,
                 enabled=data["enabled"],
@@ -201,6 +202,19 @@ class AutoRechargeView(BillingManagerMixin, View):
                 form.add_error(field if field in form.fields else None, message)
             return self.render_form(request, form, status=400)
         messages.success(request, "Auto recharge settings saved.")
+        account.refresh_from_db()
+        if account.balance > balance_before:
+            messages.info(
+                request,
+                f"The balance was below {format_money(account.recharge_trigger, account.currency)}, so a recharge of "
+                f"{format_money(account.recharge_amount, account.currency)} was charged right away. The receipt is below.",
+            )
+        elif account.auto_recharge_enabled and account.recharge_due_since:
+            messages.info(
+                request,
+                f"The balance is below {format_money(account.recharge_trigger, account.currency)}, so a recharge of "
+                f"{format_money(account.recharge_amount, account.currency)} is being charged now.",
+            )
         return redirect("billing:credits")
 
 

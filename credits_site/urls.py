@@ -13,5 +13,6 @@ urlpatterns = [
     path("sign-in/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("sign-out/", auth_views.LogoutView.as_view(), name="logout"),
     path("billing/", include("billing.urls")),
+    path("message-center/", include("notifications.urls")),
     path("admin/", admin.site.urls),
 ]

@@ -144,8 +144,10 @@ def _track_recharge_trigger(account, previous, at):
     if below_now and account.recharge_due_since is None:
         account.recharge_due_since = at
         account.recharge_crossing += 1
+        # A new crossing is a new round: an old cool-down or back-off does not delay it.
+        account.recharge_retry_at = None
         _enqueue_recharge_on_commit(account.pk)
-        return ["recharge_due_since", "recharge_crossing"]
+        return ["recharge_due_since", "recharge_crossing", "recharge_retry_at"]
     if not below_now and account.recharge_due_since is not None:
         account.recharge_due_since = None
         return ["recharge_due_since"]

@@ -158,7 +158,9 @@ def record_payment_success(payment_id, reference) -> Payment:
         return payment
 
 
-def record_payment_failure(payment_id, error: GatewayError, *, final=True, retry_at=None) -> Payment:
+def record_payment_failure(payment_id, error: GatewayError, *, final=True, retry_at=None, notify=True) -> Payment:
+    """`notify=False` records a final failure without `payment_failed`: auto-recharge announces only the
+    first failure of a streak, so an admin hears of a failing card once, not at every attempt."""
     with transaction.atomic():
         payment = Payment.objects.select_for_update().get(pk=payment_id)
         if payment.is_final:
@@ -174,7 +176,7 @@ def record_payment_failure(payment_id, error: GatewayError, *, final=True, retry
             payment.status = PaymentStatus.PENDING
             payment.next_retry_at = retry_at
         payment.save(update_fields=["status", "failure_code", "failure_message", "finished_at", "next_retry_at"])
-        if final:
+        if final and notify:
             signals.payment_failed.send(sender=Payment, payment=payment)
         return payment
 

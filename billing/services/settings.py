@@ -9,6 +9,7 @@ from billing import signals
 from billing.choices import PaymentMethodKind
 from billing.exceptions import BillingError, PurchaseBlocked
 from billing.gateways import GatewayError, get_gateway
+from billing.gateways.base import describe_failure
 from billing.limits import (
     RECHARGE_AMOUNT_MAX,
     RECHARGE_AMOUNT_MIN,
@@ -98,12 +99,17 @@ def update_auto_recharge(
         account.recharge_trigger = None if trigger is None else to_money(trigger)
         account.recharge_payment_method = payment_method
         account.monthly_recharge_cap = None if monthly_cap is None else to_money(monthly_cap)
-        # An admin who saves the settings has acted: a paused auto-recharge starts again.
-        account.auto_recharge_paused_at = None
-        account.auto_recharge_paused_reason = ""
-        account.consecutive_recharge_failures = 0
+        # An admin who saves the settings has acted: a paused auto-recharge starts again, at once.
+        from billing import recharge
+
+        recharge.rearm(account, timezone.now())
+        after = auto_recharge_snapshot(account)
+        if (old["monthly_cap"], old["recharge_amount"]) != (after["monthly_cap"], after["recharge_amount"]):
+            account.monthly_cap_reached_at = None
         changed = _track_recharge_trigger(account, account.balance, timezone.now())
         account.save()
+        if enabled and account.recharge_due_since is not None and "recharge_crossing" not in changed:
+            recharge.enqueue_on_commit(account.pk)
         new = auto_recharge_snapshot(account)
         if old != new or changed:
             AutoRechargeChange.objects.create(account=account, changed_by=actor, old=old, new=new, reason=reason)
@@ -146,7 +152,7 @@ def add_card(*, organization, actor, number, exp_month, exp_year, cvc) -> Paymen
     try:
         details = get_gateway().attach_card(number=number, exp_month=exp_month, exp_year=exp_year, cvc=cvc)
     except GatewayError as error:
-        raise BillingError(error.message, code=error.code, field="number") from None
+        raise BillingError(f"{error.message} {describe_failure(error.code)[1]}", code=error.code, field="number") from None
     with transaction.atomic(durable=True):
         method = PaymentMethod.objects.create(
             organization=organization,
@@ -169,12 +175,15 @@ def _rearm_with_new_card(organization, actor, method):
         return
     failing = account.consecutive_recharge_failures or account.auto_recharge_paused_at
     if account.recharge_payment_method_id is None or failing:
+        from billing import recharge
+
         old = auto_recharge_snapshot(account)
         account.recharge_payment_method = method
-        account.auto_recharge_paused_at = None
-        account.auto_recharge_paused_reason = ""
-        account.consecutive_recharge_failures = 0
+        recharge.rearm(account, timezone.now())
         account.save()
+        if account.recharge_due_since is not None:
+            # Below the trigger already: the new card is charged now, not at the next sweep.
+            recharge.enqueue_on_commit(account.pk)
         AutoRechargeChange.objects.create(
             account=account,
             changed_by=actor,

@@ -120,9 +120,38 @@ AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 
 DJANGO_TABLES2_TEMPLATE = "includes/table.html"
 
-EMAIL_BACKEND = env(
-    "EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend"
-)
+# Email through Django 6.1's MAILERS (EMAIL_BACKEND and the EMAIL_HOST... settings are deprecated and
+# may not sit beside it). The environment variables keep their familiar names; `mailer_from_env` turns
+# them into the "default" mailer: EMAIL_BACKEND = smtp | file | console | locmem | a dotted path.
+MAIL_BACKENDS = {
+    "smtp": "django.core.mail.backends.smtp.EmailBackend",
+    "file": "django.core.mail.backends.filebased.EmailBackend",
+    "console": "django.core.mail.backends.console.EmailBackend",
+    "locmem": "django.core.mail.backends.locmem.EmailBackend",
+}
+
+
+def mailer_from_env(default_backend: str) -> dict:
+    backend = env("EMAIL_BACKEND", default=default_backend)
+    backend = MAIL_BACKENDS.get(backend, backend)
+    options = {}
+    if backend == MAIL_BACKENDS["smtp"]:
+        options = {
+            "host": env("EMAIL_HOST", default="localhost"),
+            "port": env.int("EMAIL_PORT", default=587),
+            "username": env("EMAIL_HOST_USER", default=""),
+            "password": env("EMAIL_HOST_PASSWORD", default=""),
+            "use_tls": env.bool("EMAIL_USE_TLS", default=True),
+            "use_ssl": env.bool("EMAIL_USE_SSL", default=False),
+            "timeout": env.int("EMAIL_TIMEOUT", default=30),
+        }
+    elif backend == MAIL_BACKENDS["file"]:
+        # The demo's mail, one file per batch, readable without any SMTP server.
+        options = {"file_path": str(env.path("EMAIL_FILE_PATH", default=VAR_DIR / "mail"))}
+    return {"BACKEND": backend, "OPTIONS": options}
+
+
+MAILERS = {"default": mailer_from_env("console")}
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="Communications Credits <no-reply@credits.example>")
 SITE_URL = env("SITE_URL", default="http://127.0.0.1:8000")
 SUPPORT_EMAILS = env.list("SUPPORT_EMAILS", default=["support@credits.example"])
@@ -158,6 +187,20 @@ CELERY_BEAT_SCHEDULE = {
     "reconcile-ledgers": {
         "task": "billing.tasks.reconcile_ledgers_task",
         "schedule": crontab(minute=17),
+    },
+    # Daily, UTC: what is left of 12-month-old lots expires; warnings 30 and 7 days ahead.
+    "expire-credits": {
+        "task": "billing.tasks.expire_credits_task",
+        "schedule": crontab(hour=0, minute=23),
+    },
+    "warn-expiring-cards": {
+        "task": "billing.tasks.warn_expiring_cards_task",
+        "schedule": crontab(hour=6, minute=41),
+    },
+    # Notification outbox: whatever is still pending (a lost task, a broker outage, a retry that is due).
+    "send-pending-notifications": {
+        "task": "notifications.tasks.send_pending_deliveries_task",
+        "schedule": timedelta(seconds=env.int("NOTIFICATIONS_SWEEP_SECONDS", default=30)),
     },
 }
 

@@ -16,7 +16,8 @@ from billing.models import CreditAccount, Membership, MembershipRole, Organizati
 SUPPORT_PERMISSIONS = {
     "billing": ["view_organization", "view_membership", "view_membershiprole", "view_subscription", "view_product",
                 "view_creditaccount", "view_creditlot", "view_ledgerentry", "add_ledgerentry", "view_paymentmethod",
-                "view_payment", "view_receipt", "view_autorechargechange", "change_organization"],
+                "view_payment", "view_receipt", "view_autorechargechange", "change_organization",
+                "retry_payment", "resume_auto_recharge", "view_reconciliationmismatch"],
 }
 
 LOGINS = [

@@ -1,0 +1,171 @@
+"""The kinds of notification, in one registry.
+
+A new kind is one `EventType` entry here plus three templates in
+templates/notifications/emails/<code>/ (subject.txt, body.txt, body.html). Billing's
+`auto_recharge_event(account, event, context)` signal finds its entry by `event` code, so the
+auto-recharge engineer adds an event by adding an entry: no receiver to write.
+"""
+
+from dataclasses import dataclass, field
+
+from billing.choices import BILLING_MANAGER_ROLES, AdminRole
+
+ALL_ROLES = frozenset(AdminRole.values)
+# Optional events that matter to the people running calling, not only to those paying for it.
+CALLING_OPERATORS = BILLING_MANAGER_ROLES | {AdminRole.TEAMS_ADMINISTRATOR, AdminRole.TEAMS_COMMUNICATIONS_ADMINISTRATOR}
+
+
+class Audience:
+    ROLES = "roles"  # admins of the organization, chosen by role
+    REQUESTER = "requester"  # the one admin who asked for it (an export)
+    SUPPORT = "support"  # support staff (settings.SUPPORT_EMAILS); never shown to tenants
+
+    CHOICES = [(ROLES, "Admins by role"), (REQUESTER, "The admin who asked"), (SUPPORT, "Support staff")]
+
+
+def keyed(*names, per_day=False):
+    """Dedupe on the given context values: the same occurrence announced twice is one event."""
+
+    def dedupe(account, context, now):
+        if any(context.get(n) in (None, "") for n in names):
+            return None
+        parts = [str(context[n]) for n in names]
+        if per_day:
+            parts.append(now.date().isoformat())
+        return ":".join(parts)
+
+    return dedupe
+
+
+@dataclass(frozen=True)
+class EventType:
+    code: str
+    label: str
+    description: str
+    audience: str = Audience.ROLES
+    # Core events always reach every admin holding any of the 20 roles; preferences do not apply.
+    core: bool = False
+    default_roles: frozenset = field(default=BILLING_MANAGER_ROLES)
+    # Context values that are amounts in the account's currency (get a `<key>_display`).
+    money_keys: tuple = ()
+    # Where the email's link goes (a URL name without arguments), unless the context gives `link_path`.
+    link: str = "billing:credits"
+    # (account, context, now) -> key or None; with None, every announcement is a new event.
+    dedupe: object = None
+
+    @property
+    def optional(self):
+        return self.audience == Audience.ROLES and not self.core
+
+    def template(self, part):
+        return f"notifications/emails/{self.code}/{part}"
+
+
+TRANSACTION_SUCCEEDED = "transaction_succeeded"
+RECHARGE_FAILED = "recharge_failed"
+BALANCE_DEPLETED = "balance_depleted"
+LOW_BALANCE = "low_balance"
+EXPORT_READY = "export_ready"
+
+EVENT_TYPES = [
+    EventType(
+        TRANSACTION_SUCCEEDED,
+        "Transaction succeeded",
+        "Funds were added or an auto-recharge was paid.",
+        core=True,
+        default_roles=ALL_ROLES,
+        money_keys=("amount",),
+        link="billing:credits",
+    ),
+    EventType(
+        RECHARGE_FAILED,
+        "Recharge failed",
+        "An auto-recharge could not be charged, with the reason and what to do.",
+        core=True,
+        default_roles=ALL_ROLES,
+        money_keys=("amount",),
+    ),
+    EventType(
+        BALANCE_DEPLETED,
+        "Balance reached zero",
+        "Calls charged to credits and toll-free numbers stop until the balance is positive again.",
+        core=True,
+        default_roles=ALL_ROLES,
+    ),
+    EventType(
+        LOW_BALANCE,
+        "Low balance",
+        "The balance fell below one of the thresholds set on this page.",
+        default_roles=CALLING_OPERATORS,
+        money_keys=("threshold",),
+    ),
+    EventType(
+        "auto_recharge_paused",
+        "Auto-recharge paused",
+        "Auto-recharge stopped itself (repeated failures or a burst of recharges) until an admin acts.",
+        default_roles=CALLING_OPERATORS,
+        dedupe=lambda account, context, now: (
+            account.auto_recharge_paused_at.isoformat() if account and account.auto_recharge_paused_at else None
+        ),
+    ),
+    EventType(
+        "auto_recharge_rearmed",
+        "Auto-recharge started again",
+        "A new card was added and auto-recharge uses it.",
+        dedupe=keyed("payment_method"),
+    ),
+    EventType(
+        "monthly_cap_reached",
+        "Monthly auto-recharge cap reached",
+        "No more automatic top-ups this month: the monthly spending cap is reached.",
+        money_keys=("cap", "spent"),
+        dedupe=keyed("period_start"),
+    ),
+    EventType(
+        "card_expires_before_next_recharge",
+        "Card expires before the next recharge",
+        "The card that auto-recharge charges expires before the next likely recharge.",
+        dedupe=keyed("payment_method", "expires"),
+    ),
+    EventType(
+        "credits_expiring",
+        "Credits about to expire",
+        "Credits bought 12 months ago expire in 30 days, then in 7 days.",
+        money_keys=("amount",),
+        dedupe=keyed("lot", "days"),
+    ),
+    EventType(
+        "credits_expired",
+        "Credits expired",
+        "What was left of a purchase made 12 months ago has expired.",
+        money_keys=("amount",),
+        link="billing:transactions",
+        dedupe=keyed("lot"),
+    ),
+    EventType(
+        EXPORT_READY,
+        "Export ready",
+        "An export you asked for is ready to download.",
+        audience=Audience.REQUESTER,
+        default_roles=frozenset(),
+        link="home",
+    ),
+    EventType(
+        "reconciliation_mismatch",
+        "Reconciliation mismatch",
+        "A ledger does not add up: support staff investigate.",
+        audience=Audience.SUPPORT,
+        default_roles=frozenset(),
+        link="admin:index",
+        dedupe=keyed("problem", per_day=True),
+    ),
+]
+
+REGISTRY = {event_type.code: event_type for event_type in EVENT_TYPES}
+CHOICES = [(event_type.code, event_type.label) for event_type in EVENT_TYPES]
+TENANT_VISIBLE = [code for code, t in REGISTRY.items() if t.audience != Audience.SUPPORT]
+OPTIONAL = [t for t in EVENT_TYPES if t.optional]
+
+
+def get(code) -> EventType | None:
+    return REGISTRY.get(code)

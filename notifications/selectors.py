@@ -1,0 +1,145 @@
+"""Reads shared by dispatch, the pages and the tasks. Every tenant read is scoped to an organization."""
+
+from dataclasses import dataclass
+
+from django.db.models import Count, Q
+
+from billing.choices import AdminRole
+from billing.models import MembershipRole
+
+from . import events
+from .models import Delivery, DeliveryStatus, Event, LowBalanceThreshold, RolePreference
+
+
+@dataclass(frozen=True)
+class Recipient:
+    user_id: int | None
+    email: str
+    name: str
+    roles: tuple = ()
+
+
+def enabled_roles(organization_id, event_type) -> frozenset:
+    """The roles that receive `event_type` in this organization: all 20 for core events, else preferences."""
+    if event_type.core:
+        return frozenset(AdminRole.values)
+    chosen = dict(
+        RolePreference.objects.filter(organization_id=organization_id, kind=event_type.code).values_list("role", "enabled")
+    )
+    return frozenset(role for role in AdminRole.values if chosen.get(role, role in event_type.default_roles))
+
+
+def role_recipients(organization_id, roles) -> list[Recipient]:
+    """Active people of this organization holding any of `roles`, each once (one query, whatever the size).
+
+    Only admin-role rows are read, so members without an admin role and people of other
+    organizations can never appear. Two accounts sharing one mailbox get one email.
+    """
+    roles = [role for role in roles if role in AdminRole.values]
+    if not roles:
+        return []
+    rows = (
+        MembershipRole.objects.filter(
+            membership__organization_id=organization_id, role__in=roles, membership__user__is_active=True
+        )
+        .exclude(membership__user__email="")
+        .order_by("membership__user_id", "role")
+        .values_list(
+            "membership__user_id",
+            "membership__user__email",
+            "membership__user__first_name",
+            "membership__user__last_name",
+            "role",
+        )
+    )
+    by_address: dict[str, dict] = {}
+    for user_id, email, first, last, role in rows.iterator(chunk_size=5000):
+        person = by_address.get(email.lower())
+        if person is None:
+            name = f"{first} {last}".strip()
+            person = by_address[email.lower()] = {"user_id": user_id, "email": email, "name": name, "roles": set()}
+        person["roles"].add(role)
+    return [
+        Recipient(p["user_id"], p["email"], p["name"], tuple(sorted(p["roles"]))) for p in by_address.values()
+    ]
+
+
+def requester_recipient(organization_id, user) -> list[Recipient]:
+    """The person who asked, if they still hold an admin role in this organization."""
+    if user is None or not user.is_active or not user.email:
+        return []
+    roles = tuple(
+        sorted(
+            MembershipRole.objects.filter(
+                membership__organization_id=organization_id, membership__user=user
+            ).values_list("role", flat=True)
+        )
+    )
+    if not roles:
+        return []
+    return [Recipient(user.pk, user.email, user.get_full_name(), roles)]
+
+
+def support_recipients(addresses) -> list[Recipient]:
+    seen, recipients = set(), []
+    for address in addresses:
+        if address and address.lower() not in seen:
+            seen.add(address.lower())
+            recipients.append(Recipient(None, address, "Support"))
+    return recipients
+
+
+def preferences(organization) -> dict:
+    """kind -> the roles that receive it, for every optional event."""
+    chosen = {}
+    for kind, role, enabled in RolePreference.objects.filter(organization=organization).values_list(
+        "kind", "role", "enabled"
+    ):
+        chosen[(kind, role)] = enabled
+    return {
+        t.code: frozenset(r for r in AdminRole.values if chosen.get((t.code, r), r in t.default_roles))
+        for t in events.OPTIONAL
+    }
+
+
+def thresholds(organization):
+    return LowBalanceThreshold.objects.filter(organization=organization).order_by("-amount")
+
+
+def crossed_thresholds(organization_id, previous_balance, new_balance):
+    """Thresholds the balance has just fallen below: it was at or above them, and is now under them."""
+    if new_balance >= previous_balance:
+        return LowBalanceThreshold.objects.none()
+    return LowBalanceThreshold.objects.filter(
+        organization_id=organization_id, amount__gt=new_balance, amount__lte=previous_balance
+    ).order_by("amount")
+
+
+def organization_events(organization):
+    """The Message center's rows: the organization's notifications with their delivery counts."""
+    originals = Q(deliveries__resend_of__isnull=True)
+    return (
+        Event.objects.filter(organization=organization, kind__in=events.TENANT_VISIBLE)
+        .exclude(audience=events.Audience.SUPPORT)
+        .annotate(
+            recipient_count=Count("deliveries", filter=originals),
+            sent_count=Count("deliveries", filter=Q(deliveries__status=DeliveryStatus.SENT)),
+            waiting_count=Count(
+                "deliveries", filter=Q(deliveries__status__in=[DeliveryStatus.PENDING, DeliveryStatus.SENDING])
+            ),
+            failed_count=Count("deliveries", filter=Q(deliveries__status=DeliveryStatus.FAILED)),
+        )
+        .order_by("-occurred_at", "-pk")
+    )
+
+
+def event_for(organization, pk) -> Event:
+    return organization_events(organization).get(pk=pk)
+
+
+def event_deliveries(event):
+    return Delivery.objects.filter(event=event).order_by("recipient_name", "email", "pk")
+
+
+def pending_for_event(event_id):
+    return Delivery.objects.filter(event_id=event_id, status=DeliveryStatus.PENDING)

@@ -1,0 +1,183 @@
+"""The Message center and the notification settings pages."""
+
+from decimal import Decimal
+
+import pytest
+from django.db import transaction
+from django.urls import reverse
+
+from billing.choices import AdminRole
+from notifications import events, services
+from notifications.models import Delivery, DeliveryStatus, LowBalanceThreshold, RolePreference
+from tests.factories import admin_in
+
+pytestmark = pytest.mark.django_db
+
+MESSAGE_CENTER = reverse("notifications:message_center")
+SETTINGS = reverse("notifications:settings")
+
+
+def record(org, kind=events.BALANCE_DEPLETED, key=None, **context):
+    with transaction.atomic():
+        return services.record_event(
+            kind=kind, organization=org, account=org.credit_account, context=context, dedupe_key=key
+        )
+
+
+def test_the_message_center_lists_notifications_with_recipients_and_delivery_state(client, org, billing_admin, reports_reader):
+    event = record(org, key="a")
+    Delivery.objects.filter(event=event, email=reports_reader.email).update(status=DeliveryStatus.FAILED, last_error="550")
+    Delivery.objects.filter(event=event, email=billing_admin.email).update(
+        status=DeliveryStatus.SENT, sent_at=event.occurred_at
+    )
+    client.force_login(reports_reader)
+
+    page = client.get(MESSAGE_CENTER).content.decode()
+
+    assert "<h1>Message center</h1>" in page
+    assert "Balance reached zero" in page
+    assert "Contoso Test: your Communications Credits balance reached zero" in page
+    assert "1 sent, 1 failed" in page
+    assert reverse("notifications:event", args=[event.pk]) in page
+
+
+def test_the_event_page_lists_each_recipient_with_roles_and_state(client, org, billing_admin):
+    person = admin_in(org, AdminRole.GLOBAL_ADMINISTRATOR, AdminRole.TEAMS_ADMINISTRATOR)
+    event = record(org, key="a")
+    client.force_login(billing_admin)
+
+    page = client.get(reverse("notifications:event", args=[event.pk])).content.decode()
+
+    assert person.email in page and billing_admin.email in page
+    assert "Global Administrator, Teams Administrator" in page
+    assert "Pending" in page
+
+
+def test_another_organizations_notification_is_not_found(client, org, other_org, outsider, billing_admin):
+    theirs = record(other_org, key="theirs")
+    client.force_login(billing_admin)
+
+    assert client.get(reverse("notifications:event", args=[theirs.pk])).status_code == 404
+    assert "Outsider Corp" not in client.get(MESSAGE_CENTER).content.decode()
+
+
+def test_support_only_notifications_never_appear_to_tenants(client, org, billing_admin):
+    support_event = record(org, kind="reconciliation_mismatch", problem="balance 1 but the ledger sums to 2")
+    client.force_login(billing_admin)
+
+    assert "Ledger mismatch" not in client.get(MESSAGE_CENTER).content.decode()
+    assert client.get(reverse("notifications:event", args=[support_event.pk])).status_code == 404
+
+
+def test_a_member_without_an_admin_role_cannot_open_the_message_center(client, plain_member):
+    client.force_login(plain_member)
+
+    assert client.get(MESSAGE_CENTER).status_code == 403
+    assert client.get(SETTINGS).status_code == 403
+
+
+def test_the_message_center_needs_a_sign_in(client):
+    response = client.get(MESSAGE_CENTER)
+
+    assert response.status_code == 302 and response.url.startswith(reverse("login"))
+
+
+def test_the_message_center_filters_by_notification_and_state(client, org, billing_admin):
+    record(org, key="zero")
+    record(org, kind="monthly_cap_reached", cap=Decimal("100"), spent=Decimal("100"), period_start="2026-11-01")
+    Delivery.objects.filter(event__kind="monthly_cap_reached").update(status=DeliveryStatus.FAILED)
+    client.force_login(billing_admin)
+
+    by_kind = client.get(MESSAGE_CENTER, {"kind": "monthly_cap_reached"}).content.decode()
+    failed = client.get(MESSAGE_CENTER, {"state": "failed"}).content.decode()
+    waiting = client.get(MESSAGE_CENTER, {"state": "waiting"}).content.decode()
+
+    assert "cap of $100.00 reached" in by_kind and "Credits balance reached zero" not in by_kind
+    assert "cap of $100.00 reached" in failed and "Credits balance reached zero" not in failed
+    assert "Credits balance reached zero" in waiting and "cap of $100.00 reached" not in waiting
+
+
+def test_the_message_center_issues_the_same_few_queries_for_many_notifications(
+    client, org, billing_admin, django_assert_max_num_queries
+):
+    for person in range(5):
+        admin_in(org, AdminRole.HELPDESK_ADMINISTRATOR)
+    client.force_login(billing_admin)
+    record(org, key="first")
+    with django_assert_max_num_queries(8) as few:
+        assert client.get(MESSAGE_CENTER).status_code == 200
+    for i in range(40):
+        record(org, key=f"e{i}")
+
+    with django_assert_max_num_queries(len(few.captured_queries)):
+        assert client.get(MESSAGE_CENTER).status_code == 200
+    detail = reverse("notifications:event", args=[record(org, key="x").pk])
+    with django_assert_max_num_queries(9):
+        assert client.get(detail).status_code == 200
+
+
+def test_a_billing_admin_chooses_who_receives_optional_notifications(client, org, billing_admin):
+    client.force_login(billing_admin)
+    data = {t.code: [AdminRole.GLOBAL_ADMINISTRATOR] for t in events.OPTIONAL}
+    data[events.LOW_BALANCE] = [AdminRole.HELPDESK_ADMINISTRATOR, AdminRole.LICENSE_ADMINISTRATOR]
+
+    response = client.post(SETTINGS, data)
+
+    assert response.status_code == 302
+    enabled = set(
+        RolePreference.objects.filter(organization=org, kind=events.LOW_BALANCE, enabled=True).values_list("role", flat=True)
+    )
+    assert enabled == {AdminRole.HELPDESK_ADMINISTRATOR, AdminRole.LICENSE_ADMINISTRATOR}
+    page = client.get(SETTINGS).content.decode()
+    assert 'value="helpdesk_administrator"' in page and "Notification recipients saved." in page
+
+
+def test_other_admins_see_the_settings_but_cannot_change_them(client, org, reports_reader):
+    client.force_login(reports_reader)
+
+    page = client.get(SETTINGS).content.decode()
+
+    assert "Only a Global Administrator or a Billing Administrator can change" in page
+    assert "disabled" in page
+    assert client.post(SETTINGS, {events.LOW_BALANCE: [AdminRole.HELPDESK_ADMINISTRATOR]}).status_code == 403
+    assert client.post(reverse("notifications:add_threshold"), {"amount": "20"}).status_code == 403
+    assert not RolePreference.objects.exists() and not LowBalanceThreshold.objects.exists()
+
+
+def test_a_billing_admin_adds_and_removes_a_low_balance_warning(client, org, billing_admin):
+    client.force_login(billing_admin)
+
+    added = client.post(reverse("notifications:add_threshold"), {"amount": "25.00"})
+    threshold = LowBalanceThreshold.objects.get(organization=org)
+    page = client.get(SETTINGS).content.decode()
+    removed = client.post(reverse("notifications:remove_threshold", args=[threshold.pk]))
+
+    assert added.status_code == 302 and removed.status_code == 302
+    assert threshold.amount == Decimal("25.00")
+    assert "Below <strong>$25.00</strong>" in page
+    assert not LowBalanceThreshold.objects.exists()
+
+
+def test_an_invalid_threshold_is_explained_beside_the_field(client, org, billing_admin):
+    client.force_login(billing_admin)
+
+    response = client.post(reverse("notifications:add_threshold"), {"amount": "0.10"})
+
+    assert response.status_code == 400
+    assert 'id="id_amount_error"' in response.content.decode()
+
+
+def test_another_organizations_threshold_cannot_be_removed(client, other_org, outsider, billing_admin):
+    theirs = services.add_low_balance_threshold(organization=other_org, actor=outsider, amount="10")
+    client.force_login(billing_admin)
+
+    assert client.post(reverse("notifications:remove_threshold", args=[theirs.pk])).status_code == 404
+    assert LowBalanceThreshold.objects.filter(pk=theirs.pk).exists()
+
+
+def test_the_navigation_links_to_the_message_center(client, billing_admin):
+    client.force_login(billing_admin)
+
+    page = client.get(reverse("billing:products")).content.decode()
+
+    assert f'href="{MESSAGE_CENTER}"' in page

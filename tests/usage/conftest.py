@@ -1,0 +1,50 @@
+from decimal import Decimal
+
+import pytest
+
+from billing import services
+from billing.catalog import ensure_catalog
+from billing.choices import EntryKind
+from tests.usage.factories import PersonFactory, standard_rates
+
+
+@pytest.fixture
+def catalog(db):
+    return ensure_catalog()
+
+
+@pytest.fixture
+def rates(db):
+    return standard_rates()
+
+
+@pytest.fixture
+def people(org, catalog):
+    """The cast of the rating tests, by first name."""
+    specs = {
+        "alice": ("US", "MCOPSTN1 MCOPSTNPP MCOMEETADD"),
+        "bob": ("US", "MCOPSTN1"),
+        "carol": ("US", "MCOPSTN2 MCOPSTNPP"),
+        "dave": ("US", "MCOPSTN9 MCOPSTNPP"),
+        "erin": ("DE", "MCOPSTN1 MCOPSTNPP"),
+        "frank": ("US", "MCOPSTN8 MCOPSTNPP"),
+        "gina": ("US", "MCOMEETACPEA MCOPSTNPP"),
+        "hank": ("GB", "MCOPSTNPP"),
+    }
+    return {
+        name: PersonFactory(organization=org, upn=f"{name}@contoso.test", display_name=name.title(), usage_location=loc, licenses=lic)
+        for name, (loc, lic) in specs.items()
+    }
+
+
+def fund(organization, amount="100.00", key="usage:fund"):
+    """Credits posted through the ledger service (no gateway: usage tests are about spending)."""
+    account = services.get_credit_account(organization)
+    services.post_entry(account_id=account.pk, kind=EntryKind.FUNDING, amount=Decimal(amount), idempotency_key=key)
+    account.refresh_from_db()
+    return account
+
+
+@pytest.fixture
+def funded(org):
+    return fund(org)

@@ -1,0 +1,631 @@
+"""Ingestion: one service behind the upload page, the management command and the JSON endpoint.
+
+`ingest()` reads rows from a source (usage.services.sources), checks every value, rates each new
+record (usage.services.rating), writes the records, the pools, the per-day totals and one usage
+charge for the whole import, in one transaction:
+
+- all or nothing: any bad row and nothing is written; the error names the row, the column and the
+  problem (every bad row up to a limit, not only the first);
+- idempotent: a record whose UsageId the organization already has is skipped, so importing a file
+  twice adds no record and charges nothing the second time;
+- streaming: rows are read, rated and written in chunks (PostgreSQL COPY, or bulk inserts
+  elsewhere), so memory does not grow with the file.
+
+Duplicate detection relies on a UsageId always having the same start time: a chunk whose time span
+holds no record yet cannot hold a duplicate, which keeps the common case (new usage) to one indexed
+range probe per chunk. A row that breaks the rule meets the unique constraint and fails the import
+with that UsageId named.
+"""
+
+import uuid
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
+
+from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
+
+from billing.money import ZERO, to_money
+from billing.services import charge_usage, get_credit_account
+
+from ..choices import DestinationContext, Direction, RecordKind, is_inbound
+from ..models import CallRecord, DailyUsage, ImportBatch, RatingState, SmsRecord
+from .rating import RatingContext, rate_call, rate_sms
+from .sources import RowSource, SourceError
+
+CHUNK_SIZE = 5000
+MAX_ERRORS = 50
+
+
+@dataclass
+class RowError:
+    row: str
+    column: str
+    problem: str
+
+    def __str__(self):
+        where = self.row + (f", column \"{self.column}\"" if self.column else "")
+        return f"{where}: {self.problem}"
+
+    def as_dict(self):
+        return {"row": self.row, "column": self.column, "problem": self.problem}
+
+
+class ImportRejected(Exception):
+    """The input was refused as a whole; nothing was written."""
+
+    def __init__(self, errors, *, truncated=False):
+        self.errors = errors
+        self.truncated = truncated
+        first = str(errors[0]) if errors else "the input was refused"
+        more = f" (and {len(errors) - 1} more problem(s))" if len(errors) > 1 else ""
+        super().__init__(f"Nothing was imported: {first}{more}.")
+
+
+@dataclass
+class ImportResult:
+    batch: ImportBatch
+    rows_read: int
+    created: int
+    skipped: int
+    charged: int
+    refused: int
+    charged_total: Decimal
+    ignored_columns: list = field(default_factory=list)
+
+    def as_dict(self):
+        return {
+            "batch": self.batch.pk,
+            "rows_read": self.rows_read,
+            "created": self.created,
+            "skipped_duplicates": self.skipped,
+            "charged": self.charged,
+            "refused": self.refused,
+            "charged_total": str(self.charged_total),
+            "currency": self.batch.organization.currency,
+            "ignored_columns": self.ignored_columns,
+        }
+
+
+# Value checks ------------------------------------------------------------------------------------
+
+
+class Bad(ValueError):
+    pass
+
+
+def _text(limit):
+    def check(value):
+        if value is None:
+            return ""
+        if not isinstance(value, str):
+            value = str(value)
+        value = value.strip()
+        if "\n" in value or "\r" in value or "\t" in value:
+            # Kept on one line: the original format is one record per CSV line.
+            value = " ".join(value.split())
+        if len(value) > limit:
+            raise Bad(f"is longer than {limit} characters.")
+        return value
+
+    return check
+
+
+def _lower_text(limit):
+    inner = _text(limit)
+    return lambda value: inner(value).lower()
+
+
+def _guid(value):
+    if value is None or value == "":
+        raise Bad("is empty; every row needs its UsageId (a GUID).")
+    try:
+        return uuid.UUID(str(value).strip())
+    except ValueError:
+        raise Bad(f"\"{value}\" is not a GUID.") from None
+
+
+def _time(required):
+    def check(value):
+        if value is None or (isinstance(value, str) and not value.strip()):
+            if required:
+                raise Bad("is empty; a UTC ISO 8601 time is needed, e.g. 2024-05-01T09:30:00Z.")
+            return None
+        text = str(value).strip()
+        try:
+            moment = datetime.fromisoformat(text)
+        except ValueError:
+            raise Bad(f"\"{text}\" is not a UTC ISO 8601 time, e.g. 2024-05-01T09:30:00Z.") from None
+        if moment.tzinfo is None:
+            # The export's times are UTC by definition; older files leave the Z out.
+            return moment.replace(tzinfo=UTC)
+        return moment.astimezone(UTC)
+
+    return check
+
+
+def _seconds(value):
+    if value is None or value == "":
+        raise Bad("is empty; the duration in whole seconds is needed.")
+    if isinstance(value, bool):
+        raise Bad("is not a whole number of seconds.")
+    if isinstance(value, int):
+        number = value
+    else:
+        text = str(value).strip()
+        try:
+            number = int(text)
+        except ValueError:
+            try:
+                parsed = Decimal(text)
+            except InvalidOperation:
+                raise Bad(f"\"{text}\" is not a whole number of seconds.") from None
+            if parsed != parsed.to_integral_value():
+                raise Bad(f"\"{text}\" is not a whole number of seconds.") from None
+            number = int(parsed)
+    if number < 0:
+        raise Bad(f"{number} is negative.")
+    if number > 2_000_000_000:
+        raise Bad(f"{number} seconds is not a plausible duration.")
+    return number
+
+
+def _segments(value):
+    if value is None or value == "":
+        return 1
+    number = _seconds(value)
+    if number == 0:
+        raise Bad("is 0; an SMS has at least one segment.")
+    return number
+
+
+def _amount(value):
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool):
+        raise Bad("is not an amount.")
+    try:
+        amount = value if isinstance(value, Decimal) else Decimal(str(value).strip())
+    except InvalidOperation:
+        raise Bad(f"\"{value}\" is not an amount.") from None
+    if not amount.is_finite() or abs(amount) >= Decimal("1e13"):
+        raise Bad(f"\"{value}\" is not an amount.")
+    return to_money(amount)
+
+
+def _country(value):
+    if value is None:
+        return ""
+    text = str(value).strip().upper()
+    if not text:
+        return ""
+    if len(text) != 2 or not text.isalpha():
+        raise Bad(f"\"{value}\" is not a two-letter country code (ISO 3166), e.g. US.")
+    return text
+
+
+def _context(value):
+    if value is None:
+        return ""
+    text = str(value).strip().lower()
+    if not text:
+        return ""
+    if text == "domestic":
+        return DestinationContext.DOMESTIC
+    if text == "international":
+        return DestinationContext.INTERNATIONAL
+    raise Bad(f"\"{value}\" is neither Domestic nor International.")
+
+
+def _call_type(value):
+    text = "" if value is None else str(value).strip().lower()
+    if not text:
+        raise Bad("is empty; the call type is needed, e.g. user_out.")
+    if len(text) > 32 or not text.replace("_", "").isalnum() or not text[0].isalpha():
+        raise Bad(f"\"{value}\" is not a call type (such as user_in, user_out, conf_out).")
+    return text
+
+
+def _direction(value):
+    text = "" if value is None else str(value).strip().lower()
+    if not text:
+        return ""
+    if text in ("inbound", "in"):
+        return Direction.INBOUND
+    if text in ("outbound", "out"):
+        return Direction.OUTBOUND
+    raise Bad(f"\"{value}\" is neither Inbound nor Outbound.")
+
+
+def _sms_type(value):
+    text = "" if value is None else str(value).strip().lower()
+    if text not in ("outbound", "inbound", "out", "in"):
+        raise Bad(f"\"{value}\" is neither outbound nor inbound.")
+    return "outbound" if text.startswith("out") else "inbound"
+
+
+def _capability(value):
+    return _text(16)(value).upper()
+
+
+def _ignore(value):
+    return None
+
+
+COMMON_CHECKS = {
+    "usage_id": _guid,
+    "user_object_id": _lower_text(64),
+    "upn": _lower_text(254),
+    "display_name": _text(256),
+    "user_location": _country,
+    "destination_context": _context,
+    "reported_charge": _amount,
+    "reported_capability": _capability,
+    "reported_currency": _ignore,
+    "tenant_country": _country,
+}
+
+CALL_CHECKS = {
+    **COMMON_CHECKS,
+    "call_id": _text(128),
+    "conference_id": _text(128),
+    "caller_number": _text(128),
+    "callee_number": _text(128),
+    "call_type": _call_type,
+    "direction": _direction,
+    "number_type": _text(32),
+    "destination_dialed": _text(128),
+    "external_country": _country,
+    "start_time": _time(True),
+    "end_time": _time(False),
+    "duration_seconds": _seconds,
+    "reported_connection_fee": _amount,
+    "operator": _text(128),
+    "duration_source": _text(32),
+    "administrative_units": _text(500),
+    # Written by exports; the import keeps the source's values as reported and rates again.
+    "connection_fee": _ignore,
+    "charge": _ignore,
+    "capability": _ignore,
+    "currency": _ignore,
+}
+
+SMS_CHECKS = {
+    **COMMON_CHECKS,
+    "sms_id": _text(128),
+    "sent_time": _time(True),
+    "sms_type": _sms_type,
+    "segments": _segments,
+    "destination_name": _text(128),
+    "destination_number": _text(128),
+    "source_number": _text(128),
+    "other_party_country": _country,
+    "charge": _ignore,
+    "capability": _ignore,
+    "currency": _ignore,
+}
+
+
+def _defaults(model):
+    defaults = {}
+    for f in model._meta.concrete_fields:
+        if f.primary_key:
+            continue
+        if f.null:
+            defaults[f.attname] = None
+        elif f.has_default():
+            defaults[f.attname] = f.get_default()
+        else:
+            defaults[f.attname] = ""
+    return defaults
+
+
+class Kind:
+    """What differs between calls and SMS: the model, the checks, the time field, the rater."""
+
+    def __init__(self, model, checks, time_field, rater):
+        self.model = model
+        self.checks = checks
+        self.time_field = time_field
+        self.rater = rater
+        self.defaults = _defaults(model)
+        self.columns = list(self.defaults)
+
+    def clean(self, label, raw, column_names, errors):
+        record = dict(self.defaults)
+        bad = False
+        checks = self.checks
+        for name, value in raw.items():
+            check = checks.get(name)
+            if check is None:
+                continue
+            try:
+                cleaned = check(value)
+            except Bad as problem:
+                errors.append(RowError(label, column_names.get(name, name), str(problem)))
+                bad = True
+                continue
+            if cleaned is not None:
+                record[name] = cleaned
+        if bad:
+            return None
+        return record
+
+
+def _finish_call(record, label, column_names, errors):
+    if not record["direction"]:
+        record["direction"] = Direction.INBOUND if is_inbound(record["call_type"]) else Direction.OUTBOUND
+    end = record["end_time"]
+    if end is not None and end < record["start_time"]:
+        errors.append(RowError(label, column_names.get("end_time", "End Time"), "is before the start time."))
+        return False
+    return True
+
+
+def _finish_sms(record, label, column_names, errors):
+    return True
+
+
+CALLS = Kind(CallRecord, CALL_CHECKS, "start_time", rate_call)
+CALLS.finish = _finish_call
+MESSAGES = Kind(SmsRecord, SMS_CHECKS, "sent_time", rate_sms)
+MESSAGES.finish = _finish_sms
+KINDS = {RecordKind.PSTN: CALLS, RecordKind.SMS: MESSAGES}
+
+
+# Writing -----------------------------------------------------------------------------------------
+
+
+class Writer:
+    """Appends records: PostgreSQL COPY where available (the fast path), bulk inserts elsewhere."""
+
+    def __init__(self, kind: Kind):
+        self.kind = kind
+        self.copy = connection.vendor == "postgresql"
+        self.table = kind.model._meta.db_table
+        self.columns = kind.columns
+        if self.copy:
+            quoted = ", ".join(connection.ops.quote_name(c) for c in self.columns)
+            self.statement = f"COPY {connection.ops.quote_name(self.table)} ({quoted}) FROM STDIN"
+
+    def write(self, records):
+        if not records:
+            return
+        columns = self.columns
+        if self.copy:
+            with connection.cursor() as cursor:
+                raw = cursor.cursor
+                with raw.copy(self.statement) as copy:
+                    write_row = copy.write_row
+                    for record in records:
+                        write_row([record[c] for c in columns])
+        else:
+            model = self.kind.model
+            objects = [model(**{c: r[c] for c in columns}) for r in records]
+            model.objects.bulk_create(objects, batch_size=500)
+
+
+def existing_ids(kind: Kind, organization, records):
+    """UsageIds of `records` the organization already has (see the module's note on start times)."""
+    time_field = kind.time_field
+    low = min(r[time_field] for r in records)
+    high = max(r[time_field] for r in records)
+    scope = kind.model.objects.filter(organization=organization)
+    if not scope.filter(**{f"{time_field}__gte": low, f"{time_field}__lte": high}).exists():
+        return set()
+    ids = [r["usage_id"] for r in records]
+    found = set()
+    for start in range(0, len(ids), 1000):
+        found.update(scope.filter(usage_id__in=ids[start : start + 1000]).values_list("usage_id", flat=True))
+    return found
+
+
+class DailyTotals:
+    def __init__(self, kind_code):
+        self.kind_code = kind_code
+        self.rows = defaultdict(lambda: [0, 0, 0, 0, ZERO])
+
+    def add(self, day, call_type, context, rating, seconds, units, charged_units, charge):
+        slot = self.rows[(day, call_type, context, rating)]
+        slot[0] += 1
+        slot[1] += seconds
+        slot[2] += units
+        slot[3] += charged_units
+        if charge:
+            slot[4] += charge
+
+    def save(self, organization):
+        table = DailyUsage._meta.db_table
+        sql = (
+            f"INSERT INTO {table} (organization_id, kind, day, call_type, destination_context, rating, records, seconds, "
+            "units, charged_units, charge) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "
+            "ON CONFLICT (organization_id, kind, day, call_type, destination_context, rating) DO UPDATE SET "
+            f"records = {table}.records + excluded.records, seconds = {table}.seconds + excluded.seconds, "
+            f"units = {table}.units + excluded.units, charged_units = {table}.charged_units + excluded.charged_units, "
+            f"charge = {table}.charge + excluded.charge"
+        )
+        params = [
+            (organization.pk, self.kind_code, day, call_type, context, rating, *values)
+            for (day, call_type, context, rating), values in sorted(self.rows.items())
+        ]
+        if params:
+            with connection.cursor() as cursor:
+                cursor.executemany(sql, params)
+
+
+# The service -------------------------------------------------------------------------------------
+
+
+def ingest(organization, source: RowSource, *, origin=ImportBatch.Source.UPLOAD, actor=None, filename="") -> ImportResult:
+    """Import every row of `source` for `organization`, or none of them (ImportRejected)."""
+    kind = KINDS[source.kind]
+    errors = []
+    names = source.column_names
+    try:
+        with transaction.atomic(durable=True):
+            RatingState.objects.get_or_create(organization=organization)
+            RatingState.objects.select_for_update(no_key=True).filter(organization=organization).update(
+                last_import_at=timezone.now()
+            )
+            ctx = RatingContext(organization)
+            batch = ImportBatch.objects.create(
+                organization=organization,
+                kind=source.kind,
+                source=origin,
+                filename=(filename or source.description)[:255],
+                created_by=actor,
+            )
+            run = _Run(kind, organization, ctx, batch)
+            chunk = []
+            for label, raw in source.rows:
+                run.read += 1
+                if isinstance(raw, SourceError):
+                    errors.append(RowError(raw.row or label, raw.column, raw.problem))
+                else:
+                    record = kind.clean(label, raw, names, errors)
+                    if record is not None and kind.finish(record, label, names, errors) and not errors:
+                        chunk.append(record)
+                if len(errors) >= MAX_ERRORS:
+                    raise ImportRejected(errors, truncated=True)
+                if len(chunk) >= CHUNK_SIZE:
+                    run.process(chunk)
+                    chunk = []
+            if errors:
+                raise ImportRejected(errors)
+            if run.read == 0:
+                raise ImportRejected([RowError("", "", "There are no rows to import.")])
+            run.process(chunk)
+            return run.finish(source)
+    except SourceError as exc:
+        raise ImportRejected([RowError(exc.row, exc.column, exc.problem)]) from None
+    except IntegrityError as exc:
+        raise ImportRejected([RowError("", "UsageId", _integrity_problem(exc))]) from None
+
+
+def _integrity_problem(exc):
+    text = str(exc)
+    if "usage_id" in text:
+        detail = text.split("DETAIL:", 1)[-1].strip() if "DETAIL:" in text else ""
+        return (
+            "a UsageId is already imported with a different start time, or appears twice with different start "
+            f"times. {detail}".strip()
+        )
+    return f"the database refused the rows: {text.splitlines()[0]}"
+
+
+def rate_record(ctx, rater, record, is_call=True):
+    """Find the record's person (adding one the directory lacks), rate it, and store the outcome."""
+    person = ctx.person(
+        record["upn"], record["user_object_id"], record["display_name"], record["user_location"], record["reported_capability"]
+    )
+    record["_person"] = person
+    if person is not None:
+        record["person_id"] = person.id
+        if not record["display_name"]:
+            record["display_name"] = person.display_name
+        if not record["user_location"]:
+            record["user_location"] = person.location
+    outcome = rater(ctx, record)
+    record["rating"] = outcome.rating
+    record["rating_reason"] = outcome.reason[:300]
+    record["capability"] = outcome.capability
+    record["charge"] = outcome.charge
+    record["charged_units"] = outcome.charged_units
+    record["destination_context"] = outcome.destination_context
+    record["currency"] = ctx.currency
+    if is_call:
+        record["connection_fee"] = outcome.connection_fee
+    return outcome
+
+
+class _Run:
+    def __init__(self, kind, organization, ctx, batch):
+        self.kind = kind
+        self.organization = organization
+        self.ctx = ctx
+        self.batch = batch
+        self.writer = Writer(kind)
+        self.totals = DailyTotals(batch.kind)
+        self.read = 0
+        self.created = 0
+        self.skipped = 0
+        self.charged = 0
+        self.refused = 0
+
+    def process(self, chunk):
+        if not chunk:
+            return
+        # One row per UsageId: the first one in the file wins, later repeats are skipped.
+        unique = {}
+        for record in chunk:
+            unique.setdefault(record["usage_id"], record)
+        records = list(unique.values())
+        known = existing_ids(self.kind, self.organization, records)
+        if known:
+            records = [r for r in records if r["usage_id"] not in known]
+        self.skipped += len(chunk) - len(records)
+        if not records:
+            return
+        ctx = self.ctx
+        rater = self.kind.rater
+        time_field = self.kind.time_field
+        is_call = self.kind is CALLS
+        add = self.totals.add
+        org_id = self.organization.pk
+        batch_id = self.batch.pk
+        for record in records:
+            outcome = rate_record(ctx, rater, record, is_call)
+            record["organization_id"] = org_id
+            record["batch_id"] = batch_id
+            if outcome.rating == "charged":
+                self.charged += 1
+            elif outcome.rating == "refused":
+                self.refused += 1
+            add(
+                record[time_field].date(),
+                record["call_type"] if is_call else record["sms_type"],
+                outcome.destination_context,
+                outcome.rating,
+                record["duration_seconds"] if is_call else record["segments"],
+                outcome.units,
+                outcome.charged_units,
+                outcome.charge,
+            )
+        self.writer.write(records)
+        self.created += len(records)
+
+    def finish(self, source):
+        ctx = self.ctx
+        ctx.save_pools()
+        ctx.save_people()
+        self.totals.save(self.organization)
+        batch = self.batch
+        batch.rows_read = self.read
+        batch.rows_created = self.created
+        batch.rows_skipped = self.skipped
+        batch.rows_charged = self.charged
+        batch.rows_refused = self.refused
+        batch.charged_total = ctx.charged_total
+        if ctx.charged_total > 0:
+            account = get_credit_account(self.organization)
+            posting = charge_usage(
+                account_id=account.pk,
+                amount=ctx.charged_total,
+                idempotency_key=f"usage-import:{batch.pk}",
+                memo=f"Usage: {self.charged:,} {'call' if batch.kind == RecordKind.PSTN else 'SMS'} record(s) charged to credits",
+                reference=f"usage-import:{batch.pk}",
+            )
+            batch.ledger_entry = posting.entry
+        batch.save()
+        return ImportResult(
+            batch=batch,
+            rows_read=self.read,
+            created=self.created,
+            skipped=self.skipped,
+            charged=self.charged,
+            refused=self.refused,
+            charged_total=ctx.charged_total,
+            ignored_columns=list(source.ignored_columns),
+        )
+
