@@ -42,11 +42,15 @@ demo: migrate
 	$(BIN)/python manage.py load_demo
 
 # Web server, a Celery worker with its beat, all on this machine; Ctrl-C stops them all.
+# With job control (set -m) the worker gets a process group of its own: the trap stops that whole
+# group (worker, pool and beat) however the server ends, so no stray beat survives into the next run.
 run: demo
 	@mkdir -p var/celery/queue var/mail
-	@set -m; trap 'kill 0' EXIT INT TERM; \
+	@set -m; \
 	$(BIN)/celery -A credits_site worker --beat --loglevel=INFO --concurrency=2 \
 	  --schedule=var/celerybeat-schedule > var/celery.log 2>&1 & \
+	worker=$$!; \
+	trap 'kill -TERM -- -'"$$worker"' 2>/dev/null; wait '"$$worker"' 2>/dev/null' EXIT INT TERM; \
 	echo ""; \
 	echo "  Communications Credits admin center: http://127.0.0.1:$(PORT)/"; \
 	echo "  Support (Django admin):              http://127.0.0.1:$(PORT)/admin/"; \

@@ -43,7 +43,9 @@ def resolve_tenant(request) -> TenantContext:
     if not memberships:
         return TenantContext()
     wanted = request.session.get(SESSION_KEY)
-    current = next((m for m in memberships if m.organization_id == wanted), memberships[0])
+    # Without a choice yet, start where the person is an admin rather than where they are not.
+    default = next((m for m in memberships if m.roles.all()), memberships[0])
+    current = next((m for m in memberships if m.organization_id == wanted), default)
     return TenantContext(
         organization=current.organization,
         membership=current,

@@ -1,5 +1,7 @@
 """Support staff's view of every tenant. Money moves only through the services, with a reason."""
 
+import uuid
+
 from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
@@ -104,6 +106,8 @@ class MoneyMoveForm(forms.Form):
     kind = forms.ChoiceField(choices=KIND_CHOICES)
     amount = forms.DecimalField(max_digits=12, decimal_places=2, help_text="Negative for a debit adjustment.")
     reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), help_text="Required; kept in the ledger.")
+    # One key per rendered form: a double-clicked or re-posted form posts one entry.
+    key = forms.UUIDField(widget=forms.HiddenInput, initial=uuid.uuid4)
 
 
 class PausedFilter(admin.SimpleListFilter):
@@ -205,9 +209,15 @@ class CreditAccountAdmin(admin.ModelAdmin):
             data = form.cleaned_data
             try:
                 if data["kind"] == "refund":
-                    services.refund_credits(account=account, actor=request.user, amount=data["amount"], reason=data["reason"])
+                    services.refund_credits(
+                        account=account, actor=request.user, amount=data["amount"], reason=data["reason"],
+                        idempotency_key=f"support-refund:{data['key']}",
+                    )
                 else:
-                    services.adjust_balance(account=account, actor=request.user, amount=data["amount"], reason=data["reason"])
+                    services.adjust_balance(
+                        account=account, actor=request.user, amount=data["amount"], reason=data["reason"],
+                        idempotency_key=f"support-adjustment:{data['key']}",
+                    )
             except BillingError as error:
                 form.add_error(error.field if error.field in form.fields else None, error.message)
             else:

@@ -1,5 +1,7 @@
 from django import forms
 from django.utils import timezone
+from django.utils.decorators import method_decorator
+from django.views.decorators.debug import sensitive_variables
 
 from .limits import (
     FUNDING_MAX,
@@ -108,6 +110,7 @@ class AddCardForm(forms.Form):
         label="Security code (CVC)", min_length=3, max_length=4, widget=forms.PasswordInput(attrs={"autocomplete": "cc-csc", "inputmode": "numeric"})
     )
 
+    @method_decorator(sensitive_variables("number"))
     def clean_number(self):
         number = "".join(ch for ch in self.cleaned_data["number"] if ch.isdigit())
         if not 12 <= len(number) <= 19:

@@ -35,6 +35,7 @@ from kombu.exceptions import KombuError
 
 from billing import signals
 from billing.choices import CommerceModel, EntryKind, PaymentMethodKind, PaymentPurpose, PaymentStatus
+from billing.gateways import GatewayError, get_gateway
 from billing.gateways.base import describe_failure
 from billing.models import AutoRechargeChange, CreditAccount, LedgerEntry, Payment
 from billing.money import ZERO, format_money, to_money
@@ -52,6 +53,8 @@ BURST_LIMIT = 3
 BURST_WINDOW = timedelta(minutes=10)
 SWEEP_BATCH = 1000
 POST_USAGE_MODELS = (CommerceModel.NCE, CommerceModel.MCA)
+# An account below its trigger that cannot be charged (NCE/MCA, no usable card) is looked at again after this.
+PARK_FOR = timedelta(days=1)
 # When usage is too thin to predict the next recharge, warn this long before the card expires.
 CARD_WARNING_FALLBACK = timedelta(days=30)
 USAGE_WINDOW_DAYS = 30
@@ -77,9 +80,16 @@ def enqueue_on_commit(account_id):
 def send_recharge_task(account_id, countdown=None) -> bool:
     from billing.tasks import run_auto_recharge_task
 
+    task = run_auto_recharge_task
     try:
-        # retry=False: with the broker down, fail at once rather than hold the request for seconds.
-        run_auto_recharge_task.apply_async((account_id,), countdown=countdown, retry=False)
+        if task.app.conf.task_always_eager:
+            task.apply_async((account_id,), countdown=countdown)
+            return True
+        # With the broker down, give up after one quick retry instead of kombu's default back-off (some
+        # six seconds) that would hold the request or the usage import committing this debit.
+        with task.app.pool.acquire(block=True, timeout=5) as conn:
+            conn.ensure_connection(max_retries=1, interval_start=0, interval_step=0.2, interval_max=0.2, timeout=2)
+            task.apply_async((account_id,), countdown=countdown, retry=False, connection=conn)
     except (KombuError, OSError):
         logger.warning("Could not enqueue auto-recharge for account %s; the sweep will pick it up.", account_id)
         return False
@@ -87,23 +97,38 @@ def send_recharge_task(account_id, countdown=None) -> bool:
 
 
 def due_accounts(now=None):
-    """Accounts below their trigger that auto-recharge may act on now (served by the partial index on
-    `recharge_due_since`)."""
+    """Accounts below their trigger that auto-recharge may act on now, oldest first: one table, served
+    by the partial index on `recharge_due_since`. (Accounts that cannot be charged, NCE/MCA ones or
+    those without a usable card, are parked by `claim_recharge` with a later `recharge_retry_at`, so
+    they never crowd the head of this list.)"""
     now = now or timezone.now()
     return (
         CreditAccount.objects.filter(
             recharge_due_since__isnull=False, auto_recharge_enabled=True, auto_recharge_paused_at__isnull=True
         )
         .filter(Q(recharge_retry_at__isnull=True) | Q(recharge_retry_at__lte=now))
-        .exclude(organization__commerce_model__in=POST_USAGE_MODELS)
         .order_by("recharge_due_since", "pk")
     )
 
 
 def sweep(now=None, limit=SWEEP_BATCH) -> int:
     """Enqueue a recharge for every due account (a no-op for an account whose round is in hand)."""
+    from billing.tasks import run_auto_recharge_task
+
     ids = list(due_accounts(now).values_list("pk", flat=True)[:limit])
-    sent = sum(send_recharge_task(account_id) for account_id in ids)
+    app = run_auto_recharge_task.app
+    if app.conf.task_always_eager or not ids:
+        sent = sum(send_recharge_task(account_id) for account_id in ids)
+    else:
+        sent = 0
+        try:
+            # One connection and producer for the whole batch.
+            with app.producer_or_acquire() as producer:
+                for account_id in ids:
+                    run_auto_recharge_task.apply_async((account_id,), producer=producer)
+                    sent += 1
+        except (KombuError, OSError):
+            logger.exception("The auto-recharge sweep lost the broker after %s of %s accounts.", sent, len(ids))
     if sent < len(ids):
         logger.warning("The auto-recharge sweep could enqueue only %s of %s accounts.", sent, len(ids))
     return len(ids)
@@ -121,34 +146,50 @@ def _lock_account(account_id) -> CreditAccount:
     )
 
 
-def _may_recharge(account) -> bool:
+def _lock_account_row(account_id):
+    """The account's row lock alone, taken first so that every path locks the account before the payment."""
+    CreditAccount.objects.select_for_update().filter(pk=account_id).values_list("pk", flat=True).get()
+
+
+def _cannot_be_charged(account) -> bool:
+    """Due, on and not paused, but nothing may be charged: post-usage billing, or no usable card."""
     method = account.recharge_payment_method
     return (
-        account.auto_recharge_enabled
-        and account.auto_recharge_paused_at is None
-        and account.recharge_due_since is not None
-        and account.recharge_amount is not None
-        and not auto_recharge_must_be_off(account.organization)
-        and method is not None
-        and method.kind == PaymentMethodKind.CARD
-        and method.removed_at is None
+        account.recharge_amount is None
+        or auto_recharge_must_be_off(account.organization)
+        or method is None
+        or method.kind != PaymentMethodKind.CARD
+        or method.removed_at is not None
     )
 
 
-def claim_recharge(account_id, *, now=None) -> Payment | None:
-    """The payment for the account's current round, created if a new one is allowed; None if nothing
-    may be charged now (not due, paused, cooling down after a decline, a guard stopped it)."""
+@dataclass(frozen=True)
+class Claim:
+    payment: Payment
+    # True when this caller created the payment already claimed (processing): it calls the gateway.
+    claimed: bool
+
+
+def claim_recharge(account_id, *, now=None) -> Claim | None:
+    """The payment for the account's current round, created (and claimed by the caller) if a new one is
+    allowed; None if nothing may be charged now (not due, paused, cooling down after a decline, a guard
+    stopped it, or it cannot be charged at all)."""
     now = now or timezone.now()
     with transaction.atomic():
         account = _lock_account(account_id)
-        if not _may_recharge(account):
+        if not account.auto_recharge_enabled or account.auto_recharge_paused_at or account.recharge_due_since is None:
+            return None
+        if _cannot_be_charged(account):
+            # Parked: the sweep looks again tomorrow; a new card or saved settings re-arm it at once.
+            account.recharge_retry_at = now + PARK_FOR
+            account.save(update_fields=["recharge_retry_at", "updated_at"])
             return None
         current = Payment.objects.filter(
             account=account, purpose=PaymentPurpose.RECHARGE, crossing=account.recharge_crossing
         ).first()
         if current is not None:
             if not current.is_final:
-                return current
+                return Claim(current, claimed=False)
             if current.status == PaymentStatus.FAILED and account.recharge_retry_at and account.recharge_retry_at > now:
                 return None
         if _stopped_by_guards(account, now):
@@ -157,15 +198,20 @@ def claim_recharge(account_id, *, now=None) -> Payment | None:
             # The round's payment is final and the balance is still below the trigger: a new round.
             account.recharge_crossing += 1
             account.save(update_fields=["recharge_crossing", "updated_at"])
-        return Payment.objects.create(
+        # Created in the processing state: the unique (account, round) row is the claim, in one commit.
+        payment = Payment.objects.create(
             account=account,
             purpose=PaymentPurpose.RECHARGE,
+            status=PaymentStatus.PROCESSING,
+            started_at=timezone.now(),
+            gateway_calls=1,  # the call made right after this commit (saves a commit of its own)
             crossing=account.recharge_crossing,
             amount=account.recharge_amount,
             currency=account.currency,
             payment_method=account.recharge_payment_method,
             idempotency_key=f"recharge:{account.pk}:{account.recharge_crossing}",
         )
+        return Claim(payment, claimed=True)
 
 
 def run_auto_recharge(account_id, *, now=None) -> Payment | None:
@@ -174,24 +220,48 @@ def run_auto_recharge(account_id, *, now=None) -> Payment | None:
     Raises TransientRecharge when the gateway had a passing error: the caller retries after it.
     """
     now = now or timezone.now()
-    payment = claim_recharge(account_id, now=now)
-    if payment is None or payment.is_final:
-        return payment
-    if payment.next_retry_at and payment.next_retry_at > now:
-        return payment
-    claimed = claim_payment(payment.pk)
-    if claimed is None:
-        # Another worker holds it (or finished it): its outcome is the outcome.
-        return Payment.objects.get(pk=payment.pk)
-    reference, error = call_gateway(claimed)
+    claim = claim_recharge(account_id, now=now)
+    if claim is None:
+        return None
+    payment = claim.payment
+    if claim.claimed:
+        claimed = payment
+        reference, error = _charge_counted(claimed)
+        calls = claimed.gateway_calls
+    else:
+        if payment.is_final or (payment.next_retry_at and payment.next_retry_at > now):
+            return payment
+        # A payment waiting for its retry, or a stale claim left by a worker that died.
+        claimed = claim_payment(payment.pk)
+        if claimed is None:
+            # Another worker holds it (or finished it): its outcome is the outcome.
+            return Payment.objects.get(pk=payment.pk)
+        reference, error = call_gateway(claimed)
+        calls = claimed.gateway_calls + 1
     if error is None:
         return _record_success(account_id, claimed.pk, reference)
-    calls = claimed.gateway_calls + 1
     if error.transient and calls < MAX_GATEWAY_CALLS:
         delay = backoff_seconds(calls)
         _record_transient(account_id, claimed.pk, error, timezone.now() + timedelta(seconds=delay))
         raise TransientRecharge(delay)
     return _record_failure(account_id, claimed.pk, error)
+
+
+def _charge_counted(payment):
+    """`call_gateway` for a payment whose call was already counted in its claiming transaction."""
+    if transaction.get_connection().in_atomic_block:
+        raise RuntimeError("The payment gateway must not be called inside a transaction.")
+    try:
+        result = get_gateway().charge(
+            token=payment.payment_method.gateway_token,
+            amount=payment.amount,
+            currency=payment.currency,
+            idempotency_key=payment.idempotency_key,
+            description=f"Communications Credits for {payment.account.organization.name}",
+        )
+    except GatewayError as error:
+        return None, error
+    return result.reference, None
 
 
 def backoff_seconds(calls_so_far: int) -> float:
@@ -209,9 +279,11 @@ def decline_cooldown() -> timedelta:
 def _record_success(account_id, payment_id, reference) -> Payment:
     # Lock order everywhere in auto-recharge: the account, then the payment.
     with transaction.atomic():
-        _lock_account(account_id)
+        _lock_account_row(account_id)
         payment = record_payment_success(payment_id, reference)
-        CreditAccount.objects.filter(pk=account_id).update(consecutive_recharge_failures=0, recharge_retry_at=None)
+        CreditAccount.objects.filter(pk=account_id).update(
+            consecutive_recharge_failures=0, recharge_retry_at=None, updated_at=timezone.now()
+        )
         if CreditAccount.objects.filter(pk=account_id, recharge_due_since__isnull=False).exists():
             # Usage had taken the balance so far down that one recharge did not lift it above the trigger.
             enqueue_on_commit(account_id)
@@ -220,7 +292,7 @@ def _record_success(account_id, payment_id, reference) -> Payment:
 
 def _record_transient(account_id, payment_id, error, retry_at) -> Payment:
     with transaction.atomic():
-        _lock_account(account_id)
+        _lock_account_row(account_id)
         payment = record_payment_failure(payment_id, error, final=False, retry_at=retry_at)
         if not payment.is_final:
             CreditAccount.objects.filter(pk=account_id).update(recharge_retry_at=retry_at)
@@ -245,8 +317,8 @@ def _record_failure(account_id, payment_id, error) -> Payment:
                 account,
                 now,
                 reason=(
-                    f"Paused after {account.consecutive_recharge_failures} failed recharges in a row (last: "
-                    f"{payment.failure_message or reason}). Update the payment method to start again."
+                    f"Paused after {account.consecutive_recharge_failures} failed recharges in a row. "
+                    f"{payment.failure_message or reason} Update the payment method to start again."
                 ),
                 event="auto_recharge_paused",
                 context={
@@ -507,6 +579,11 @@ def warn_expiring_cards(now=None) -> int:
             )
             warned += 1
     return warned
+
+
+def failure_fix(payment) -> str:
+    """The way forward for a failed recharge, in plain words."""
+    return describe_failure(payment.failure_code)[1]
 
 
 def describe_account_state(account) -> str:

@@ -62,7 +62,7 @@ def purchase_blockers(organization) -> list[Blocker]:
                 ),
                 way_forward=(
                     "Open a support ticket (Support > New service request, topic \"Communications Credits "
-                    "purchase\"); support can enable the purchase until the addresses are aligned."
+                    "purchase\"); support will work with you to mitigate this until a permanent solution is in place."
                 ),
             )
         )
@@ -70,8 +70,9 @@ def purchase_blockers(organization) -> list[Blocker]:
 
 
 def auto_recharge_must_be_off(organization) -> bool:
-    """NCE and MCA organizations must never auto-recharge, whatever the stored setting says."""
-    return organization.commerce_model in (CommerceModel.NCE, CommerceModel.MCA)
+    """An auto-recharge is a purchase: whoever cannot buy (NCE/MCA, CSP, region mismatch) never
+    auto-recharges, whatever the stored setting says."""
+    return any(b.blocks_auto_recharge for b in purchase_blockers(organization))
 
 
 def included_destinations_notice(subscriptions) -> str | None:

@@ -25,7 +25,7 @@ def organization_subscriptions(organization):
 
 
 def ledger_entries(organization):
-    return LedgerEntry.objects.filter(account__organization=organization).select_related("receipt").order_by(
+    return LedgerEntry.objects.filter(account__organization=organization).select_related("receipt", "account").order_by(
         "-created_at", "-pk"
     )
 
@@ -69,6 +69,7 @@ class CreditsOverview:
     card_expiry_warning: str | None
     recent_failure: object
     monthly_cap_reached: bool
+    recent_failure_fix: str
     can_pay_by_agreement: bool
     has_agreement: bool
 
@@ -117,6 +118,7 @@ def credits_overview(organization) -> CreditsOverview:
         card_expiry_warning=card_warning,
         recent_failure=recent_failure,
         monthly_cap_reached=cap_reached,
+        recent_failure_fix=recharge.failure_fix(recent_failure) if recent_failure else "",
         can_pay_by_agreement=organization.purchase_channel == PurchaseChannel.VOLUME_LICENSING,
         has_agreement=any(m.kind == PaymentMethodKind.ENTERPRISE_AGREEMENT for m in methods),
     )

@@ -1,6 +1,7 @@
 import django_tables2 as tables
 
 from .models import LedgerEntry
+from .money import format_money
 
 
 class LedgerEntryTable(tables.Table):
@@ -27,6 +28,25 @@ class LedgerEntryTable(tables.Table):
         attrs = {"class": "data-table"}
         empty_text = "No transactions yet."
 
-    def order_created_at(self, queryset, is_descending):
+    # Every sort ends with the primary key, so that pages never skip or repeat rows.
+    def _order_with_tie_breaker(self, queryset, is_descending, field):
         prefix = "-" if is_descending else ""
-        return queryset.order_by(f"{prefix}created_at", f"{prefix}pk"), True
+        return queryset.order_by(f"{prefix}{field}", f"{prefix}pk"), True
+
+    def order_created_at(self, queryset, is_descending):
+        return self._order_with_tie_breaker(queryset, is_descending, "created_at")
+
+    def order_kind(self, queryset, is_descending):
+        return self._order_with_tie_breaker(queryset, is_descending, "kind")
+
+    def order_amount(self, queryset, is_descending):
+        return self._order_with_tie_breaker(queryset, is_descending, "amount")
+
+    def order_balance_after(self, queryset, is_descending):
+        return self._order_with_tie_breaker(queryset, is_descending, "balance_after")
+
+    def render_amount(self, value, record):
+        return format_money(value, record.account.currency)
+
+    def render_balance_after(self, value, record):
+        return format_money(value, record.account.currency)

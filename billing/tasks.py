@@ -56,3 +56,11 @@ def expire_credits_task():
 def warn_expiring_cards_task():
     """Daily: a card that expires before the next likely recharge is announced, once per card."""
     return recharge.warn_expiring_cards()
+
+
+@shared_task(time_limit=300, soft_time_limit=270)
+def retry_pending_fundings_task():
+    """Funding payments that met a transient error, or whose request died mid-call, are finished here."""
+    from billing.services.payments import retry_pending_fundings
+
+    return retry_pending_fundings()

@@ -4,6 +4,7 @@ import csv
 import uuid
 
 from django.contrib import messages
+from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core import signing
 from django.http import Http404, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -11,7 +12,7 @@ from django.urls import reverse
 from django.utils.decorators import method_decorator
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views import View
-from django.views.decorators.debug import sensitive_post_parameters
+from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 from django.views.generic import TemplateView
 from django_filters.views import FilterView
 from django_tables2 import SingleTableMixin
@@ -24,6 +25,7 @@ from .forms import AddCardForm, AddFundsForm, AgreementForm, AutoRechargeForm
 from .models import Payment, PaymentMethod, Receipt
 from .money import format_money
 from .rules import purchase_blockers
+from .services.settings import validate_auto_recharge
 from .tables import LedgerEntryTable
 
 CONFIRM_SALT = "billing.add-funds.confirm"
@@ -171,9 +173,10 @@ class AutoRechargeView(BillingManagerMixin, View):
         }
         return AutoRechargeForm(data, initial=initial, cards=selectors.card_payment_methods(self.organization))
 
-    def render_form(self, request, form, status=200):
+    def render_form(self, request, form, status=200, confirm_charge=False):
         overview = selectors.credits_overview(self.organization)
-        return render(request, self.template_name, {"form": form, "overview": overview}, status=status)
+        context = {"form": form, "overview": overview, "confirm_charge": confirm_charge}
+        return render(request, self.template_name, context, status=status)
 
     def get(self, request):
         return self.render_form(request, self.form())
@@ -184,6 +187,16 @@ class AutoRechargeView(BillingManagerMixin, View):
             return self.render_form(request, form, status=400)
         data = form.cleaned_data
         balance_before = services.get_credit_account(self.organization).balance
+        settings_are_valid = not validate_auto_recharge(
+            enabled=data["enabled"], amount=data["recharge_amount"], trigger=data["recharge_trigger"],
+            payment_method=data["payment_method"], monthly_cap=data["monthly_cap"],
+        )
+        will_charge_now = (
+            settings_are_valid and data["enabled"] and balance_before < data["recharge_trigger"]
+        )
+        if will_charge_now and not request.POST.get("confirm_charge") and not purchase_blockers(self.organization):
+            # Money would move on Save: say so and ask first.
+            return self.render_form(request, form, confirm_charge=True)
         try:
             account = services.update_auto_recharge(
                 organization=self.organization,
@@ -232,6 +245,7 @@ class AddCardView(BillingManagerMixin, View):
     def get(self, request):
         return render(request, self.template_name, {"form": AddCardForm(), "next": safe_next(request, "GET")})
 
+    @method_decorator(sensitive_variables())
     def post(self, request):
         form = AddCardForm(request.POST)
         if form.is_valid():
@@ -342,7 +356,9 @@ class TransactionsView(AdminCenterMixin, SingleTableMixin, FilterView):
         return response
 
 
-class SwitchOrganizationView(AdminCenterMixin, View):
+class SwitchOrganizationView(LoginRequiredMixin, View):
+    """Open to every member: someone without a role here may be an admin in their other organization."""
+
     def post(self, request):
         try:
             wanted = int(request.POST.get("organization", ""))

@@ -14,5 +14,7 @@ urlpatterns = [
     path("sign-out/", auth_views.LogoutView.as_view(), name="logout"),
     path("billing/", include("billing.urls")),
     path("message-center/", include("notifications.urls")),
+    path("reports/usage/", include("usage.urls")),
+    path("api/usage/", include("usage.api_urls")),
     path("admin/", admin.site.urls),
 ]

@@ -115,7 +115,7 @@ class DeliveryAdmin(ReadOnlyMixin, admin.ModelAdmin):
         return "Original"
 
     def has_resend_permission(self, request):
-        return request.user.has_perm("notifications.view_delivery")
+        return request.user.has_perm("notifications.resend_delivery")
 
     @admin.action(description="Send again (a new delivery, recorded as a resend)", permissions=["resend"])
     def resend(self, request, queryset):
@@ -126,7 +126,7 @@ class DeliveryAdmin(ReadOnlyMixin, admin.ModelAdmin):
         self.message_user(request, f"{count} new deliveries queued as resends.", messages.SUCCESS)
 
     def has_retry_now_permission(self, request):
-        return request.user.has_perm("notifications.view_delivery")
+        return request.user.has_perm("notifications.resend_delivery")
 
     @admin.action(description="Try pending deliveries now (skip the back-off wait)", permissions=["retry_now"])
     def retry_now(self, request, queryset):

@@ -24,7 +24,7 @@ class Audience:
 
 
 def keyed(*names, per_day=False):
-    """Dedupe on the given context values: the same occurrence announced twice is one event."""
+    """Dedupe on the given context values (and the UTC day): the same occurrence announced twice is one event."""
 
     def dedupe(account, context, now):
         if any(context.get(n) in (None, "") for n in names):
@@ -35,6 +35,13 @@ def keyed(*names, per_day=False):
         return ":".join(parts)
 
     return dedupe
+
+
+def paused_once(account, context, now):
+    """One email per pause: the pause is identified by when it began."""
+    if account is None or account.auto_recharge_paused_at is None:
+        return None
+    return account.auto_recharge_paused_at.isoformat()
 
 
 @dataclass(frozen=True)
@@ -50,7 +57,8 @@ class EventType:
     money_keys: tuple = ()
     # Where the email's link goes (a URL name without arguments), unless the context gives `link_path`.
     link: str = "billing:credits"
-    # (account, context, now) -> key or None; with None, every announcement is a new event.
+    # (account, context, now) -> key or None; with None, every announcement is a new event. A sender
+    # may also pass its own `dedupe_key` in the context, which wins.
     dedupe: object = None
 
     @property
@@ -102,11 +110,17 @@ EVENT_TYPES = [
     EventType(
         "auto_recharge_paused",
         "Auto-recharge paused",
-        "Auto-recharge stopped itself (repeated failures or a burst of recharges) until an admin acts.",
+        "Auto-recharge stopped itself after failed recharges in a row, until an admin acts.",
         default_roles=CALLING_OPERATORS,
-        dedupe=lambda account, context, now: (
-            account.auto_recharge_paused_at.isoformat() if account and account.auto_recharge_paused_at else None
-        ),
+        dedupe=paused_once,
+    ),
+    EventType(
+        "burst_guard_paused",
+        "Auto-recharge paused: too many recharges",
+        "Auto-recharge stopped itself after an unusual burst of recharges (runaway usage or misuse).",
+        default_roles=CALLING_OPERATORS,
+        money_keys=("amount",),
+        dedupe=paused_once,
     ),
     EventType(
         "auto_recharge_rearmed",
@@ -118,21 +132,21 @@ EVENT_TYPES = [
         "monthly_cap_reached",
         "Monthly auto-recharge cap reached",
         "No more automatic top-ups this month: the monthly spending cap is reached.",
-        money_keys=("cap", "spent"),
-        dedupe=keyed("period_start"),
+        money_keys=("cap", "spent", "amount"),
+        dedupe=keyed("resumes_at"),
     ),
     EventType(
         "card_expires_before_next_recharge",
         "Card expires before the next recharge",
         "The card that auto-recharge charges expires before the next likely recharge.",
-        dedupe=keyed("payment_method", "expires"),
+        dedupe=keyed("card", "expires"),
     ),
     EventType(
         "credits_expiring",
         "Credits about to expire",
         "Credits bought 12 months ago expire in 30 days, then in 7 days.",
         money_keys=("amount",),
-        dedupe=keyed("lot", "days"),
+        dedupe=keyed("notice", "expires_at"),
     ),
     EventType(
         "credits_expired",
@@ -140,7 +154,9 @@ EVENT_TYPES = [
         "What was left of a purchase made 12 months ago has expired.",
         money_keys=("amount",),
         link="billing:transactions",
-        dedupe=keyed("lot"),
+        # The expiry job runs daily and announces each account's total once: the same total twice in one
+        # day is the same announcement.
+        dedupe=keyed("amount", per_day=True),
     ),
     EventType(
         EXPORT_READY,
@@ -157,7 +173,6 @@ EVENT_TYPES = [
         audience=Audience.SUPPORT,
         default_roles=frozenset(),
         link="admin:index",
-        dedupe=keyed("problem", per_day=True),
     ),
 ]
 

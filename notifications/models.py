@@ -87,6 +87,7 @@ class Delivery(models.Model):
     class Meta:
         ordering = ["event", "pk"]
         verbose_name_plural = "deliveries"
+        permissions = [("resend_delivery", "Can send a delivery again (recorded as a new delivery)")]
         constraints = [
             # Each address gets an event once; a resend by support is a separate, recorded delivery.
             models.UniqueConstraint(

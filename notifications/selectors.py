@@ -2,7 +2,7 @@
 
 from dataclasses import dataclass
 
-from django.db.models import Count, Q
+from django.db.models import Count, Prefetch, Q
 
 from billing.choices import AdminRole
 from billing.models import MembershipRole
@@ -131,6 +131,15 @@ def organization_events(organization):
         )
         .order_by("-occurred_at", "-pk")
     )
+
+
+FIRST_RECIPIENTS = 3
+
+
+def with_first_recipients(events_queryset):
+    """The first few recipients of each event, for the list: one query per page, however many recipients."""
+    first = Delivery.objects.filter(resend_of__isnull=True).order_by("recipient_name", "email", "pk")[:FIRST_RECIPIENTS]
+    return events_queryset.prefetch_related(Prefetch("deliveries", queryset=first, to_attr="first_recipients"))
 
 
 def event_for(organization, pk) -> Event:

@@ -23,17 +23,19 @@ def delivery_state(record) -> tuple[str, str]:
 
 
 class EventTable(tables.Table):
+    region_label = "Notifications"
     occurred_at = tables.DateTimeColumn(verbose_name="Time (UTC)", format="Y-m-d H:i")
     kind = tables.Column(verbose_name="Notification", orderable=False)
     summary = tables.Column(verbose_name="Message", orderable=False)
-    recipient_count = tables.Column(verbose_name="Recipients", orderable=False, attrs=NUM)
+    recipient_count = tables.Column(verbose_name="Recipients", orderable=False)
     delivery = tables.Column(verbose_name="Delivery", empty_values=(), orderable=False)
 
     class Meta:
         model = Event
         fields = ("occurred_at", "kind", "summary", "recipient_count", "delivery")
         order_by = ("-occurred_at",)
-        attrs = {"class": "data-table", "data-testid": "message-center-table"}
+        attrs = {"class": "data-table wrap", "data-testid": "message-center-table"}
+        template_name = "notifications/table.html"
         empty_text = "No notifications yet."
 
     def render_kind(self, record):
@@ -41,6 +43,14 @@ class EventTable(tables.Table):
 
     def render_summary(self, record, value):
         return format_html('<a href="{}">{}</a>', reverse("notifications:event", args=[record.pk]), value)
+
+    def render_recipient_count(self, record, value):
+        names = [d.recipient_name or d.email for d in getattr(record, "first_recipients", [])]
+        if not names:
+            return "0"
+        more = value - len(names)
+        shown = ", ".join(names) + (f" and {more:,} more" if more > 0 else "")
+        return format_html('{}<span class="muted recipients-names">: {}</span>', f"{value:,}", shown)
 
     def render_delivery(self, record):
         css, words = delivery_state(record)
@@ -60,6 +70,7 @@ STATUS_CSS = {
 
 
 class DeliveryTable(tables.Table):
+    region_label = "Recipients and delivery"
     recipient_name = tables.Column(verbose_name="Recipient", orderable=False)
     email = tables.Column(verbose_name="Email", orderable=False)
     roles = tables.Column(verbose_name="Roles", orderable=False)
@@ -70,7 +81,8 @@ class DeliveryTable(tables.Table):
     class Meta:
         model = Delivery
         fields = ("recipient_name", "email", "roles", "status", "attempts", "when")
-        attrs = {"class": "data-table", "data-testid": "deliveries-table"}
+        attrs = {"class": "data-table wrap", "data-testid": "deliveries-table"}
+        template_name = "notifications/table.html"
         empty_text = "Nobody held a role that receives this notification."
 
     def render_recipient_name(self, record, value):

@@ -26,7 +26,7 @@ class MessageCenterView(AdminCenterMixin, SingleTableMixin, FilterView):
     paginate_by = 25
 
     def get_queryset(self):
-        return selectors.organization_events(self.organization)
+        return selectors.with_first_recipients(selectors.organization_events(self.organization))
 
 
 class EventDetailView(AdminCenterMixin, TemplateView):

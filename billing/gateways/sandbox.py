@@ -11,6 +11,7 @@ import uuid
 from datetime import date
 
 from django.db import IntegrityError, transaction
+from django.views.decorators.debug import sensitive_variables
 
 from .base import CardDeclined, CardDetails, ChargeResult, GatewayError, PaymentGateway, TransientGatewayError
 
@@ -47,6 +48,7 @@ def sandbox_token(behaviour: str) -> str:
 
 
 class SandboxGateway(PaymentGateway):
+    @sensitive_variables("number", "cvc")
     def attach_card(self, *, number, exp_month, exp_year, cvc):
         number = "".join(ch for ch in str(number) if ch.isdigit())
         if len(number) < 12 or not luhn_valid(number):

@@ -9,15 +9,16 @@ the gateway answers with the first outcome, so nothing is ever charged or credit
 from datetime import timedelta
 
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from billing import signals
-from billing.choices import EntryKind, PaymentMethodKind, PaymentPurpose, PaymentStatus
+from billing.choices import EntryKind, PaymentMethodKind, PaymentPurpose, PaymentStatus, ProductKind
 from billing.exceptions import BillingError, PurchaseBlocked
 from billing.gateways import GatewayError, get_gateway
 from billing.gateways.base import describe_failure
 from billing.limits import FUNDING_MAX, FUNDING_MIN
-from billing.models import CreditAccount, Payment, PaymentMethod, Receipt
+from billing.models import CreditAccount, Payment, PaymentMethod, Product, Receipt, Subscription
 from billing.money import format_money, to_money
 from billing.rules import purchase_blockers
 
@@ -25,6 +26,8 @@ from .ledger import post_entry
 
 # A payment left in "processing" this long is taken to be from a worker or request that died.
 STALE_PROCESSING_AFTER = timedelta(minutes=2)
+# A funding payment meeting transient errors is given up (and reported) after this many gateway calls.
+MAX_FUNDING_GATEWAY_CALLS = 4
 
 
 def get_credit_account(organization) -> CreditAccount:
@@ -154,6 +157,12 @@ def record_payment_success(payment_id, reference) -> Payment:
             purchase_order=payment.purchase_order,
             issued_at=now,
         )
+        # Funding adds the Communications Credits license to the organization (shown as unlimited).
+        credits_product = Product.objects.filter(kind=ProductKind.COMMUNICATIONS_CREDITS).first()
+        if credits_product is not None:
+            Subscription.objects.get_or_create(
+                organization_id=payment.account.organization_id, product=credits_product, defaults={"quantity": 0}
+            )
         signals.payment_succeeded.send(sender=Payment, payment=payment, receipt=receipt)
         return payment
 
@@ -189,8 +198,26 @@ def process_funding(payment_id) -> Payment:
     reference, error = call_gateway(payment)
     if error is None:
         return record_payment_success(payment.pk, reference)
-    # A person is waiting at the screen: a transient error is reported, not retried behind their back.
+    if error.transient and payment.gateway_calls + 1 < MAX_FUNDING_GATEWAY_CALLS:
+        # The processor may or may not have charged: only the same key can tell. Retried in the
+        # background with that key (retry_pending_fundings); the page says so meanwhile.
+        retry_at = timezone.now() + timedelta(seconds=30 * 2 ** payment.gateway_calls)
+        return record_payment_failure(payment.pk, error, final=False, retry_at=retry_at)
     return record_payment_failure(payment.pk, error, final=True)
+
+
+def retry_pending_fundings(now=None, limit=200) -> int:
+    """Finish funding payments left behind: a transient error due for retry, or a request that died
+    mid-call (stale processing). Each is charged with its own key, so nothing is charged twice."""
+    now = now or timezone.now()
+    due = Payment.objects.filter(purpose=PaymentPurpose.FUNDING).filter(
+        Q(status=PaymentStatus.PENDING, next_retry_at__lte=now)
+        | Q(status=PaymentStatus.PROCESSING, started_at__lt=now - STALE_PROCESSING_AFTER)
+    )
+    ids = list(due.order_by("pk").values_list("pk", flat=True)[:limit])
+    for payment_id in ids:
+        process_funding(payment_id)
+    return len(ids)
 
 
 def fund_credits(*, organization, actor, amount, payment_method, idempotency_key, purchase_order="") -> Payment:

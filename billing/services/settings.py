@@ -4,6 +4,7 @@ from decimal import Decimal
 
 from django.db import transaction
 from django.utils import timezone
+from django.views.decorators.debug import sensitive_variables
 
 from billing import signals
 from billing.choices import PaymentMethodKind
@@ -33,6 +34,7 @@ def auto_recharge_snapshot(account: CreditAccount) -> dict:
         "recharge_amount": money(account.recharge_amount),
         "recharge_trigger": money(account.recharge_trigger),
         "payment_method": account.recharge_payment_method_id,
+        "card": account.recharge_payment_method.label if account.recharge_payment_method_id else None,
         "monthly_cap": money(account.monthly_recharge_cap),
         "paused": bool(account.auto_recharge_paused_at),
     }
@@ -147,6 +149,7 @@ def turn_off_auto_recharge_for_post_usage_billing(*, actor=None) -> int:
     return count
 
 
+@sensitive_variables("number", "cvc")
 def add_card(*, organization, actor, number, exp_month, exp_year, cvc) -> PaymentMethod:
     """Attach a card through the gateway; only brand, last four, expiry and token are kept."""
     try:

@@ -119,6 +119,7 @@ AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 
 DJANGO_TABLES2_TEMPLATE = "includes/table.html"
+DEFAULT_EXCEPTION_REPORTER_FILTER = "billing.debug.CardSafeExceptionReporterFilter"
 
 # Email through Django 6.1's MAILERS (EMAIL_BACKEND and the EMAIL_HOST... settings are deprecated and
 # may not sit beside it). The environment variables keep their familiar names; `mailer_from_env` turns
@@ -163,6 +164,8 @@ PAYMENT_GATEWAY = env("PAYMENT_GATEWAY", default="billing.gateways.sandbox.Sandb
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", default="filesystem://")
 if CELERY_BROKER_URL.startswith("filesystem://"):
     _queue_dir = VAR_DIR / "celery" / "queue"
+    # The transport needs the folder before the first message (load_demo may enqueue before a worker starts).
+    _queue_dir.mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_queue_dir),
         "data_folder_out": str(_queue_dir),
@@ -179,6 +182,10 @@ CELERY_TASK_SOFT_TIME_LIMIT = 240
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE = {
+    "retry-pending-fundings": {
+        "task": "billing.tasks.retry_pending_fundings_task",
+        "schedule": timedelta(seconds=60),
+    },
     "sweep-auto-recharge": {
         "task": "billing.tasks.sweep_auto_recharge_task",
         "schedule": timedelta(seconds=env.int("AUTO_RECHARGE_SWEEP_SECONDS", default=60)),

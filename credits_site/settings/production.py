@@ -18,6 +18,9 @@ def _required(name):
 SECRET_KEY = _required("SECRET_KEY")
 ALLOWED_HOSTS = [h.strip() for h in _required("ALLOWED_HOSTS").split(",") if h.strip()]
 DATABASES = {"default": env.db_url_config(_required("DATABASE_URL"))}
+# The filesystem broker is for a single demo machine; production names its broker (Redis).
+CELERY_BROKER_URL = _required("CELERY_BROKER_URL")
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 

@@ -66,8 +66,10 @@ def classify(error: Exception) -> Failure:
         return Failure(f"Mail server unreachable: {error!r}", None, False, True)
     if isinstance(error, smtplib.SMTPException):
         return Failure(f"SMTP error: {error!r}", None, False, True)
-    # Rendering or an invalid address: trying again will not help; support sees it and can resend.
-    return Failure(f"Could not build the message: {error!r}", None, True, False)
+    if isinstance(error, ValueError):
+        # An address the backend cannot send to: trying again will not help; support sees it.
+        return Failure(f"Invalid message or address: {error}", None, True, False)
+    return Failure(f"Mail backend error: {error!r}", None, False, True)
 
 
 def release_stale_claims(now=None) -> int:
@@ -147,13 +149,24 @@ def send_claimed(deliveries, token, run: DeliveryRun) -> bool:
 
     Returns False when the connection was lost (the server is down or refusing us)."""
     connection = mailers.default
+    opened = False
     try:
         for index, delivery in enumerate(deliveries):
             try:
                 message = build_message(delivery)
-                connection.send_messages([message])
-            except Exception as error:  # noqa: BLE001 - every failure is recorded, never lost
-                failure = classify(error)
+            except Exception as error:  # noqa: BLE001 - a template or data problem: retrying will not help
+                failure = Failure(f"Could not build the message: {error!r}", None, True, False)
+            else:
+                try:
+                    if not opened:
+                        # Opened once: send_messages() on a closed backend would connect and quit per message.
+                        connection.open()
+                        opened = True
+                    connection.send_messages([message])
+                    failure = None
+                except Exception as error:  # noqa: BLE001 - every failure is recorded, never lost
+                    failure = classify(error)
+            if failure is not None:
                 logger.warning("Notification delivery %s failed: %s", delivery.pk, failure.error)
                 run.errors.append(failure.error)
                 rest = deliveries[index:] if failure.connection_lost else [delivery]

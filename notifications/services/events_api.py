@@ -18,7 +18,7 @@ logger = logging.getLogger(__name__)
 
 def _account_with_org(account) -> CreditAccount:
     # The signal's account may come without its organization loaded; one query, not one per use.
-    if "organization" not in account._state.fields_cache:
+    if not CreditAccount.organization.is_cached(account):
         account.organization = Organization.objects.get(pk=account.organization_id)
     return account
 

@@ -47,18 +47,31 @@ def _json_safe(value):
     return str(value)
 
 
+def _parse_iso(value: str):
+    """Senders may give times as ISO strings (`"resumes_at": "2026-12-01T00:00:00+00:00"`): show them too."""
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        return value
+    if len(value) == 10:
+        return parsed.date()
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
 def build_context(event_type, *, organization, account, context, occurred_at, balance=None) -> dict:
     """What the email will say, frozen now: JSON-safe values, plus `<key>_display` for amounts and dates."""
     currency = account.currency if account is not None else organization.currency
     data = {}
     for key, value in (context or {}).items():
         data[key] = _json_safe(value)
+        if isinstance(value, str) and key.endswith(("_at", "_on")):
+            value = _parse_iso(value)
         if key in event_type.money_keys and value not in (None, ""):
             data[f"{key}_display"] = format_money(Decimal(str(value)), currency)
         elif isinstance(value, datetime):
             data[f"{key}_display"] = format_time(value)
         elif isinstance(value, date):
-            data[f"{key}_display"] = value.strftime("%d %B %Y").lstrip("0")
+            data[f"{key}_display"] = f"{value.day} {value:%B %Y}"
     data["organization_name"] = organization.name
     data["currency"] = currency
     if balance is None and account is not None:
@@ -119,6 +132,8 @@ def record_event(
     now = timezone.now()
     occurred_at = occurred_at or now
     context = dict(context or {})
+    if dedupe_key is None and context.get("dedupe_key"):
+        dedupe_key = str(context.pop("dedupe_key"))
     if dedupe_key is None and event_type.dedupe is not None:
         dedupe_key = event_type.dedupe(account, context, now)
     key = f"{kind}:{organization.pk}:{dedupe_key if dedupe_key else uuid.uuid4()}"

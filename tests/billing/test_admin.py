@@ -24,9 +24,12 @@ def support(db):
 def test_support_adjusts_a_balance_with_a_reason(client, support, funded_account):
     client.force_login(support)
     url = reverse("admin:billing_creditaccount_move_money", args=[funded_account.pk])
-    refused = client.post(url, {"kind": "adjustment", "amount": "5.00", "reason": ""})
+    key = "8d7e5f0c-2f43-4a55-9a43-5d0b1b1f0a11"
+    refused = client.post(url, {"kind": "adjustment", "amount": "5.00", "reason": "", "key": key})
     assert refused.status_code == 200 and not LedgerEntry.objects.filter(kind="adjustment", account=funded_account).exists()
-    client.post(url, {"kind": "adjustment", "amount": "5.00", "reason": "Goodwill credit for outage 4411"})
+    form = {"kind": "adjustment", "amount": "5.00", "reason": "Goodwill credit for outage 4411", "key": key}
+    client.post(url, form)
+    client.post(url, form)  # a double click posts the same form twice
     entry = LedgerEntry.objects.get(kind="adjustment", account=funded_account)
     assert entry.created_by == support and "outage 4411" in entry.memo
     funded_account.refresh_from_db()
@@ -36,7 +39,7 @@ def test_support_adjusts_a_balance_with_a_reason(client, support, funded_account
 def test_a_refund_larger_than_the_balance_is_refused(client, support, funded_account):
     client.force_login(support)
     url = reverse("admin:billing_creditaccount_move_money", args=[funded_account.pk])
-    response = client.post(url, {"kind": "refund", "amount": "150.00", "reason": "Customer closed the account"})
+    response = client.post(url, {"kind": "refund", "amount": "150.00", "reason": "Customer closed the account", "key": "2b1c0f4e-0b7e-4f3e-8f7e-1d3c5a6b7c8d"})
     assert "negative" in response.content.decode()
     funded_account.refresh_from_db()
     assert funded_account.balance == Decimal("100.00")

@@ -1,11 +1,16 @@
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from django.utils import timezone
 
 from billing import services
 from billing.choices import CommerceModel, PaymentStatus, PurchaseChannel
 from billing.exceptions import BillingError, PurchaseBlocked
 from billing.models import LedgerEntry, Payment, Receipt, SandboxCharge
+from billing.gateways import TransientGatewayError
+from billing.gateways.sandbox import SandboxGateway
+from billing.services.payments import MAX_FUNDING_GATEWAY_CALLS, retry_pending_fundings
 from tests.factories import CardFactory, OrganizationFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -51,12 +56,57 @@ def test_a_declined_card_fails_without_moving_money(org, billing_admin):
     assert not LedgerEntry.objects.exists()
 
 
-def test_a_transient_gateway_error_is_reported_and_nothing_is_charged(org, billing_admin):
+def test_a_transient_gateway_error_is_retried_in_the_background_with_the_same_key_then_given_up(org, billing_admin):
     card = CardFactory(organization=org, behaviour="processing_error", last4="0119")
     payment = fund(org, billing_admin, card)
-    assert payment.status == PaymentStatus.FAILED
+    assert payment.status == PaymentStatus.PENDING and payment.next_retry_at is not None
     assert payment.failure_code == "processing_error"
+    later = timezone.now() + timedelta(hours=2)
+    for _ in range(5):
+        retry_pending_fundings(now=later)
+    payment.refresh_from_db()
+    assert payment.status == PaymentStatus.FAILED
+    assert payment.gateway_calls == MAX_FUNDING_GATEWAY_CALLS
     assert SandboxCharge.objects.count() == 0
+    assert services.get_credit_account(org).balance == 0
+
+
+class FlakyThenFineGateway(SandboxGateway):
+    """Times out after charging on the first call; the retry with the same key finds the charge."""
+
+    calls = 0
+
+    def charge(self, **kwargs):
+        type(self).calls += 1
+        result = super().charge(token=kwargs.pop("token").replace("processing_error", "ok"), **kwargs)
+        if type(self).calls == 1:
+            raise TransientGatewayError("timeout")
+        return result
+
+
+def test_a_funding_that_timed_out_after_charging_is_finished_once_by_the_retry(org, billing_admin, settings):
+    settings.PAYMENT_GATEWAY = "tests.billing.test_funding.FlakyThenFineGateway"
+    FlakyThenFineGateway.calls = 0
+    card = CardFactory(organization=org, behaviour="processing_error", last4="0119")
+    payment = fund(org, billing_admin, card)
+    assert payment.status == PaymentStatus.PENDING
+    assert SandboxCharge.objects.count() == 1, "the processor charged before timing out"
+    retry_pending_fundings(now=timezone.now() + timedelta(hours=1))
+    payment.refresh_from_db()
+    assert payment.status == PaymentStatus.SUCCEEDED
+    assert SandboxCharge.objects.count() == 1
+    assert services.get_credit_account(org).balance == Decimal("25.00")
+
+
+def test_a_funding_left_processing_by_a_dead_request_is_finished_by_the_retry(org, billing_admin, card):
+    payment = services.start_funding(
+        organization=org, actor=billing_admin, amount=Decimal("25.00"), payment_method=card, idempotency_key="dead"
+    )
+    Payment.objects.filter(pk=payment.pk).update(status=PaymentStatus.PROCESSING, started_at=timezone.now() - timedelta(minutes=10))
+    assert retry_pending_fundings() == 1
+    payment.refresh_from_db()
+    assert payment.status == PaymentStatus.SUCCEEDED
+    assert services.get_credit_account(org).balance == Decimal("25.00")
 
 
 @pytest.mark.parametrize("amount", ["9.99", "10000.01", "0", "-5"])

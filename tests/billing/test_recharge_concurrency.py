@@ -3,6 +3,7 @@ connection, racing through the same account. Whatever the interleaving: one char
 ledger reconciles."""
 
 import threading
+import time
 from datetime import timedelta
 from decimal import Decimal
 from unittest import mock
@@ -15,8 +16,7 @@ from billing import recharge, services, tasks
 from billing.choices import EntryKind, PaymentStatus
 from billing.models import CreditAccount, LedgerEntry, Payment, SandboxCharge
 from billing.reconciliation import find_mismatches
-from billing.services.payments import call_gateway, claim_payment
-from tests.billing.test_recharge_helpers import HELPERS, CountingGateway, arm, spend
+from tests.billing.test_recharge_helpers import HELPERS, CountingGateway, WorkerDied, arm, spend
 from tests.markers import requires_postgres
 
 pytestmark = [requires_postgres, pytest.mark.django_db(transaction=True)]
@@ -68,8 +68,8 @@ def assert_one_charge(account):
 
 def test_eight_workers_racing_on_one_crossing_make_one_charge(org, card, billing_admin, settings):
     settings.PAYMENT_GATEWAY = f"{HELPERS}.CountingGateway"
-    CountingGateway.reset()
     account = quietly_below_trigger(org, card, billing_admin)
+    CountingGateway.reset()  # the funding's call is not a recharge
     in_threads(8, lambda i: recharge.run_auto_recharge(account.pk))
     payment = assert_one_charge(account)
     assert payment.gateway_calls == 1 and CountingGateway.calls == 1
@@ -79,26 +79,32 @@ def test_the_beat_sweep_and_the_on_commit_trigger_racing_make_one_charge(org, ca
     settings.PAYMENT_GATEWAY = f"{HELPERS}.SlowGateway"
     monkeypatch.setenv("RECHARGE_TEST_GATEWAY_DELAY", "0.3")
     account = arm(org, card, billing_admin)
+    CountingGateway.reset()
 
     def racer(i):
         if i == 0:
             spend(account, "85.00")  # the debit; its on-commit task runs here (eager)
         else:
-            for _ in range(20):  # the sweep, arriving any time around the commit
+            deadline = time.monotonic() + 1.5
+            while time.monotonic() < deadline:  # the sweep, arriving any time around the commit
                 recharge.sweep()
 
     in_threads(2, racer)
     recharge.sweep()
-    assert_one_charge(account)
+    payment = assert_one_charge(account)
+    assert CountingGateway.calls == 1 and payment.gateway_calls == 1
 
 
-def test_a_worker_killed_mid_call_is_finished_by_the_next_run_with_one_charge(org, card, billing_admin):
+def test_a_worker_killed_mid_call_is_finished_by_the_next_run_with_one_charge(org, card, billing_admin, settings):
     account = quietly_below_trigger(org, card, billing_admin)
     # The first worker claims the payment and charges the card, then dies before recording anything.
-    payment = recharge.claim_recharge(account.pk)
-    claimed = claim_payment(payment.pk)
-    reference, error = call_gateway(claimed)
-    assert error is None
+    settings.PAYMENT_GATEWAY = f"{HELPERS}.DyingGateway"
+    with pytest.raises(WorkerDied):
+        recharge.run_auto_recharge(account.pk)
+    settings.PAYMENT_GATEWAY = "billing.gateways.sandbox.SandboxGateway"
+    payment = Payment.objects.get(account=account, purpose="recharge")
+    assert payment.status == PaymentStatus.PROCESSING and payment.gateway_calls == 1
+    reference = SandboxCharge.objects.get(idempotency_key=payment.idempotency_key).reference
     # The redelivered task, while the claim is fresh, does not call the gateway again ...
     recharge.run_auto_recharge(account.pk)
     payment.refresh_from_db()
@@ -111,10 +117,10 @@ def test_a_worker_killed_mid_call_is_finished_by_the_next_run_with_one_charge(or
 
 
 def test_a_timeout_after_charging_retried_by_racing_workers_makes_one_charge(org, card, billing_admin, settings):
-    settings.PAYMENT_GATEWAY = f"{HELPERS}.TimeoutAfterChargeGateway"
     account = arm(org, card, billing_admin)
+    settings.PAYMENT_GATEWAY = f"{HELPERS}.TimeoutAfterChargeGateway"
     spend(account, "85.00")  # the first call charges, then times out
-    payment = Payment.objects.get(account=account)
+    payment = Payment.objects.get(account=account, purpose="recharge")
     assert payment.status == PaymentStatus.PENDING and payment.failure_code == "timeout"
     soon = timezone.now() + timedelta(minutes=1)
     in_threads(4, lambda i: recharge.run_auto_recharge(account.pk, now=soon))

@@ -22,9 +22,26 @@ from billing.models import SandboxCharge
 HELPERS = "tests.billing.test_recharge_helpers"
 
 
-class SlowGateway(SandboxGateway):
+class CountingGateway(SandboxGateway):
+    """The sandbox, counting calls in this process (for threads); `reset()` between tests."""
+
+    calls = 0
+    _lock = threading.Lock()
+
+    @classmethod
+    def reset(cls):
+        with cls._lock:
+            CountingGateway.calls = 0
+
+    def charge(self, **kwargs):
+        with self._lock:
+            CountingGateway.calls += 1
+        return super().charge(**kwargs)
+
+
+class SlowGateway(CountingGateway):
     """The sandbox, slowed down (RECHARGE_TEST_GATEWAY_DELAY seconds, default 0.3) after it has charged:
-    long enough for racing workers to overlap, or for a test to kill the worker mid-call."""
+    long enough for racing workers to overlap, or for a test to kill the worker mid-call. Counts calls."""
 
     def charge(self, **kwargs):
         result = super().charge(**kwargs)
@@ -43,21 +60,16 @@ class TimeoutAfterChargeGateway(SandboxGateway):
         return result
 
 
-class CountingGateway(SandboxGateway):
-    """The sandbox, counting calls in this process (for threads); `reset()` between tests."""
+class WorkerDied(BaseException):
+    """Stands for the worker process vanishing (SIGKILL, out of memory): nothing after it runs."""
 
-    calls = 0
-    _lock = threading.Lock()
 
-    @classmethod
-    def reset(cls):
-        with cls._lock:
-            cls.calls = 0
+class DyingGateway(SandboxGateway):
+    """Charges the card, then the worker dies before the answer is recorded."""
 
     def charge(self, **kwargs):
-        with self._lock:
-            type(self).calls += 1
-        return super().charge(**kwargs)
+        super().charge(**kwargs)
+        raise WorkerDied()
 
 
 @dataclass

@@ -55,3 +55,15 @@ def test_registered_coverage_providers_speak_before_a_purchase():
         assert rules.usage_coverage_notes(org) == [f"92% of {org.name}'s calls were covered by subscriptions."]
     finally:
         rules._coverage_providers.remove(provider)
+
+
+@pytest.mark.parametrize(
+    "attrs",
+    [
+        {"commerce_model": CommerceModel.NCE},
+        {"purchase_channel": PurchaseChannel.CSP},
+        {"purchase_channel": PurchaseChannel.VOLUME_LICENSING, "country": "DE", "billing_region": "US"},
+    ],
+)
+def test_whoever_cannot_buy_never_auto_recharges(attrs):
+    assert rules.auto_recharge_must_be_off(OrganizationFactory(**attrs))

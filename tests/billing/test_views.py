@@ -126,7 +126,9 @@ def test_auto_recharge_settings_are_validated_and_audited(client, billing_admin,
     assert too_small.status_code == 400
     no_card = client.post(AUTO, {"enabled": "on", "recharge_amount": "50", "recharge_trigger": "10"})
     assert no_card.status_code == 400 and "Choose the card" in no_card.content.decode()
-    ok = client.post(AUTO, {"enabled": "on", "recharge_amount": "50", "recharge_trigger": "10", "payment_method": card.pk})
+    ok = client.post(
+        AUTO, {"enabled": "on", "recharge_amount": "50", "recharge_trigger": "10", "payment_method": card.pk, "confirm_charge": "1"}
+    )
     assert ok.status_code == 302
     account = services.get_credit_account(org)
     assert account.auto_recharge_enabled and account.recharge_amount == Decimal("50.00")
@@ -160,7 +162,8 @@ def test_transactions_can_be_filtered_and_exported(client, billing_admin, funded
     services.charge_usage(account_id=funded_account.pk, amount=Decimal("3.50"), idempotency_key="call-1", memo="Call to +44")
     client.force_login(billing_admin)
     page = client.get(reverse("billing:transactions"), {"kind": "usage_charge"}).content.decode()
-    assert "Call to +44" in page and "Auto-recharge" not in page.split("<tbody")[1]
+    table = page.split("<tbody")[1]
+    assert "Call to +44" in table and "Funding" not in table
     export = client.get(reverse("billing:transactions"), {"kind": "usage_charge", "export": "csv"})
     rows = b"".join(export.streaming_content).decode().strip().splitlines()
     assert len(rows) == 2 and "-3.50" in rows[1]
@@ -176,3 +179,17 @@ def test_the_credits_page_issues_a_bounded_number_of_queries(client, billing_adm
         assert client.get(CREDITS).status_code == 200
     with django_assert_max_num_queries(15):
         assert client.get(reverse("billing:transactions")).status_code == 200
+
+
+def test_saving_settings_that_would_charge_at_once_asks_first(client, billing_admin, card, org):
+    client.force_login(billing_admin)
+    fields = {"enabled": "on", "recharge_amount": "50", "recharge_trigger": "10", "payment_method": card.pk}
+    ask = client.post(AUTO, fields)
+    assert ask.status_code == 200
+    assert "Saving will charge your card now" in ask.content.decode()
+    assert not services.get_credit_account(org).auto_recharge_enabled
+    assert not Payment.objects.exists()
+    done = client.post(AUTO, {**fields, "confirm_charge": "1"}, follow=True)
+    assert "was charged right away" in done.content.decode()
+    account = services.get_credit_account(org)
+    assert account.auto_recharge_enabled and account.balance == Decimal("50.00")

@@ -15,6 +15,16 @@ pytestmark = pytest.mark.django_db(transaction=True)
 @pytest.fixture
 def support(db):
     person = UserFactory(username="agent@credits.example", is_staff=True)
+    person.user_permissions.add(
+        *Permission.objects.filter(content_type__app_label="notifications", codename__startswith="view_"),
+        Permission.objects.get(content_type__app_label="notifications", codename="resend_delivery"),
+    )
+    return person
+
+
+@pytest.fixture
+def viewer(db):
+    person = UserFactory(username="viewer@credits.example", is_staff=True)
     person.user_permissions.add(*Permission.objects.filter(content_type__app_label="notifications", codename__startswith="view_"))
     return person
 
@@ -68,3 +78,13 @@ def test_nobody_edits_or_deletes_a_delivery_by_hand(client, support, failed_deli
 
     assert 'name="_save"' not in page
     assert client.post(reverse("admin:notifications_delivery_delete", args=[failed_delivery.pk])).status_code == 403
+
+
+def test_staff_without_the_resend_permission_cannot_resend(client, viewer, failed_delivery):
+    client.force_login(viewer)
+
+    listing = client.get(reverse("admin:notifications_delivery_changelist")).content.decode()
+    client.post(reverse("admin:notifications_delivery_changelist"), {"action": "resend", "_selected_action": [failed_delivery.pk]})
+
+    assert failed_delivery.email in listing and 'value="resend"' not in listing
+    assert not Delivery.objects.filter(resend_of=failed_delivery).exists()

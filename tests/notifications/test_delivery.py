@@ -7,13 +7,14 @@ from email import message_from_bytes
 
 import pytest
 from django.core import mail
+from django.core.mail.backends.base import BaseEmailBackend
 from django.db import connection, transaction
 from django.utils import timezone
 
 from billing.choices import AdminRole
 from notifications import events, services, tasks
 from notifications.emails import message_id
-from notifications.models import Delivery, DeliveryFailure, DeliveryStatus
+from notifications.models import Delivery, DeliveryFailure, DeliveryStatus, Event
 from notifications.services import delivery as sender
 from tests.factories import admin_in
 from tests.markers import requires_postgres
@@ -34,22 +35,16 @@ def no_enqueue(monkeypatch):
     monkeypatch.setattr("notifications.services.outbox.enqueue_event", lambda *args, **kwargs: None)
 
 
-class FlakyBackend:
+class FlakyBackend(BaseEmailBackend):
     """A mail backend that raises the queued errors first, then delivers to mail.outbox."""
 
     errors: list = []
-
-    def __init__(self, *args, alias=None, **kwargs):
-        pass
 
     def send_messages(self, messages):
         if FlakyBackend.errors:
             raise FlakyBackend.errors.pop(0)
         mail.outbox.extend(messages)
         return len(messages)
-
-    def close(self):
-        pass
 
 
 @pytest.fixture
@@ -139,6 +134,17 @@ def test_a_permanent_refusal_is_not_retried(org, billing_admin, no_enqueue, flak
     delivery = Delivery.objects.get(event=event)
     assert (delivery.status, delivery.attempts) == (DeliveryStatus.FAILED, 1)
     assert DeliveryFailure.objects.get(delivery=delivery).smtp_code == 550
+
+
+def test_an_email_that_cannot_be_built_fails_for_good_and_says_why(org, billing_admin, no_enqueue):
+    event = record(org)
+    Event.objects.filter(pk=event.pk).update(kind="kind_without_templates")
+
+    run = services.send_event_deliveries(event.pk)
+
+    delivery = Delivery.objects.get(event=event)
+    assert (run.failed, delivery.status) == (1, DeliveryStatus.FAILED)
+    assert "Could not build the message" in delivery.last_error and "kind_without_templates" in delivery.last_error
 
 
 def test_a_server_that_is_down_ends_the_batch_and_everyone_waits_for_the_retry(org, no_enqueue, flaky_mailer):
@@ -249,3 +255,40 @@ def test_concurrent_dispatch_sends_each_email_exactly_once(org, no_enqueue, sett
     sent_to = [m.to[0] for m in mail.outbox]
     assert sorted(sent_to) == sorted(p.email for p in people)
     assert Delivery.objects.filter(event=event, status=DeliveryStatus.SENT).count() == len(people)
+
+
+def test_the_demo_writes_each_email_to_a_file_without_any_smtp_server(org, billing_admin, settings, tmp_path, monkeypatch):
+    from credits_site.settings.base import mailer_from_env
+
+    monkeypatch.delenv("EMAIL_BACKEND", raising=False)
+    settings.MAILERS = {"default": mailer_from_env("file")}
+    settings.MAILERS["default"]["OPTIONS"]["file_path"] = str(tmp_path)
+
+    record(org)
+
+    (written,) = list(tmp_path.iterdir())
+    content = written.read_text()
+    assert "Subject: Contoso Test: your Communications Credits balance reached zero" in content
+    assert f"To: {billing_admin.email}" in content
+
+
+def test_production_mail_settings_come_from_the_environment(monkeypatch):
+    from credits_site.settings.base import mailer_from_env
+
+    for name in ("EMAIL_BACKEND", "EMAIL_USE_SSL", "EMAIL_TIMEOUT"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("EMAIL_HOST", "smtp.example.net")
+    monkeypatch.setenv("EMAIL_PORT", "2525")
+    monkeypatch.setenv("EMAIL_HOST_USER", "mailer")
+    monkeypatch.setenv("EMAIL_HOST_PASSWORD", "s3cret")
+    monkeypatch.setenv("EMAIL_USE_TLS", "false")
+
+    mailer = mailer_from_env("smtp")
+
+    assert mailer == {
+        "BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+        "OPTIONS": {
+            "host": "smtp.example.net", "port": 2525, "username": "mailer", "password": "s3cret",
+            "use_tls": False, "use_ssl": False, "timeout": 30,
+        },
+    }

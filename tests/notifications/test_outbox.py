@@ -20,6 +20,28 @@ from tests.factories import CardFactory, admin_in
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
+# As billing/recharge.py sends it.
+MONTHLY_CAP = {"cap": "300.00", "spent": "300.00", "amount": "100.00", "currency": "USD", "resumes_at": "2026-12-01T00:00:00+00:00"}
+
+# What the auto-recharge engine sends (billing/recharge.py, expiry.py, reconciliation.py), and a phrase
+# each email must carry.
+ENGINE_EVENTS = [
+    ("auto_recharge_paused", {"reason": "Paused after 3 failed recharges in a row (last: The card has expired.).",
+                              "failures": 3, "failure_code": "expired_card", "failure_message": "The card has expired.",
+                              "payment": "recharge:1:3"}, "Why: Paused after 3 failed recharges in a row"),
+    ("burst_guard_paused", {"reason": "Paused: 4 recharges in 10 minutes, which can mean runaway usage or misuse.",
+                            "recharges": 4, "minutes": 10}, "4 recharges happened within 10 minutes"),
+    ("monthly_cap_reached", MONTHLY_CAP, "reached its cap of $300.00"),
+    ("card_expires_before_next_recharge", {"card": "Visa ending in 4242 (expires 12/2026)", "expires": "12/2026",
+                                           "next_recharge_at": "2027-01-04T10:00:00+00:00", "message": "..."},
+     "around 2027-01-04 10:00 UTC"),
+    ("credits_expiring", {"days": 7, "amount": "42.50", "currency": "USD", "expires_at": "2026-12-02T09:00:00+00:00",
+                          "notice": 7}, "$42.50 of the Communications Credits of Contoso Test expire on 2026-12-02 09:00 UTC, in 7 days"),
+    ("credits_expired", {"amount": "12.00", "currency": "USD", "lots": 2}, "what was left of 2 purchases"),
+    ("auto_recharge_rearmed", {"payment_method": 5}, "auto-recharge uses it from now on"),
+]
+
+
 def fund(org, actor, card, amount="100.00", key="test:fund"):
     return billing.fund_credits(organization=org, actor=actor, amount=Decimal(amount), payment_method=card, idempotency_key=key)
 
@@ -190,18 +212,55 @@ def test_an_auto_recharge_event_is_one_registry_entry_away(org, billing_admin):
             sender=CreditAccount,
             account=account,
             event="monthly_cap_reached",
-            context={"cap": Decimal("300.00"), "spent": Decimal("300.00"), "period_start": "2026-11-01"},
+            context=MONTHLY_CAP,
         )
         # The engine announcing the same month twice is one event.
         signals.auto_recharge_event.send(
             sender=CreditAccount,
             account=account,
             event="monthly_cap_reached",
-            context={"cap": Decimal("300.00"), "spent": Decimal("300.00"), "period_start": "2026-11-01"},
+            context=MONTHLY_CAP,
         )
 
     (message,) = mail.outbox
     assert message.subject == "Contoso Test: monthly auto-recharge cap of $300.00 reached"
+    assert "No more automatic top-ups will be charged until 2026-12-01 00:00 UTC." in message.body
+
+
+@pytest.mark.parametrize("code, context, phrase", ENGINE_EVENTS, ids=[e[0] for e in ENGINE_EVENTS])
+def test_each_auto_recharge_engine_event_is_emailed_as_the_engine_sends_it(org, billing_admin, code, context, phrase):
+    from django.utils import timezone
+
+    account = CreditAccount.objects.get(organization=org)
+    account.auto_recharge_paused_at = timezone.now()
+    account.save()
+
+    with transaction.atomic():
+        signals.auto_recharge_event.send(sender=CreditAccount, account=account, event=code, context=dict(context))
+        signals.auto_recharge_event.send(sender=CreditAccount, account=account, event=code, context=dict(context))
+
+    assert Event.objects.filter(kind=code).count() == 1, "announced twice, recorded once"
+    (message,) = mail.outbox
+    assert message.to == [billing_admin.email]
+    assert phrase in " ".join(message.body.split())
+
+
+def test_a_reconciliation_mismatch_lists_each_problem_for_support(org, billing_admin, settings):
+    settings.SUPPORT_EMAILS = ["desk@credits.example"]
+    account = CreditAccount.objects.get(organization=org)
+
+    signals.auto_recharge_event.send(
+        sender=CreditAccount,
+        account=account,
+        event="reconciliation_mismatch",
+        context={"problems": ["balance 5.00 but the ledger sums to 4.00", "payment p1 succeeded without a ledger credit"]},
+    )
+
+    (message,) = mail.outbox
+    assert message.to == ["desk@credits.example"]
+    assert message.subject == "[Support] Ledger mismatch for Contoso Test"
+    assert "- balance 5.00 but the ledger sums to 4.00\n- payment p1 succeeded without a ledger credit" in message.body
+    assert f"/admin/billing/creditaccount/{account.pk}/change/" in message.body
 
 
 def test_an_unknown_auto_recharge_event_is_logged_and_changes_nothing(org, caplog):
@@ -278,7 +337,7 @@ def test_every_registered_event_renders_its_subject_text_and_html(org, event_typ
     sample = {
         "amount": Decimal("12.34"), "cap": Decimal("100"), "spent": Decimal("100"), "threshold": Decimal("25"),
         "thresholds_display": "$25.00", "days": 7, "lot": 1, "payment_method": 2, "expires": "12/2026",
-        "card": "Visa ending in 4242", "problem": "balance 1 but the ledger sums to 2", "period_start": "2026-11-01",
+        "card": "Visa ending in 4242", "problems": ["balance 1 but the ledger sums to 2"], "resumes_at": "2026-12-01",
         "reason": "The card has expired.", "fix": "Update the card.", "paid_with": "Visa ending in 4242",
         "receipt_number": "CC-1", "purpose": "funding", "description": "An export", "row_count": 3,
     }

@@ -81,7 +81,7 @@ def test_an_optional_event_goes_to_its_default_roles(org, one_admin_per_role):
         kind="monthly_cap_reached",
         organization=org,
         account=org.credit_account,
-        context={"cap": Decimal("500"), "spent": Decimal("500"), "period_start": "2026-11-01"},
+        context={"cap": "500.00", "spent": "500.00", "resumes_at": "2026-12-01T00:00:00+00:00"},
     )
 
     expected = {one_admin_per_role[AdminRole.GLOBAL_ADMINISTRATOR].email, one_admin_per_role[AdminRole.BILLING_ADMINISTRATOR].email}

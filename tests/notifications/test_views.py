@@ -39,6 +39,18 @@ def test_the_message_center_lists_notifications_with_recipients_and_delivery_sta
     assert "Contoso Test: your Communications Credits balance reached zero" in page
     assert "1 sent, 1 failed" in page
     assert reverse("notifications:event", args=[event.pk]) in page
+    assert billing_admin.get_full_name() in page and reports_reader.get_full_name() in page
+
+
+def test_a_notification_to_many_admins_lists_the_first_few_and_counts_the_rest(client, org, billing_admin):
+    for _ in range(6):
+        admin_in(org, AdminRole.USER_ADMINISTRATOR)
+    record(org, key="many")
+    client.force_login(billing_admin)
+
+    page = client.get(MESSAGE_CENTER).content.decode()
+
+    assert "and 4 more" in page
 
 
 def test_the_event_page_lists_each_recipient_with_roles_and_state(client, org, billing_admin):
@@ -84,7 +96,7 @@ def test_the_message_center_needs_a_sign_in(client):
 
 def test_the_message_center_filters_by_notification_and_state(client, org, billing_admin):
     record(org, key="zero")
-    record(org, kind="monthly_cap_reached", cap=Decimal("100"), spent=Decimal("100"), period_start="2026-11-01")
+    record(org, kind="monthly_cap_reached", cap="100.00", spent="100.00", resumes_at="2026-12-01T00:00:00+00:00")
     Delivery.objects.filter(event__kind="monthly_cap_reached").update(status=DeliveryStatus.FAILED)
     client.force_login(billing_admin)
 

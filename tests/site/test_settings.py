@@ -12,18 +12,19 @@ PROD_ENV = {
     "SECRET_KEY": "x" * 64 + "-not-a-real-secret-but-long-and-random-enough",
     "ALLOWED_HOSTS": "credits.example.com",
     "DATABASE_URL": "sqlite:////tmp/credits-deploy-check.sqlite3",
+    "CELERY_BROKER_URL": "redis://127.0.0.1:6379/15",
 }
 
 
 def manage(*args, env):
-    base = {k: v for k, v in os.environ.items() if k not in ("SECRET_KEY", "ALLOWED_HOSTS", "DATABASE_URL", "DJANGO_SETTINGS_MODULE", "DJANGO_ALLOW_ASYNC_UNSAFE")}
+    base = {k: v for k, v in os.environ.items() if k not in (*PROD_ENV, "DJANGO_SETTINGS_MODULE", "DJANGO_ALLOW_ASYNC_UNSAFE")}
     base["DJANGO_SETTINGS_MODULE"] = "credits_site.settings.production"
     return subprocess.run(
         [sys.executable, "manage.py", *args], cwd=ROOT, env={**base, **env}, capture_output=True, text=True, timeout=120
     )
 
 
-@pytest.mark.parametrize("missing", ["SECRET_KEY", "ALLOWED_HOSTS", "DATABASE_URL"])
+@pytest.mark.parametrize("missing", ["SECRET_KEY", "ALLOWED_HOSTS", "DATABASE_URL", "CELERY_BROKER_URL"])
 def test_production_refuses_to_start_without_each_required_setting(missing):
     env = {k: v for k, v in PROD_ENV.items() if k != missing}
     result = manage("check", env=env)

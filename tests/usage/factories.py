@@ -132,3 +132,64 @@ def page(rows, sms=False):
         "value": rows,
         "@odata.nextLink": None,
     }
+
+
+CURRENT_HEADER = [
+    "UsageId", "Call ID", "Conference ID", "User Location", "Microsoft Entra ObjectId", "UPN", "User Display Name",
+    "Caller ID", "Call Type", "Call Direction", "Number Type", "Domestic/International", "Destination Dialed",
+    "Destination Number", "External Country", "Start Time", "End Time", "Duration Seconds", "Connection Fee", "Charge",
+    "Currency", "Capability", "Operator", "Source of Call Duration", "Administrative Units",
+]
+OLDER_HEADER = [
+    "UsageId", "Call ID", "Conference ID", "User Location", "AAD ObjectId", "UPN", "User Display Name", "Caller ID",
+    "Call Type", "Number Type", "Domestic/International", "Destination Dialed", "Destination Number", "Start Time",
+    "End Time", "Duration Seconds", "Connection Fee", "Charge", "Currency", "Capability",
+]
+
+
+def export_row(**values):
+    """One row of the original export, by column name; unspecified columns get plausible values."""
+    start = values.pop("start", at())
+    seconds = values.pop("seconds", 300)
+    row = {
+        "UsageId": str(uuid.uuid4()),
+        "Call ID": str(uuid.uuid4()),
+        "Conference ID": "",
+        "User Location": "US",
+        "Microsoft Entra ObjectId": str(uuid.uuid4()),
+        "AAD ObjectId": str(uuid.uuid4()),
+        "UPN": "alice@contoso.test",
+        "User Display Name": "Alice",
+        "Caller ID": "+14255550100",
+        "Call Type": "user_out",
+        "Call Direction": "Outbound",
+        "Number Type": "User",
+        "Domestic/International": "Domestic",
+        "Destination Dialed": "United States",
+        "Destination Number": "+12065550100",
+        "External Country": "US",
+        "Start Time": start.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "End Time": (start + timedelta(seconds=seconds)).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "Duration Seconds": str(seconds),
+        "Connection Fee": "0.00",
+        "Charge": "0.00",
+        "Currency": "USD",
+        "Capability": "MCOPSTN1",
+        "Operator": "Microsoft",
+        "Source of Call Duration": "Microsoft",
+        "Administrative Units": "",
+    }
+    row.update(values)
+    return row
+
+
+def csv_bytes(rows, header=CURRENT_HEADER):
+    import csv
+    import io
+
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(header)
+    for row in rows:
+        writer.writerow([row.get(name, "") for name in header])
+    return out.getvalue().encode("utf-8")

@@ -6,16 +6,17 @@ import pytest
 
 from usage.services.ingest import CALLS, MESSAGES, rate_record
 from usage.services.rating import RatingContext, authorize_call, billable_minutes, dialable_digits
-from usage.services.sources import graph_rows
+from usage.services.sources import graph_layout, graph_rows
 from tests.usage.factories import at, graph_call, graph_sms
 
 pytestmark = pytest.mark.django_db
 
 
 def cleaned(kind, row):
-    [(label, raw)] = list(graph_rows([row], "sms" if kind is MESSAGES else "pstn"))
+    code = "sms" if kind is MESSAGES else "pstn"
+    [(label, values)] = list(graph_rows([row], code))
     errors = []
-    record = kind.clean(label, raw, {}, errors)
+    record = kind.cleaner(graph_layout(code))(values, label, {}, errors)
     assert not errors, errors
     assert kind.finish(record, label, {}, errors)
     return record

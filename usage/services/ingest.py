@@ -17,39 +17,25 @@ range probe per chunk. A row that breaks the rule meets the unique constraint an
 with that UsageId named.
 """
 
-import uuid
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
+from operator import itemgetter
 
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from billing.money import ZERO, to_money
+from billing.money import ZERO
 from billing.services import charge_usage, get_credit_account
 
-from ..choices import DestinationContext, Direction, RecordKind, is_inbound
+from ..choices import Direction, RecordKind, is_inbound
 from ..models import CallRecord, DailyUsage, ImportBatch, RatingState, SmsRecord
+from .cleaning import CALL_SPECS, SMS_SPECS, RowError, compile_cleaner
 from .rating import RatingContext, rate_call, rate_sms
-from .sources import RowSource, SourceError
+from .sources import Layout, RowSource, SourceError, from_graph_payload, open_source
 
 CHUNK_SIZE = 5000
 MAX_ERRORS = 50
-
-
-@dataclass
-class RowError:
-    row: str
-    column: str
-    problem: str
-
-    def __str__(self):
-        where = self.row + (f", column \"{self.column}\"" if self.column else "")
-        return f"{where}: {self.problem}"
-
-    def as_dict(self):
-        return {"row": self.row, "column": self.column, "problem": self.problem}
 
 
 class ImportRejected(Exception):
@@ -88,225 +74,6 @@ class ImportResult:
         }
 
 
-# Value checks ------------------------------------------------------------------------------------
-
-
-class Bad(ValueError):
-    pass
-
-
-def _text(limit):
-    def check(value):
-        if value is None:
-            return ""
-        if not isinstance(value, str):
-            value = str(value)
-        value = value.strip()
-        if "\n" in value or "\r" in value or "\t" in value:
-            # Kept on one line: the original format is one record per CSV line.
-            value = " ".join(value.split())
-        if len(value) > limit:
-            raise Bad(f"is longer than {limit} characters.")
-        return value
-
-    return check
-
-
-def _lower_text(limit):
-    inner = _text(limit)
-    return lambda value: inner(value).lower()
-
-
-def _guid(value):
-    if value is None or value == "":
-        raise Bad("is empty; every row needs its UsageId (a GUID).")
-    try:
-        return uuid.UUID(str(value).strip())
-    except ValueError:
-        raise Bad(f"\"{value}\" is not a GUID.") from None
-
-
-def _time(required):
-    def check(value):
-        if value is None or (isinstance(value, str) and not value.strip()):
-            if required:
-                raise Bad("is empty; a UTC ISO 8601 time is needed, e.g. 2024-05-01T09:30:00Z.")
-            return None
-        text = str(value).strip()
-        try:
-            moment = datetime.fromisoformat(text)
-        except ValueError:
-            raise Bad(f"\"{text}\" is not a UTC ISO 8601 time, e.g. 2024-05-01T09:30:00Z.") from None
-        if moment.tzinfo is None:
-            # The export's times are UTC by definition; older files leave the Z out.
-            return moment.replace(tzinfo=UTC)
-        return moment.astimezone(UTC)
-
-    return check
-
-
-def _seconds(value):
-    if value is None or value == "":
-        raise Bad("is empty; the duration in whole seconds is needed.")
-    if isinstance(value, bool):
-        raise Bad("is not a whole number of seconds.")
-    if isinstance(value, int):
-        number = value
-    else:
-        text = str(value).strip()
-        try:
-            number = int(text)
-        except ValueError:
-            try:
-                parsed = Decimal(text)
-            except InvalidOperation:
-                raise Bad(f"\"{text}\" is not a whole number of seconds.") from None
-            if parsed != parsed.to_integral_value():
-                raise Bad(f"\"{text}\" is not a whole number of seconds.") from None
-            number = int(parsed)
-    if number < 0:
-        raise Bad(f"{number} is negative.")
-    if number > 2_000_000_000:
-        raise Bad(f"{number} seconds is not a plausible duration.")
-    return number
-
-
-def _segments(value):
-    if value is None or value == "":
-        return 1
-    number = _seconds(value)
-    if number == 0:
-        raise Bad("is 0; an SMS has at least one segment.")
-    return number
-
-
-def _amount(value):
-    if value is None or value == "":
-        return None
-    if isinstance(value, bool):
-        raise Bad("is not an amount.")
-    try:
-        amount = value if isinstance(value, Decimal) else Decimal(str(value).strip())
-    except InvalidOperation:
-        raise Bad(f"\"{value}\" is not an amount.") from None
-    if not amount.is_finite() or abs(amount) >= Decimal("1e13"):
-        raise Bad(f"\"{value}\" is not an amount.")
-    return to_money(amount)
-
-
-def _country(value):
-    if value is None:
-        return ""
-    text = str(value).strip().upper()
-    if not text:
-        return ""
-    if len(text) != 2 or not text.isalpha():
-        raise Bad(f"\"{value}\" is not a two-letter country code (ISO 3166), e.g. US.")
-    return text
-
-
-def _context(value):
-    if value is None:
-        return ""
-    text = str(value).strip().lower()
-    if not text:
-        return ""
-    if text == "domestic":
-        return DestinationContext.DOMESTIC
-    if text == "international":
-        return DestinationContext.INTERNATIONAL
-    raise Bad(f"\"{value}\" is neither Domestic nor International.")
-
-
-def _call_type(value):
-    text = "" if value is None else str(value).strip().lower()
-    if not text:
-        raise Bad("is empty; the call type is needed, e.g. user_out.")
-    if len(text) > 32 or not text.replace("_", "").isalnum() or not text[0].isalpha():
-        raise Bad(f"\"{value}\" is not a call type (such as user_in, user_out, conf_out).")
-    return text
-
-
-def _direction(value):
-    text = "" if value is None else str(value).strip().lower()
-    if not text:
-        return ""
-    if text in ("inbound", "in"):
-        return Direction.INBOUND
-    if text in ("outbound", "out"):
-        return Direction.OUTBOUND
-    raise Bad(f"\"{value}\" is neither Inbound nor Outbound.")
-
-
-def _sms_type(value):
-    text = "" if value is None else str(value).strip().lower()
-    if text not in ("outbound", "inbound", "out", "in"):
-        raise Bad(f"\"{value}\" is neither outbound nor inbound.")
-    return "outbound" if text.startswith("out") else "inbound"
-
-
-def _capability(value):
-    return _text(16)(value).upper()
-
-
-def _ignore(value):
-    return None
-
-
-COMMON_CHECKS = {
-    "usage_id": _guid,
-    "user_object_id": _lower_text(64),
-    "upn": _lower_text(254),
-    "display_name": _text(256),
-    "user_location": _country,
-    "destination_context": _context,
-    "reported_charge": _amount,
-    "reported_capability": _capability,
-    "reported_currency": _ignore,
-    "tenant_country": _country,
-}
-
-CALL_CHECKS = {
-    **COMMON_CHECKS,
-    "call_id": _text(128),
-    "conference_id": _text(128),
-    "caller_number": _text(128),
-    "callee_number": _text(128),
-    "call_type": _call_type,
-    "direction": _direction,
-    "number_type": _text(32),
-    "destination_dialed": _text(128),
-    "external_country": _country,
-    "start_time": _time(True),
-    "end_time": _time(False),
-    "duration_seconds": _seconds,
-    "reported_connection_fee": _amount,
-    "operator": _text(128),
-    "duration_source": _text(32),
-    "administrative_units": _text(500),
-    # Written by exports; the import keeps the source's values as reported and rates again.
-    "connection_fee": _ignore,
-    "charge": _ignore,
-    "capability": _ignore,
-    "currency": _ignore,
-}
-
-SMS_CHECKS = {
-    **COMMON_CHECKS,
-    "sms_id": _text(128),
-    "sent_time": _time(True),
-    "sms_type": _sms_type,
-    "segments": _segments,
-    "destination_name": _text(128),
-    "destination_number": _text(128),
-    "source_number": _text(128),
-    "other_party_country": _country,
-    "charge": _ignore,
-    "capability": _ignore,
-    "currency": _ignore,
-}
-
-
 def _defaults(model):
     defaults = {}
     for f in model._meta.concrete_fields:
@@ -322,35 +89,23 @@ def _defaults(model):
 
 
 class Kind:
-    """What differs between calls and SMS: the model, the checks, the time field, the rater."""
+    """What differs between calls and SMS: the model, the value specs, the time field, the rater."""
 
-    def __init__(self, model, checks, time_field, rater):
+    def __init__(self, model, specs, time_field, rater, finish):
         self.model = model
-        self.checks = checks
+        self.specs = specs
         self.time_field = time_field
         self.rater = rater
+        self.finish = finish
         self.defaults = _defaults(model)
         self.columns = list(self.defaults)
+        self._cleaners = {}
 
-    def clean(self, label, raw, column_names, errors):
-        record = dict(self.defaults)
-        bad = False
-        checks = self.checks
-        for name, value in raw.items():
-            check = checks.get(name)
-            if check is None:
-                continue
-            try:
-                cleaned = check(value)
-            except Bad as problem:
-                errors.append(RowError(label, column_names.get(name, name), str(problem)))
-                bad = True
-                continue
-            if cleaned is not None:
-                record[name] = cleaned
-        if bad:
-            return None
-        return record
+    def cleaner(self, layout):
+        key = tuple(layout.mapping)
+        if key not in self._cleaners:
+            self._cleaners[key] = compile_cleaner(self.specs, layout.mapping, self.defaults)
+        return self._cleaners[key]
 
 
 def _finish_call(record, label, column_names, errors):
@@ -367,10 +122,8 @@ def _finish_sms(record, label, column_names, errors):
     return True
 
 
-CALLS = Kind(CallRecord, CALL_CHECKS, "start_time", rate_call)
-CALLS.finish = _finish_call
-MESSAGES = Kind(SmsRecord, SMS_CHECKS, "sent_time", rate_sms)
-MESSAGES.finish = _finish_sms
+CALLS = Kind(CallRecord, CALL_SPECS, "start_time", rate_call, _finish_call)
+MESSAGES = Kind(SmsRecord, SMS_SPECS, "sent_time", rate_sms, _finish_sms)
 KINDS = {RecordKind.PSTN: CALLS, RecordKind.SMS: MESSAGES}
 
 
@@ -385,6 +138,7 @@ class Writer:
         self.copy = connection.vendor == "postgresql"
         self.table = kind.model._meta.db_table
         self.columns = kind.columns
+        self.row_of = itemgetter(*self.columns)
         if self.copy:
             quoted = ", ".join(connection.ops.quote_name(c) for c in self.columns)
             self.statement = f"COPY {connection.ops.quote_name(self.table)} ({quoted}) FROM STDIN"
@@ -398,8 +152,9 @@ class Writer:
                 raw = cursor.cursor
                 with raw.copy(self.statement) as copy:
                     write_row = copy.write_row
+                    row_of = self.row_of
                     for record in records:
-                        write_row([record[c] for c in columns])
+                        write_row(row_of(record))
         else:
             model = self.kind.model
             objects = [model(**{c: r[c] for c in columns}) for r in records]
@@ -417,7 +172,7 @@ def existing_ids(kind: Kind, organization, records):
     ids = [r["usage_id"] for r in records]
     found = set()
     for start in range(0, len(ids), 1000):
-        found.update(scope.filter(usage_id__in=ids[start : start + 1000]).values_list("usage_id", flat=True))
+        found.update(str(u) for u in scope.filter(usage_id__in=ids[start : start + 1000]).values_list("usage_id", flat=True))
     return found
 
 
@@ -461,7 +216,6 @@ def ingest(organization, source: RowSource, *, origin=ImportBatch.Source.UPLOAD,
     """Import every row of `source` for `organization`, or none of them (ImportRejected)."""
     kind = KINDS[source.kind]
     errors = []
-    names = source.column_names
     try:
         with transaction.atomic(durable=True):
             RatingState.objects.get_or_create(organization=organization)
@@ -477,20 +231,33 @@ def ingest(organization, source: RowSource, *, origin=ImportBatch.Source.UPLOAD,
                 created_by=actor,
             )
             run = _Run(kind, organization, ctx, batch)
+            layout = source.layout
+            clean = kind.cleaner(layout)
+            names = layout.names
+            finish = kind.finish
             chunk = []
-            for label, raw in source.rows:
-                run.read += 1
-                if isinstance(raw, SourceError):
-                    errors.append(RowError(raw.row or label, raw.column, raw.problem))
+            append = chunk.append
+            for label, payload in source.rows:
+                if type(payload) is list:
+                    run.read += 1
+                    record = clean(payload, label, names, errors)
+                    if record is not None and finish(record, label, names, errors) and not errors:
+                        append(record)
+                        if len(chunk) >= CHUNK_SIZE:
+                            run.process(chunk)
+                            chunk = []
+                            append = chunk.append
+                    elif len(errors) >= MAX_ERRORS:
+                        raise ImportRejected(errors, truncated=True)
+                elif isinstance(payload, Layout):
+                    layout = payload
+                    clean = kind.cleaner(layout)
+                    names = layout.names
                 else:
-                    record = kind.clean(label, raw, names, errors)
-                    if record is not None and kind.finish(record, label, names, errors) and not errors:
-                        chunk.append(record)
-                if len(errors) >= MAX_ERRORS:
-                    raise ImportRejected(errors, truncated=True)
-                if len(chunk) >= CHUNK_SIZE:
-                    run.process(chunk)
-                    chunk = []
+                    run.read += 1
+                    errors.append(RowError(payload.row or label, payload.column, payload.problem))
+                    if len(errors) >= MAX_ERRORS:
+                        raise ImportRejected(errors, truncated=True)
             if errors:
                 raise ImportRejected(errors)
             if run.read == 0:
@@ -501,6 +268,24 @@ def ingest(organization, source: RowSource, *, origin=ImportBatch.Source.UPLOAD,
         raise ImportRejected([RowError(exc.row, exc.column, exc.problem)]) from None
     except IntegrityError as exc:
         raise ImportRejected([RowError("", "UsageId", _integrity_problem(exc))]) from None
+
+
+def import_file(organization, binary, name, kind, *, origin=ImportBatch.Source.UPLOAD, actor=None) -> ImportResult:
+    """Import an uploaded or opened file: CSV, the original zip, a Graph JSON page or JSON lines."""
+    try:
+        source = open_source(binary, name, kind)
+    except SourceError as exc:
+        raise ImportRejected([RowError(exc.row, exc.column, exc.problem)]) from None
+    return ingest(organization, source, origin=origin, actor=actor, filename=name)
+
+
+def import_graph_payload(organization, payload, kind, *, origin=ImportBatch.Source.API, actor=None) -> ImportResult:
+    """Import rows as Graph returns them: a page with `value`, a list of pages or a list of rows."""
+    try:
+        source = from_graph_payload(payload, kind, description="Graph page")
+    except SourceError as exc:
+        raise ImportRejected([RowError(exc.row, exc.column, exc.problem)]) from None
+    return ingest(organization, source, origin=origin, actor=actor)
 
 
 def _integrity_problem(exc):

@@ -39,12 +39,31 @@ class SourceError(Exception):
 
 
 @dataclass
+class Layout:
+    """Which field each position of the following rows holds, and the input's name for each field."""
+
+    mapping: list  # [(position, field)]
+    names: dict  # field -> column name as the input spells it
+    ignored: list = field(default_factory=list)
+
+
+@dataclass
 class RowSource:
+    """`rows` yields (label, payload): payload is a list of values laid out as the last Layout says,
+    a Layout (a new header, e.g. the next file of a zip), or a SourceError for a row that cannot be read."""
+
     kind: str
-    rows: object  # iterable of (label, {field: raw})
-    column_names: dict = field(default_factory=dict)  # field -> the input's name for it
-    ignored_columns: list = field(default_factory=list)
+    rows: object
+    layout: Layout
     description: str = ""
+
+    @property
+    def column_names(self):
+        return self.layout.names
+
+    @property
+    def ignored_columns(self):
+        return self.layout.ignored
 
 
 def _csv_fields(kind):
@@ -53,64 +72,59 @@ def _csv_fields(kind):
     return PSTN_IMPORT_FIELDS, PSTN_REQUIRED
 
 
-def csv_rows(text_stream, kind, *, prefix=""):
-    """Rows of one CSV file with a header row: columns by name, in any order."""
+def read_header(reader, kind, prefix=""):
     known, required = _csv_fields(kind)
-    by_normal = {normalize_header(name): (name, f) for name, f in known.items()}
-    reader = csv.reader(text_stream)
+    by_normal = {normalize_header(name): f for name, f in known.items()}
     try:
         header = next(reader)
     except StopIteration:
-        raise SourceError(f"{prefix}The file is empty: the first row must hold the column names.", row=prefix + "line 1") from None
-    except (UnicodeDecodeError, csv.Error) as exc:
-        raise SourceError(f"{prefix}The file cannot be read as UTF-8 CSV: {exc}.", row=prefix + "line 1") from None
-    mapping = []
-    seen = {}
-    names = {}
-    ignored = []
+        raise SourceError("The file is empty: the first row must hold the column names.", row=prefix + "line 1") from None
+    except UnicodeDecodeError as exc:
+        raise SourceError(f"The file is not UTF-8 text ({exc.reason}).", row=prefix + "line 1") from None
+    except csv.Error as exc:
+        raise SourceError(f"The CSV cannot be read: {exc}.", row=prefix + "line 1") from None
+    mapping, names, ignored, seen = [], {}, [], set()
     for index, raw_name in enumerate(header):
         normal = normalize_header(raw_name)
         if not normal:
             continue
         if normal in seen:
-            raise SourceError(f"The column \"{raw_name}\" appears twice.", row=prefix + "line 1", column=raw_name)
-        seen[normal] = index
-        if normal not in by_normal:
-            ignored.append(raw_name)
+            raise SourceError(f"The column \"{raw_name.strip()}\" appears twice.", row=prefix + "line 1", column=raw_name.strip())
+        seen.add(normal)
+        target = by_normal.get(normal)
+        if target is None:
+            ignored.append(raw_name.strip())
             continue
-        canonical, target = by_normal[normal]
         mapping.append((index, target))
         names[target] = raw_name.strip()
     missing = [name for name in required if normalize_header(name) not in seen]
     if missing:
         raise SourceError(
             f"Missing column(s): {', '.join(missing)}. The first row must hold the export's column names "
-            f"(older and current exports are both accepted).",
+            "(older and current exports are both accepted).",
             row=prefix + "line 1",
             column=", ".join(missing),
         )
-    width = len(header)
+    return Layout(mapping, names, ignored), len(header)
 
-    def rows():
-        line = 1
-        try:
-            for values in reader:
-                line += 1
+
+def csv_rows(reader, width, prefix=""):
+    """The data rows of a CSV reader whose header has been read."""
+    line = 1
+    try:
+        for values in reader:
+            line += 1
+            if len(values) != width:
                 if not values or (len(values) == 1 and not values[0].strip()):
                     continue
                 label = f"{prefix}line {line}"
-                if len(values) != width:
-                    yield label, SourceError(
-                        f"has {len(values)} values but the header has {width} columns.", row=label
-                    )
-                    continue
-                yield label, {target: values[index] for index, target in mapping}
-        except UnicodeDecodeError as exc:
-            raise SourceError(f"The file is not UTF-8 text ({exc.reason}).", row=f"{prefix}line {line + 1}") from None
-        except csv.Error as exc:
-            raise SourceError(f"The CSV cannot be read: {exc}.", row=f"{prefix}line {line + 1}") from None
-
-    return names, ignored, rows()
+                yield label, SourceError(f"has {len(values)} values but the header has {width} columns.", row=label)
+                continue
+            yield f"{prefix}line {line}", values
+    except UnicodeDecodeError as exc:
+        raise SourceError(f"The file is not UTF-8 text ({exc.reason}).", row=f"{prefix}line {line + 1}") from None
+    except csv.Error as exc:
+        raise SourceError(f"The CSV cannot be read: {exc}.", row=f"{prefix}line {line + 1}") from None
 
 
 def text_stream(binary):
@@ -119,8 +133,14 @@ def text_stream(binary):
 
 
 def from_csv(binary, kind, description="") -> RowSource:
-    names, ignored, rows = csv_rows(text_stream(binary), kind)
-    return RowSource(kind=kind, rows=rows, column_names=names, ignored_columns=ignored, description=description)
+    reader = csv.reader(text_stream(binary))
+    layout, width = read_header(reader, kind)
+
+    def rows():
+        yield "line 1", layout
+        yield from csv_rows(reader, width)
+
+    return RowSource(kind=kind, rows=rows(), layout=layout, description=description)
 
 
 ZIP_MEMBERS = {RecordKind.PSTN: ("PSTN.calls.", ".csv"), RecordKind.SMS: ("SMS.messages.", ".csv")}
@@ -133,8 +153,7 @@ def from_zip(binary, description="") -> RowSource:
     except zipfile.BadZipFile:
         raise SourceError("The file is not a zip archive.") from None
     members = sorted(info.filename for info in archive.infolist() if not info.is_dir())
-    kind = None
-    csv_members = []
+    kind, csv_members = None, []
     for candidate, (start, end) in ZIP_MEMBERS.items():
         found = [m for m in members if m.rsplit("/", 1)[-1].startswith(start) and m.endswith(end)]
         if found:
@@ -148,24 +167,23 @@ def from_zip(binary, description="") -> RowSource:
         except (ValueError, UnicodeDecodeError):
             raise SourceError("parameters.json in the zip is not valid JSON.", row="parameters.json") from None
 
-    names_seen = {}
-    ignored_all = []
-    first = {}
+    def member_name(member):
+        return member.rsplit("/", 1)[-1] + " "
+
+    # The first file's header is read now, so that a missing column is reported before any row.
+    with archive.open(csv_members[0]) as handle:
+        first_layout, _ = read_header(csv.reader(text_stream(handle)), kind, prefix=member_name(csv_members[0]))
 
     def rows():
         for member in csv_members:
-            prefix = f"{member.rsplit('/', 1)[-1]} "
+            prefix = member_name(member)
             with archive.open(member) as handle:
-                names, ignored, member_rows = csv_rows(text_stream(handle), kind, prefix=prefix)
-                names_seen.update(names)
-                ignored_all.extend(i for i in ignored if i not in ignored_all)
-                yield from member_rows
+                reader = csv.reader(text_stream(handle))
+                layout, width = read_header(reader, kind, prefix=prefix)
+                yield prefix + "line 1", layout
+                yield from csv_rows(reader, width, prefix=prefix)
 
-    # Read the first member's header now, so missing columns are reported before anything else.
-    with archive.open(csv_members[0]) as handle:
-        first_names, first_ignored, _ = csv_rows(text_stream(handle), kind, prefix=f"{csv_members[0].rsplit('/', 1)[-1]} ")
-    first.update(first_names)
-    return RowSource(kind=kind, rows=rows(), column_names=first, ignored_columns=first_ignored, description=description)
+    return RowSource(kind=kind, rows=rows(), layout=first_layout, description=description)
 
 
 def _graph_fields(kind):
@@ -183,9 +201,25 @@ def kind_of_graph_page(page, default):
     return default
 
 
+def _as_text(value):
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def graph_layout(kind):
+    fields, _ = _graph_fields(kind)
+    return Layout([(i, f) for i, f in enumerate(fields.values())], {f: k for k, f in fields.items()})
+
+
 def graph_rows(items, kind, *, prefix="value"):
     """Rows of a Graph page's `value` (camelCase, as Graph returns them); unknown keys are ignored."""
     fields, required = _graph_fields(kind)
+    keys = list(fields)
     for index, item in enumerate(items):
         label = f"{prefix}[{index}]"
         if not isinstance(item, dict):
@@ -195,7 +229,7 @@ def graph_rows(items, kind, *, prefix="value"):
         if missing:
             yield label, SourceError(f"has no {', '.join(missing)}.", row=label, column=", ".join(missing))
             continue
-        yield label, {target: item[key] for key, target in fields.items() if key in item}
+        yield label, [_as_text(item.get(key)) for key in keys]
 
 
 def pages_from_payload(payload, kind):
@@ -219,13 +253,14 @@ def from_graph_payload(payload, kind, description="") -> RowSource:
     page_kind = kinds.pop() if kinds else kind
     if page_kind != kind:
         raise SourceError(f"The page comes from {'getSmsLog' if page_kind == RecordKind.SMS else 'getPstnCalls'}; send it to the matching endpoint.")
-    fields, _ = _graph_fields(kind)
+    layout = graph_layout(kind)
 
     def rows():
+        yield "", layout
         for _, items, prefix in pages:
             yield from graph_rows(items, kind, prefix=prefix or "value")
 
-    return RowSource(kind=kind, rows=rows(), column_names={v: k for k, v in fields.items()}, description=description)
+    return RowSource(kind=kind, rows=rows(), layout=layout, description=description)
 
 
 def load_json(binary):
@@ -240,10 +275,11 @@ def load_json(binary):
 
 def from_jsonl(binary, kind, description="") -> RowSource:
     """One Graph page (or one row) per line: a way to hand over many pages without loading them all."""
-    fields, _ = _graph_fields(kind)
+    layout = graph_layout(kind)
     reader = codecs.getreader("utf-8-sig")(binary)
 
     def rows():
+        yield "", layout
         for number, line in enumerate(reader, start=1):
             if not line.strip():
                 continue
@@ -261,7 +297,7 @@ def from_jsonl(binary, kind, description="") -> RowSource:
                         break
                     yield from graph_rows(items, kind, prefix=f"line {number} {prefix or 'value'}")
 
-    return RowSource(kind=kind, rows=rows(), column_names={v: k for k, v in fields.items()}, description=description)
+    return RowSource(kind=kind, rows=rows(), layout=layout, description=description)
 
 
 def open_source(binary, name, kind) -> RowSource:

@@ -1,0 +1,45 @@
+// The usage report's small enhancements; every page works without JavaScript.
+(function () {
+  // Custom dates matter only for a custom range: hide them otherwise (they stay in the form).
+  document.querySelectorAll("[data-report-form]").forEach(function (form) {
+    var range = form.querySelector("select[name=range]");
+    if (!range) { return; }
+    function sync() {
+      var custom = range.value === "custom";
+      form.querySelectorAll(".custom-range").forEach(function (el) { el.hidden = !custom; });
+    }
+    range.addEventListener("change", sync);
+    sync();
+  });
+
+  // An export being built: follow its progress and offer the file when it is ready.
+  var box = document.querySelector("[data-export-status]");
+  if (box) {
+    var url = box.getAttribute("data-export-status");
+    var bar = box.querySelector("[data-export-progress]");
+    var label = box.querySelector("[data-export-label]");
+    var done = box.querySelector("[data-export-done]");
+    var message = box.querySelector("[data-export-message]");
+    var link = box.querySelector("[data-export-link]");
+    var poll = function () {
+      fetch(url, { headers: { Accept: "application/json" }, credentials: "same-origin" })
+        .then(function (r) { return r.json(); })
+        .then(function (s) {
+          bar.value = s.percent;
+          bar.textContent = s.percent + "%";
+          label.textContent = s.status_label;
+          done.textContent = s.rows_done.toLocaleString("en-US");
+          if (s.status === "done") {
+            message.textContent = "Ready to download.";
+            link.hidden = false;
+          } else if (s.status === "failed") {
+            message.textContent = s.error + " Try again from the report.";
+          } else {
+            setTimeout(poll, 1500);
+          }
+        })
+        .catch(function () { setTimeout(poll, 5000); });
+    };
+    if (label.textContent !== "Ready" && label.textContent !== "Failed") { setTimeout(poll, 1000); }
+  }
+})();

@@ -1,0 +1,211 @@
+"""Exports: a real .xlsx (typed cells, the export's columns, further sheets past the row limit), the
+original zip format read back by the importer, background exports with progress and Downloads."""
+
+import csv
+import io
+import json
+import os
+import shutil
+import subprocess
+import zipfile
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from tests.factories import OrganizationFactory
+from tests.usage.conftest import fund
+from tests.usage.factories import PersonFactory, graph_call, page
+from tests.usage.xlsx_reader import read_workbook
+from usage.columns import PSTN_EXPORT_COLUMNS
+from usage.models import CallRecord, Export, Person
+from usage.services import exports
+from usage.services.ingest import import_file, import_graph_payload
+
+pytestmark = pytest.mark.django_db
+
+HEADER = [name for name, _ in PSTN_EXPORT_COLUMNS]
+REPORT = reverse("usage:report")
+
+
+def today_at(days_ago=0, hour=10, minute=0):
+    now = datetime.now(UTC)
+    return (now - timedelta(days=days_ago)).replace(hour=hour, minute=minute, second=0, microsecond=0)
+
+
+@pytest.fixture
+def calls(org, people, rates, funded):
+    rows = [graph_call(start=today_at(d, 9), seconds=125) for d in range(6)]
+    rows += [graph_call(start=today_at(d, 15), callee="+442079460000", seconds=61) for d in range(6)]
+    rows += [graph_call(upn="bob@contoso.test", call_type="user_in", start=today_at(2, 12), caller="+123 456789***")]
+    import_graph_payload(org, page(rows), "pstn")
+    return rows
+
+
+def export_post(client, fmt="xlsx", kind="pstn", **query):
+    from django.http import QueryDict
+
+    q = QueryDict(mutable=True)
+    q.update(query)
+    return client.post(reverse("usage:export_create", args=[kind]), {"format": fmt, "query": q.urlencode()})
+
+
+def save(response, tmp_path, name):
+    path = tmp_path / name
+    path.write_bytes(b"".join(response.streaming_content))
+    return path
+
+
+def test_a_small_excel_export_downloads_at_once_with_typed_dates_and_money(client, reports_reader, calls, tmp_path):
+    client.force_login(reports_reader)
+    response = export_post(client, destination="International")
+    assert response.status_code == 200
+    assert response["Content-Disposition"].startswith('attachment; filename="PSTN usage')
+    path = save(response, tmp_path, "export.xlsx")
+    sheet = read_workbook(path)["PSTN calls"]
+    assert [value for _, value, _ in sheet[0]] == HEADER
+    assert len(sheet) == 1 + 6  # exactly the rows the filter shows
+    first = dict(zip(HEADER, sheet[1], strict=False))
+    assert first["Start Time"][0] == "n" and "yyyy" in first["Start Time"][2]
+    start = datetime(1899, 12, 30, tzinfo=UTC) + timedelta(days=first["Start Time"][1])
+    assert abs(start - today_at(5, 15)) < timedelta(seconds=1)  # oldest first, as rated
+    assert first["Charge"][:2] == ("n", 0.04)  # 61 s is 2 min x 0.020 and first["Charge"][2] == "#,##0.00"
+    assert first["Duration Seconds"][:2] == ("n", 61.0)
+    assert first["UsageId"][0] == "s" and first["Capability"][1] == "MCOPSTNPP"
+
+
+def test_a_long_export_continues_on_further_sheets_with_the_header(calls, org, tmp_path):
+    rows = exports.export_queryset(org, exports.parameters_for("pstn", today_at(10).date(), today_at().date(), {}))
+    path = tmp_path / "long.xlsx"
+    count = exports.write_xlsx(rows, str(path), "pstn", max_rows=5)
+    sheets = read_workbook(path)
+    assert count == 13
+    assert list(sheets) == ["PSTN calls", "PSTN calls (2)", "PSTN calls (3)", "PSTN calls (4)"]
+    assert [len(s) for s in sheets.values()] == [5, 5, 5, 2]  # header + 4 rows each, the 13th row on the last
+    assert all([v for _, v, _ in s[0]] == HEADER for s in sheets.values())
+
+
+@pytest.mark.skipif(shutil.which("soffice") is None, reason="LibreOffice is not installed (apt-get install -y libreoffice-calc-nogui)")
+def test_libreoffice_opens_the_workbook(client, reports_reader, calls, tmp_path):
+    client.force_login(reports_reader)
+    path = save(export_post(client), tmp_path, "export.xlsx")
+    profile = tmp_path / "lo-profile"
+    done = subprocess.run(
+        ["soffice", f"-env:UserInstallation=file://{profile}", "--headless", "--convert-to", "csv", "--outdir", str(tmp_path), str(path)],
+        capture_output=True, timeout=180, check=False,
+    )
+    out = tmp_path / "export.csv"
+    assert done.returncode == 0 and out.exists(), done.stderr
+    rows = list(csv.reader(out.read_text(encoding="utf-8", errors="replace").splitlines()))
+    assert rows[0] == HEADER and len(rows) == 14
+    assert rows[1][HEADER.index("Duration Seconds")] == "125"
+
+
+def test_the_original_format_zip_is_read_back_into_an_empty_organization_giving_the_same_rows(client, reports_reader, calls, org, tmp_path):
+    client.force_login(reports_reader)
+    response = export_post(client, "csv_zip")
+    assert response.status_code == 200
+    name = response["Content-Disposition"].split('filename="')[1].rstrip('"')
+    assert name.startswith("Calls.Export.") and name.endswith(".zip")
+    path = save(response, tmp_path, name)
+    with zipfile.ZipFile(path) as archive:
+        names = archive.namelist()
+        assert "parameters.json" in names
+        days = sorted(n for n in names if n.startswith("PSTN.calls."))
+        assert len(days) == 6 and days[0] == f"PSTN.calls.{today_at(5).date()}.csv"
+        raw = archive.read(days[0])
+        assert raw.startswith(",".join(HEADER).encode() + b"\r\n")  # RFC 4180: header row, CRLF
+        params = json.loads(archive.read("parameters.json"))
+        assert params["timeRange"]["start"].endswith("T00:00:00Z") and params["rows"] == 13
+
+    # The empty organization has the same directory, plans and balance: rating gives the same answers.
+    empty = OrganizationFactory(name="Empty", slug="empty")
+    for person in Person.objects.filter(organization=org):
+        PersonFactory(organization=empty, upn=person.upn, display_name=person.display_name,
+                      usage_location=person.usage_location, licenses=person.licenses, phone_number=person.phone_number)
+    fund(empty)
+    with open(path, "rb") as handle:
+        result = import_file(empty, handle, name, "pstn", origin="upload")
+    assert result.created == 13
+
+    def rows_of(organization):
+        fields = [f for _, f in PSTN_EXPORT_COLUMNS]
+        return sorted(CallRecord.objects.filter(organization=organization).values_list(*fields))
+
+    assert rows_of(empty) == rows_of(org)
+
+
+def test_a_large_export_is_built_in_the_background_and_listed_under_downloads(client, reports_reader, calls, settings, tmp_path,
+                                                                               django_capture_on_commit_callbacks):
+    settings.USAGE_EXPORT_IMMEDIATE_ROWS = 5
+    settings.MEDIA_ROOT = str(tmp_path / "media")
+    client.force_login(reports_reader)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = export_post(client)
+    export = Export.objects.get()
+    assert response.status_code == 302 and response["Location"] == reverse("usage:export", args=[export.public_id])
+    export.refresh_from_db()
+    assert export.status == "done" and export.rows_done == export.rows_total == 13 and export.percent == 100
+    status = client.get(reverse("usage:export", args=[export.public_id]), {"format": "json"}).json()
+    assert status["status"] == "done" and status["download_url"].endswith("/file/")
+    page_html = client.get(reverse("usage:export", args=[export.public_id])).content.decode()
+    assert "<progress" in page_html
+    listing = client.get(reverse("usage:downloads")).content.decode()
+    assert reverse("usage:export_file", args=[export.public_id]) in listing
+    download = client.get(reverse("usage:export_file", args=[export.public_id]))
+    path = save(download, tmp_path, "bg.xlsx")
+    assert len(read_workbook(path)["PSTN calls"]) == 14
+
+
+def test_a_background_export_runs_once_even_if_its_task_is_delivered_twice(calls, org, reports_reader, settings, tmp_path):
+    settings.MEDIA_ROOT = str(tmp_path / "media")
+    parameters = exports.parameters_for("pstn", today_at(10).date(), today_at().date(), {})
+    export = Export.objects.create(organization=org, created_by=reports_reader, kind="pstn", format="xlsx", parameters=parameters,
+                                   rows_total=13, expires_at=timezone.now() + timedelta(days=7))
+    assert exports.build_export(export.pk) == export.pk
+    assert exports.build_export(export.pk) is None
+    export.refresh_from_db()
+    assert export.status == "done"
+
+
+def test_export_ready_is_announced_to_whoever_listens(calls, org, reports_reader, settings, tmp_path):
+    from usage import signals
+
+    settings.MEDIA_ROOT = str(tmp_path / "media")
+    heard = []
+
+    def listener(sender, **kwargs):
+        heard.append(kwargs)
+
+    signals.export_ready.connect(listener)
+    try:
+        export = exports.request_export(organization=org, user=reports_reader, export_format="csv_zip",
+                                        parameters=exports.parameters_for("pstn", today_at(10).date(), today_at().date(), {}), rows_total=13)
+        exports.build_export(export.pk)
+    finally:
+        signals.export_ready.disconnect(listener)
+    assert heard and heard[0]["requested_by"] == reports_reader and heard[0]["row_count"] == 13
+    assert heard[0]["download_path"] == reverse("usage:export_file", args=[export.public_id])
+
+
+def test_exports_expire_after_seven_days_and_their_files_are_deleted(calls, org, reports_reader, settings, tmp_path, client):
+    settings.MEDIA_ROOT = str(tmp_path / "media")
+    export = exports.request_export(organization=org, user=reports_reader, export_format="xlsx",
+                                    parameters=exports.parameters_for("pstn", today_at(10).date(), today_at().date(), {}), rows_total=13)
+    exports.build_export(export.pk)
+    export.refresh_from_db()
+    file_path = export.file.path
+    assert os.path.exists(file_path)
+    client.force_login(reports_reader)
+    Export.objects.filter(pk=export.pk).update(expires_at=timezone.now() - timedelta(seconds=1))
+    assert client.get(reverse("usage:export_file", args=[export.public_id])).status_code == 404
+    assert export.public_id.hex not in client.get(reverse("usage:downloads")).content.decode().replace("-", "")
+    assert exports.delete_expired_exports() == 1
+    assert not os.path.exists(file_path) and not Export.objects.exists()
+
+
+def test_an_export_keeps_the_filters_even_when_the_screen_changes(calls, org):
+    parameters = exports.parameters_for("pstn", today_at(10).date(), today_at().date(), {"user": "bob@contoso.test"})
+    assert exports.export_queryset(org, parameters).count() == 1

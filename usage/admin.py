@@ -1,0 +1,110 @@
+"""Support staff's view of usage: the rate table and people are managed here; records, imports,
+pools and exports are read-only (they change only through the import and export services)."""
+
+from django.contrib import admin, messages
+
+from .api import new_key
+from .models import ApiToken, CallRecord, DailyUsage, Export, ImportBatch, Person, PoolUsage, Rate, SmsRecord
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Rate)
+class RateAdmin(admin.ModelAdmin):
+    list_display = ("kind", "prefix", "country", "description", "per_unit", "connection_fee", "currency", "effective_from", "effective_to")
+    list_filter = ("kind", "currency", "country")
+    search_fields = ("prefix", "country", "description")
+    ordering = ("kind", "country", "prefix", "-effective_from")
+    fieldsets = (
+        (None, {"fields": ("kind", "prefix", "country", "description")}),
+        ("Price", {"fields": ("currency", "per_unit", "connection_fee"),
+                   "description": "Prices keep six decimals; a record's charge (minutes x price + connection fee) is rounded once, "
+                                  "to the cent, half up."}),
+        ("Effective", {"fields": ("effective_from", "effective_to"),
+                       "description": "A price change is a new line from its first day; end the old line on that same day."}),
+    )
+
+
+@admin.register(Person)
+class PersonAdmin(admin.ModelAdmin):
+    list_display = ("upn", "display_name", "organization", "usage_location", "licenses", "phone_number", "department", "created_by_import")
+    list_filter = ("organization", "usage_location", "is_resource_account", "created_by_import")
+    search_fields = ("upn", "display_name", "phone_number", "object_id")
+    autocomplete_fields = ("organization",)
+
+
+class RecordAdmin(ReadOnlyAdmin):
+    list_select_related = ("organization",)
+    show_full_result_count = False  # no COUNT(*) over millions of rows
+    search_fields = ("=usage_id", "=upn")
+    list_filter = ("rating",)
+
+
+@admin.register(CallRecord)
+class CallRecordAdmin(RecordAdmin):
+    list_display = ("start_time", "organization", "upn", "call_type", "callee_number", "duration_seconds", "charge", "rating")
+    search_fields = ("=usage_id", "=upn", "=call_id")
+    date_hierarchy = None
+
+
+@admin.register(SmsRecord)
+class SmsRecordAdmin(RecordAdmin):
+    list_display = ("sent_time", "organization", "upn", "sms_type", "destination_number", "segments", "charge", "rating")
+
+
+@admin.register(ImportBatch)
+class ImportBatchAdmin(ReadOnlyAdmin):
+    list_display = ("created_at", "organization", "kind", "source", "filename", "rows_created", "rows_skipped", "rows_charged", "rows_refused", "charged_total")
+    list_filter = ("kind", "source", "organization")
+
+
+@admin.register(PoolUsage)
+class PoolUsageAdmin(ReadOnlyAdmin):
+    list_display = ("organization", "month", "key", "used", "size")
+    list_filter = ("organization", "month")
+
+
+@admin.register(DailyUsage)
+class DailyUsageAdmin(ReadOnlyAdmin):
+    list_display = ("organization", "kind", "day", "call_type", "destination_context", "rating", "records", "units", "charge")
+    list_filter = ("organization", "kind", "rating")
+
+
+@admin.register(Export)
+class ExportAdmin(ReadOnlyAdmin):
+    list_display = ("created_at", "organization", "format", "status", "rows_done", "rows_total", "expires_at")
+    list_filter = ("status", "format", "organization")
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(admin.ModelAdmin):
+    list_display = ("name", "organization", "prefix", "created_at", "last_used_at", "revoked_at")
+    list_filter = ("organization",)
+    fields = ("organization", "name", "prefix", "created_by", "created_at", "last_used_at", "revoked_at")
+    readonly_fields = ("prefix", "created_by", "created_at", "last_used_at")
+    actions = ["revoke"]
+
+    def save_model(self, request, obj, form, change):
+        key = None
+        if not change:
+            key, obj.prefix, obj.key_hash = new_key()
+            obj.created_by = request.user
+        super().save_model(request, obj, form, change)
+        if key:
+            messages.warning(request, f"The key for {obj.name} is {key} - copy it now: it is not stored and is shown only once.")
+
+    @admin.action(description="Revoke the selected keys")
+    def revoke(self, request, queryset):
+        from django.utils import timezone
+
+        count = queryset.filter(revoked_at__isnull=True).update(revoked_at=timezone.now())
+        messages.success(request, f"{count} key(s) revoked.")

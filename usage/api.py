@@ -1,0 +1,121 @@
+"""JSON endpoints for machines, with a key per organization (`Authorization: Bearer <key>`).
+
+- POST pstn-calls/ and sms/: rows as Microsoft Graph's getPstnCalls / getSmsLog return them; a
+  whole page with `value` (and its @odata keys) is accepted as is, so a script that reads Graph can
+  forward its pages unchanged. The same service as the upload page: all or nothing, idempotent.
+- GET authorize/?user=<UPN>&number=<E.164>: may this user call this number now, and for how many
+  minutes the pool and the balance allow.
+"""
+
+import hashlib
+import json
+import secrets
+from decimal import Decimal
+
+from django.core.exceptions import RequestDataTooBig
+from django.http import JsonResponse
+from django.utils import timezone
+from django.utils.decorators import method_decorator
+from django.views import View
+from django.views.decorators.csrf import csrf_exempt
+
+from .choices import RecordKind
+from .models import ApiToken
+from .services.ingest import ImportRejected, import_graph_payload
+from .services.rating import authorize_call
+
+KEY_PREFIX = "ccu_"
+
+
+def hash_key(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def new_key():
+    """(key, prefix, hash): the key is shown once; only its prefix and SHA-256 are stored."""
+    key = KEY_PREFIX + secrets.token_urlsafe(32)
+    return key, key[:12], hash_key(key)
+
+
+def create_token(*, organization, name, actor=None):
+    key, prefix, digest = new_key()
+    token = ApiToken.objects.create(organization=organization, name=name, prefix=prefix, key_hash=digest, created_by=actor)
+    return token, key
+
+
+def token_from(request):
+    header = request.headers.get("Authorization", "")
+    scheme, _, key = header.partition(" ")
+    if scheme.lower() != "bearer" or not key.strip():
+        return None
+    token = (
+        ApiToken.objects.select_related("organization")
+        .filter(key_hash=hash_key(key.strip()), revoked_at__isnull=True)
+        .first()
+    )
+    if token is not None:
+        ApiToken.objects.filter(pk=token.pk).update(last_used_at=timezone.now())
+    return token
+
+
+def unauthorized():
+    response = JsonResponse(
+        {"error": "unauthorized", "message": "Send an organization's usage API key as `Authorization: Bearer <key>`."}, status=401
+    )
+    response["WWW-Authenticate"] = 'Bearer realm="usage"'
+    return response
+
+
+@method_decorator(csrf_exempt, name="dispatch")
+class TokenView(View):
+    """Key-authenticated: no session, no cookies, so no CSRF token either."""
+
+    def dispatch(self, request, *args, **kwargs):
+        self.token = token_from(request)
+        if self.token is None:
+            return unauthorized()
+        self.organization = self.token.organization
+        return super().dispatch(request, *args, **kwargs)
+
+
+class IngestView(TokenView):
+    kind = RecordKind.PSTN
+
+    def post(self, request):
+        try:
+            payload = json.loads(request.body.decode("utf-8-sig"), parse_float=Decimal)
+        except RequestDataTooBig:
+            return JsonResponse({"imported": False, "errors": [{"row": "", "column": "", "problem": "The body is too large: send one Graph page (1,000 rows) at a time."}]}, status=413)
+        except (ValueError, UnicodeDecodeError) as exc:
+            return JsonResponse({"imported": False, "errors": [{"row": "", "column": "", "problem": f"The body is not JSON: {exc}."}]}, status=400)
+        try:
+            result = import_graph_payload(self.organization, payload, self.kind, origin="api")
+        except ImportRejected as rejected:
+            return JsonResponse(
+                {"imported": False, "message": str(rejected), "errors": [e.as_dict() for e in rejected.errors], "truncated": rejected.truncated},
+                status=400,
+            )
+        return JsonResponse({"imported": True, **result.as_dict()}, status=201 if result.created else 200)
+
+
+class SmsIngestView(IngestView):
+    kind = RecordKind.SMS
+
+
+class AuthorizeView(TokenView):
+    def get(self, request):
+        upn = request.GET.get("user", "").strip()
+        number = request.GET.get("number", "").strip()
+        if not upn or not number:
+            return JsonResponse({"error": "bad_request", "message": "Give ?user=<UPN>&number=<E.164 number>."}, status=400)
+        decision = authorize_call(self.organization, upn=upn, number=number, at=timezone.now())
+        return JsonResponse(
+            {
+                "allowed": decision.allowed,
+                "minutes": decision.minutes,
+                "included_minutes": decision.included_minutes,
+                "rate_per_minute": str(decision.rate_per_minute) if decision.rate_per_minute is not None else None,
+                "currency": decision.currency,
+                "reason": decision.reason,
+            }
+        )

@@ -1,0 +1,11 @@
+from django.urls import path
+
+from . import api
+
+app_name = "usage_api"
+
+urlpatterns = [
+    path("pstn-calls/", api.IngestView.as_view(), name="pstn_calls"),
+    path("sms/", api.SmsIngestView.as_view(), name="sms"),
+    path("authorize/", api.AuthorizeView.as_view(), name="authorize"),
+]

@@ -1,0 +1,74 @@
+"""Server-rendered SVG bar charts: no chart library, no CDN, no JavaScript, and the same on every screen.
+
+Each chart is an image with a title and a description for screen readers; each bar carries its
+value in a <title> (a tooltip); the page also offers the numbers as a table.
+"""
+
+from decimal import Decimal
+
+from django.utils.html import escape
+from django.utils.safestring import mark_safe
+
+WIDTH, HEIGHT = 760, 200
+LEFT, RIGHT, TOP, BOTTOM = 56, 12, 12, 28
+
+
+def nice_ceiling(value):
+    """The smallest of 1, 2, 2.5, 5 times a power of ten that is at least `value` (1 for nothing)."""
+    if value <= 0:
+        return Decimal(1)
+    value = Decimal(value)
+    magnitude = Decimal(10) ** (value.adjusted())
+    for step in (1, 2, Decimal("2.5"), 5, 10):
+        candidate = magnitude * step
+        if candidate >= value:
+            return candidate
+    return magnitude * 10
+
+
+def _label(value, money):
+    if money:
+        return f"{value:,.2f}"
+    value = Decimal(value)
+    return f"{value:,.0f}" if value == value.to_integral_value() else f"{value:,.1f}"
+
+
+def bar_chart(points, *, chart_id, title, description, value_of, money=False, color="#0f5bb5"):
+    values = [value_of(p) for p in points]
+    top = nice_ceiling(max(values, default=0))
+    plot_w = WIDTH - LEFT - RIGHT
+    plot_h = HEIGHT - TOP - BOTTOM
+    count = max(len(points), 1)
+    slot = plot_w / count
+    bar_w = max(slot * 0.8, 1)
+    parts = [
+        f'<svg class="chart" id="{chart_id}" viewBox="0 0 {WIDTH} {HEIGHT}" width="100%" role="img" '
+        f'aria-labelledby="{chart_id}-title {chart_id}-desc" preserveAspectRatio="xMidYMid meet" '
+        'xmlns="http://www.w3.org/2000/svg">',
+        f'<title id="{chart_id}-title">{escape(title)}</title>',
+        f'<desc id="{chart_id}-desc">{escape(description)}</desc>',
+    ]
+    for i in range(5):
+        grid_value = top * i / 4
+        y = TOP + plot_h - plot_h * i / 4
+        parts.append(f'<line x1="{LEFT}" y1="{y:.1f}" x2="{WIDTH - RIGHT}" y2="{y:.1f}" class="grid"/>')
+        parts.append(f'<text x="{LEFT - 6}" y="{y + 4:.1f}" text-anchor="end" class="axis">{_label(grid_value, money)}</text>')
+    scale = plot_h / float(top)
+    for index, (point, value) in enumerate(zip(points, values, strict=True)):
+        if not value:
+            continue
+        h = max(float(value) * scale, 1.0)
+        x = LEFT + index * slot + (slot - bar_w) / 2
+        y = TOP + plot_h - h
+        parts.append(
+            f'<rect x="{x:.2f}" y="{y:.2f}" width="{bar_w:.2f}" height="{h:.2f}" fill="{color}">'
+            f"<title>{point.day:%Y-%m-%d}: {_label(value, money)}</title></rect>"
+        )
+    ticks = sorted({0, count - 1, *[round(count * k / 6) for k in range(1, 6)]} & set(range(count)))
+    for index in ticks:
+        x = LEFT + index * slot + slot / 2
+        anchor = "start" if index == 0 and count > 1 else ("end" if index == count - 1 and count > 1 else "middle")
+        parts.append(f'<text x="{x:.1f}" y="{HEIGHT - 8}" text-anchor="{anchor}" class="axis">{points[index].day:%b %d}</text>')
+    parts.append(f'<line x1="{LEFT}" y1="{TOP + plot_h}" x2="{WIDTH - RIGHT}" y2="{TOP + plot_h}" class="baseline"/>')
+    parts.append("</svg>")
+    return mark_safe("".join(parts))  # noqa: S308 - every interpolated text is escaped or a number

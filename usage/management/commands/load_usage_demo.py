@@ -1,0 +1,272 @@
+"""Demo usage: a rate table, Contoso's people, and a few months of realistic calls and SMS.
+
+Deterministic: every day is generated from its own fixed seed, and every record's UsageId is
+derived from the day and its number, so the same day always gives the same rows. Safe to run twice:
+rates and people are found or created by key, and a day already imported is skipped (importing it
+again would change nothing anyway). Runs through the same import service as real data, so the
+records are rated and charged to the demo balance like any other.
+"""
+
+import random
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.management.base import BaseCommand
+
+from billing.models import Organization
+from usage.models import CallRecord, Person, Rate, SmsRecord
+from usage.services.ingest import import_graph_payload
+
+SEED = 20240601
+DAYS = 120
+NAMESPACE = uuid.UUID("5b0f3a52-0c7e-4f37-9f0e-6a1f2d9c8e11")
+
+RATES = [
+    # kind, prefix, country, description, per unit, connection fee
+    ("outbound", "1", "US", "United States and Canada", "0.013", "0"),
+    ("outbound", "1800", "US", "US toll-free", "0", "0"),
+    ("outbound", "44", "GB", "United Kingdom", "0.024", "0"),
+    ("outbound", "4420", "GB", "United Kingdom - London", "0.020", "0"),
+    ("outbound", "447", "GB", "United Kingdom - mobile", "0.035", "0"),
+    ("outbound", "49", "DE", "Germany", "0.030", "0"),
+    ("outbound", "33", "FR", "France", "0.028", "0"),
+    ("outbound", "91", "IN", "India", "0.090", "0.05"),
+    ("outbound", "52", "MX", "Mexico", "0.045", "0"),
+    ("outbound", "81", "JP", "Japan", "0.060", "0"),
+    ("outbound", "61", "AU", "Australia", "0.040", "0"),
+    ("toll_free_inbound", "", "US", "US toll-free numbers", "0.0195", "0"),
+    ("toll_free_inbound", "", "CA", "Canada toll-free numbers", "0.0195", "0"),
+    ("toll_free_inbound", "", "GB", "UK freephone numbers", "0.030", "0.01"),
+    ("sms", "", "US", "SMS to the United States", "0.0075", "0"),
+    ("sms", "", "CA", "SMS to Canada", "0.0075", "0"),
+    ("sms", "", "PR", "SMS to Puerto Rico", "0.0075", "0"),
+    ("sms", "", "GB", "SMS to the United Kingdom", "0.040", "0"),
+]
+RATES_FROM = date(2023, 1, 1)
+
+FIRST = ["Avery", "Blake", "Casey", "Dana", "Emery", "Finley", "Gray", "Harper", "Indy", "Jordan", "Kai", "Logan", "Morgan",
+         "Noel", "Oakley", "Parker", "Quinn", "Riley", "Sage", "Taylor", "Umi", "Val", "Wren", "Yael", "Zion"]
+LAST = ["Adams", "Brooks", "Chen", "Diaz", "Evans", "Fischer", "Garcia", "Haddad", "Ito", "Jones", "Khan", "Lopez", "Miller",
+        "Novak", "Okafor", "Patel", "Quist", "Rossi", "Smith", "Tanaka", "Ueda", "Varga", "Weber", "Xu", "Young"]
+DEPARTMENTS = ["Sales", "Support", "Finance", "Engineering", "Operations"]
+
+ABROAD = [
+    # country, name, number pattern (x: random digit), share
+    ("GB", "United Kingdom", "+44 20 7946 0xxx", 4),
+    ("GB", "United Kingdom", "+44 7700 900xxx", 2),
+    ("DE", "Germany", "+49 30 901820xx", 3),
+    ("FR", "France", "+33 1 40 20 xx xx", 2),
+    ("IN", "India", "+91 98765 4xxxx", 2),
+    ("MX", "Mexico", "+52 55 5xxx xxxx", 1),
+    ("JP", "Japan", "+81 3 xxxx xxxx", 1),
+]
+COUNTRY_NAMES = {"US": "United States", "GB": "United Kingdom", "CA": "Canada", "DE": "Germany", "IN": "India"}
+
+
+@dataclass
+class DemoPerson:
+    upn: str
+    name: str
+    location: str
+    phone: str
+    licenses: str
+    department: str = ""
+    resource: bool = False
+
+
+def people_of_contoso():
+    people = []
+    for i in range(25):
+        location = "GB" if i in (5, 12, 19) else ("CA" if i in (8, 21) else "US")
+        first, last = FIRST[i], LAST[(i * 7) % len(LAST)]
+        prefix = {"US": "+1 425 555 01", "GB": "+44 20 7946 01", "CA": "+1 416 555 01"}[location]
+        # Three users were never given the Communications Credits license: their paid calls are refused.
+        licenses = "MCOPSTN1 MCOMEETADD MCOEV" + ("" if i in (3, 14, 22) else " MCOPSTNPP")
+        people.append(
+            DemoPerson(f"{first.lower()}.{last.lower()}@contoso.example", f"{first} {last}", location, f"{prefix}{i:02d}",
+                       licenses, DEPARTMENTS[i % len(DEPARTMENTS)])
+        )
+    people.append(DemoPerson("main-line@contoso.example", "Contoso main line (auto attendant)", "US", "+1 800 555 0100",
+                             "MCOPSTNPP MCOEV", "Reception", True))
+    people.append(DemoPerson("support-queue@contoso.example", "Contoso support (call queue)", "US", "+1 800 555 0199",
+                             "MCOPSTNPP MCOEV", "Support", True))
+    return people
+
+
+def digits(rng, pattern):
+    return "".join(str(rng.randrange(10)) if ch == "x" else ch for ch in pattern)
+
+
+class Command(BaseCommand):
+    help = "Create demo rates, Contoso's people and a few months of calls and SMS (deterministic, idempotent)."
+
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--days", type=int, default=getattr(settings, "USAGE_DEMO_DAYS", DAYS),
+            help=f"How many days up to yesterday (default {DAYS}, or the USAGE_DEMO_DAYS setting).",
+        )
+
+    def handle(self, *args, days, **options):
+        self.rates()
+        org = Organization.objects.filter(slug="contoso").first()
+        if org is None:
+            self.stdout.write("No Contoso organization: run load_demo first. Rates are ready.")
+            return
+        people = self.people(org)
+        end = datetime.now(UTC).date() - timedelta(days=1)
+        created = charged = 0
+        # A week per import, as a weekly feed would bring them: a handful of transactions, not hundreds.
+        day_list = [end - timedelta(days=offset) for offset in range(days - 1, -1, -1)]
+        for week_start in range(0, len(day_list), 7):
+            calls, messages = [], []
+            for day in day_list[week_start : week_start + 7]:
+                day_calls, day_messages = self.day_of(org, people, day)
+                calls += day_calls
+                messages += day_messages
+            for kind, rows, model in (("pstn", calls, CallRecord), ("sms", messages, SmsRecord)):
+                if not rows or model.objects.filter(organization=org, usage_id=rows[-1]["id"]).exists():
+                    continue
+                result = import_graph_payload(org, {"value": rows}, kind, origin="demo")
+                created += result.created
+                charged += result.charged
+        self.stdout.write(self.style.SUCCESS(f"Usage demo: {created:,} new records for {org.name} ({charged:,} charged to credits)."))
+
+    def rates(self):
+        for kind, prefix, country, description, per_unit, fee in RATES:
+            Rate.objects.get_or_create(
+                kind=kind, prefix=prefix, country=country, currency="USD", effective_from=RATES_FROM,
+                defaults={"description": description, "per_unit": Decimal(per_unit), "connection_fee": Decimal(fee)},
+            )
+
+    def people(self, org):
+        people = people_of_contoso()
+        for p in people:
+            Person.objects.get_or_create(
+                organization=org,
+                upn=p.upn,
+                defaults=dict(
+                    display_name=p.name, usage_location=p.location, phone_number=p.phone, licenses=p.licenses,
+                    department=p.department, is_resource_account=p.resource,
+                    object_id=str(uuid.uuid5(NAMESPACE, f"person:{p.upn}")),
+                ),
+            )
+        return people
+
+    def day_of(self, org, people, day):
+        rng = random.Random(f"{SEED}:{org.slug}:{day.isoformat()}")
+        users = [p for p in people if not p.resource]
+        weekend = day.weekday() >= 5
+        count = rng.randint(6, 14) if weekend else rng.randint(55, 85)
+        calls = [self.call(rng, org, users, people, day, n) for n in range(count)]
+        calls.sort(key=lambda r: r["startDateTime"])
+        sms_count = rng.randint(0, 3) if weekend else rng.randint(6, 14)
+        messages = [self.sms(rng, org, users, day, n) for n in range(sms_count)]
+        messages.sort(key=lambda r: r["sentDateTime"])
+        return calls, messages
+
+    def moment(self, rng, day):
+        hour = min(max(int(rng.gauss(13, 3)), 6), 21)
+        return datetime.combine(day, time(hour, rng.randrange(60), rng.randrange(60)), tzinfo=UTC)
+
+    def call(self, rng, org, users, people, day, n):
+        user = rng.choice(users)
+        start = self.moment(rng, day)
+        seconds = max(5, int(rng.expovariate(1 / 240)))
+        roll = rng.random()
+        domestic_prefix = {"US": "+1 206 555 xxxx", "CA": "+1 416 555 xxxx", "GB": "+44 20 7946 xxxx"}[user.location]
+        row = dict(
+            call_type="user_out", upn=user.upn, name=user.name, location=user.location, caller=user.phone,
+            callee=digits(rng, domestic_prefix), context="Domestic", dest=COUNTRY_NAMES[user.location], inventory="Subscriber",
+            conference="",
+        )
+        if roll < 0.30:
+            caller = digits(rng, domestic_prefix)
+            if rng.random() < 0.08:
+                caller = caller[:-3] + "***"  # obscured by the caller's country
+            elif rng.random() < 0.05:
+                caller = "Fabrikam Front Desk"  # a name shown instead of a number
+            row.update(call_type="user_in", caller=caller, callee=user.phone)
+        elif roll < 0.34:
+            country, name, pattern, _ = rng.choices(ABROAD, weights=[a[3] for a in ABROAD])[0]
+            if country == user.location:
+                country, name, pattern = "US", "United States", "+1 212 555 xxxx"
+            row.update(callee=digits(rng, pattern), context="International", dest=name)
+        elif roll < 0.39:
+            organizer = rng.choice(users)
+            zone_a = rng.random() < 0.85
+            country, name, pattern = ("US", "United States", "+1 312 555 xxxx") if zone_a else ("IN", "India", "+91 98765 4xxxx")
+            row.update(call_type="conf_out", upn=organizer.upn, name=organizer.name, location=organizer.location,
+                       caller="+1 425 555 0150", callee=digits(rng, pattern), conference=str(uuid.UUID(int=rng.getrandbits(128))),
+                       context="Domestic" if country == organizer.location else "International", dest=name)
+        elif roll < 0.44:
+            organizer = rng.choice(users)
+            row.update(call_type="conf_in", upn=organizer.upn, name=organizer.name, location=organizer.location,
+                       caller=digits(rng, "+1 503 555 xxxx"), callee="+1 425 555 0150",
+                       conference=str(uuid.UUID(int=rng.getrandbits(128))))
+        elif roll < 0.52:
+            line = rng.choice([p for p in people if p.resource])
+            row.update(call_type="ucap_in", upn=line.upn, name=line.name, location="US", caller=digits(rng, "+1 617 555 xxxx"),
+                       callee=line.phone, inventory="Toll-free", dest="United States")
+            seconds = max(20, int(rng.expovariate(1 / 200)))
+        elif roll < 0.54:
+            row.update(call_type=rng.choice(["user_out_transfer", "user_out_forwarding"]))
+        elif roll < 0.55:
+            row.update(call_type="unassigned_in", upn="", name="", caller=digits(rng, "+1 702 555 xxxx"), callee="+1 425 555 0177")
+        elif roll < 0.5502:
+            row.update(call_type="emergency_out", callee="911")
+        end = start + timedelta(seconds=seconds)
+        return {
+            "id": str(uuid.uuid5(NAMESPACE, f"call:{org.slug}:{day.isoformat()}:{n}")),
+            "callId": str(uuid.uuid5(NAMESPACE, f"callid:{org.slug}:{day.isoformat()}:{n // 2 if row['call_type'] == 'user_out_transfer' else n}")),
+            "userId": str(uuid.uuid5(NAMESPACE, f"person:{row['upn']}")) if row["upn"] else "",
+            "userPrincipalName": row["upn"],
+            "userDisplayName": row["name"],
+            "startDateTime": start.strftime("%Y-%m-%dT%H:%M:%S.0000000Z"),
+            "endDateTime": end.strftime("%Y-%m-%dT%H:%M:%S.0000000Z"),
+            "duration": seconds,
+            "charge": 0,
+            "connectionCharge": 0,
+            "callType": row["call_type"],
+            "currency": "USD",
+            "calleeNumber": row["callee"],
+            "callerNumber": row["caller"],
+            "usageCountryCode": row["location"],
+            "tenantCountryCode": "US",
+            "destinationContext": row["context"],
+            "destinationName": row["dest"],
+            "conferenceId": row["conference"],
+            "licenseCapability": "",
+            "inventoryType": row["inventory"],
+            "operator": "Microsoft",
+            "callDurationSource": "microsoft",
+        }
+
+    def sms(self, rng, org, users, day, n):
+        user = rng.choice([u for u in users if u.location in ("US", "CA")])
+        outbound = rng.random() < 0.7
+        abroad = outbound and rng.random() < 0.1
+        other = "GB" if abroad else user.location
+        number = digits(rng, "+44 7700 900xxx" if abroad else "+1 206 555 xxxx")
+        return {
+            "id": str(uuid.uuid5(NAMESPACE, f"sms:{org.slug}:{day.isoformat()}:{n}")),
+            "smsId": str(uuid.uuid5(NAMESPACE, f"smsid:{org.slug}:{day.isoformat()}:{n}")),
+            "sentDateTime": self.moment(rng, day).strftime("%Y-%m-%dT%H:%M:%S.0000000Z"),
+            "smsType": "outbound" if outbound else "inbound",
+            "smsUnits": rng.choice([1, 1, 1, 2]),
+            "callCharge": 0,
+            "currency": "USD",
+            "destinationContext": "International" if abroad else "Domestic",
+            "destinationName": COUNTRY_NAMES.get(other, other),
+            "destinationNumber": number if outbound else user.phone,
+            "sourceNumber": user.phone if outbound else number,
+            "licenseCapability": "",
+            "userId": str(uuid.uuid5(NAMESPACE, f"person:{user.upn}")),
+            "userPrincipalName": user.upn,
+            "userDisplayName": user.name,
+            "userCountryCode": user.location,
+            "tenantCountryCode": "US",
+            "otherPartyCountryCode": other,
+        }
