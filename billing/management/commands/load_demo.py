@@ -4,6 +4,7 @@ from decimal import Decimal
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group, Permission
+from django.core.management import call_command
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
@@ -18,6 +19,8 @@ SUPPORT_PERMISSIONS = {
                 "view_creditaccount", "view_creditlot", "view_ledgerentry", "add_ledgerentry", "view_paymentmethod",
                 "view_payment", "view_receipt", "view_autorechargechange", "change_organization",
                 "retry_payment", "resume_auto_recharge", "view_reconciliationmismatch"],
+    "notifications": ["view_event", "view_delivery", "view_deliveryfailure", "view_lowbalancethreshold",
+                      "view_rolepreference", "resend_delivery"],
 }
 
 LOGINS = [
@@ -63,6 +66,8 @@ class Command(BaseCommand):
             role_text = ", ".join(AdminRole(r).label for r in roles) or "no admin role"
             self.stdout.write(f"  {email:30} {password:22} {orgs[slug].name} ({role_text})")
         self.stdout.write(f"  {SUPPORT_LOGIN[0]:30} {SUPPORT_LOGIN[1]:22} support staff, Django admin at /admin/")
+        # The usage app's demo (rates, people, a few months of calls and SMS), called by name: billing never imports usage.
+        call_command("load_usage_demo", stdout=self.stdout, stderr=self.stderr)
 
     def organizations(self):
         products = ensure_catalog()
