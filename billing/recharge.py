@@ -31,6 +31,7 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import F, Q, Sum
 from django.utils import timezone
+from celery.exceptions import SoftTimeLimitExceeded
 from kombu.exceptions import KombuError
 
 from billing import signals
@@ -52,6 +53,7 @@ DECLINE_COOLDOWN = timedelta(hours=1)
 BURST_LIMIT = 3
 BURST_WINDOW = timedelta(minutes=10)
 SWEEP_BATCH = 1000
+SWEEP_CHUNK = 20
 POST_USAGE_MODELS = (CommerceModel.NCE, CommerceModel.MCA)
 # An account below its trigger that cannot be charged (NCE/MCA, no usable card) is looked at again after this.
 PARK_FOR = timedelta(days=1)
@@ -112,26 +114,51 @@ def due_accounts(now=None):
 
 
 def sweep(now=None, limit=SWEEP_BATCH) -> int:
-    """Enqueue a recharge for every due account (a no-op for an account whose round is in hand)."""
-    from billing.tasks import run_auto_recharge_task
+    """Enqueue a recharge for every due account (a no-op for an account whose round is in hand), in
+    tasks of SWEEP_CHUNK accounts: a task's own cost is then shared, and a thousand due accounts after
+    an outage are worked through at the rate the workers allow."""
+    from billing.tasks import run_auto_recharge_batch_task
 
     ids = list(due_accounts(now).values_list("pk", flat=True)[:limit])
-    app = run_auto_recharge_task.app
-    if app.conf.task_always_eager or not ids:
-        sent = sum(send_recharge_task(account_id) for account_id in ids)
-    else:
-        sent = 0
-        try:
-            # One connection and producer for the whole batch.
-            with app.producer_or_acquire() as producer:
-                for account_id in ids:
-                    run_auto_recharge_task.apply_async((account_id,), producer=producer)
-                    sent += 1
-        except (KombuError, OSError):
-            logger.exception("The auto-recharge sweep lost the broker after %s of %s accounts.", sent, len(ids))
+    chunks = [ids[i : i + SWEEP_CHUNK] for i in range(0, len(ids), SWEEP_CHUNK)]
+    sent = 0
+    try:
+        if run_auto_recharge_batch_task.app.conf.task_always_eager:
+            for chunk in chunks:
+                run_auto_recharge_batch_task.apply_async((chunk,))
+                sent += len(chunk)
+        else:
+            # One connection and producer for the whole sweep.
+            with run_auto_recharge_batch_task.app.producer_or_acquire() as producer:
+                for chunk in chunks:
+                    run_auto_recharge_batch_task.apply_async((chunk,), producer=producer)
+                    sent += len(chunk)
+    except (KombuError, OSError):
+        logger.exception("The auto-recharge sweep lost the broker after %s of %s accounts.", sent, len(ids))
     if sent < len(ids):
         logger.warning("The auto-recharge sweep could enqueue only %s of %s accounts.", sent, len(ids))
     return len(ids)
+
+
+def run_batch(account_ids) -> dict:
+    """The sweep's batch: each account on its own (one account's trouble never stops the others). A
+    transient error is retried by a task of its own after its back-off; anything else waits for the
+    next sweep, the account being still due."""
+    outcome = {"recharged": 0, "waiting": 0, "errors": 0}
+    for account_id in account_ids:
+        try:
+            payment = run_auto_recharge(account_id)
+        except TransientRecharge as transient:
+            send_recharge_task(account_id, countdown=transient.countdown)
+            outcome["waiting"] += 1
+        except SoftTimeLimitExceeded:
+            raise  # the batch's time is up: the rest wait for the next sweep
+        except Exception:  # noqa: BLE001 - logged; the next sweep comes back to this account
+            logger.exception("Auto-recharge of account %s failed; the next sweep will try again.", account_id)
+            outcome["errors"] += 1
+        else:
+            outcome["recharged"] += bool(payment and payment.status == PaymentStatus.SUCCEEDED)
+    return outcome
 
 
 # --- the round ---------------------------------------------------------------------------------------
@@ -144,11 +171,6 @@ def _lock_account(account_id) -> CreditAccount:
         .select_related("organization", "recharge_payment_method")
         .get(pk=account_id)
     )
-
-
-def _lock_account_row(account_id):
-    """The account's row lock alone, taken first so that every path locks the account before the payment."""
-    CreditAccount.objects.select_for_update().filter(pk=account_id).values_list("pk", flat=True).get()
 
 
 def _cannot_be_charged(account) -> bool:
@@ -168,6 +190,8 @@ class Claim:
     payment: Payment
     # True when this caller created the payment already claimed (processing): it calls the gateway.
     claimed: bool
+    # The account as read under its lock when the claim was made.
+    account: CreditAccount
 
 
 def claim_recharge(account_id, *, now=None) -> Claim | None:
@@ -184,15 +208,21 @@ def claim_recharge(account_id, *, now=None) -> Claim | None:
             account.recharge_retry_at = now + PARK_FOR
             account.save(update_fields=["recharge_retry_at", "updated_at"])
             return None
-        current = Payment.objects.filter(
-            account=account, purpose=PaymentPurpose.RECHARGE, crossing=account.recharge_crossing
-        ).first()
+        # One read: this round's payment, and the recharges that count for the burst guard.
+        window_start = _burst_window_start(account, now)
+        rows = list(
+            Payment.objects.filter(account=account, purpose=PaymentPurpose.RECHARGE).filter(
+                Q(crossing=account.recharge_crossing) | Q(status=PaymentStatus.SUCCEEDED, finished_at__gt=window_start)
+            )
+        )
+        current = next((p for p in rows if p.crossing == account.recharge_crossing), None)
         if current is not None:
             if not current.is_final:
-                return Claim(current, claimed=False)
+                return Claim(current, claimed=False, account=account)
             if current.status == PaymentStatus.FAILED and account.recharge_retry_at and account.recharge_retry_at > now:
                 return None
-        if _stopped_by_guards(account, now):
+        recent = sum(1 for p in rows if p.status == PaymentStatus.SUCCEEDED and p.finished_at > window_start)
+        if _stopped_by_guards(account, now, recent):
             return None
         if current is not None:
             # The round's payment is final and the balance is still below the trigger: a new round.
@@ -211,7 +241,7 @@ def claim_recharge(account_id, *, now=None) -> Claim | None:
             payment_method=account.recharge_payment_method,
             idempotency_key=f"recharge:{account.pk}:{account.recharge_crossing}",
         )
-        return Claim(payment, claimed=True)
+        return Claim(payment, claimed=True, account=account)
 
 
 def run_auto_recharge(account_id, *, now=None) -> Payment | None:
@@ -239,7 +269,7 @@ def run_auto_recharge(account_id, *, now=None) -> Payment | None:
         reference, error = call_gateway(claimed)
         calls = claimed.gateway_calls + 1
     if error is None:
-        return _record_success(account_id, claimed.pk, reference)
+        return _record_success(claim.account, claimed.pk, reference)
     if error.transient and calls < MAX_GATEWAY_CALLS:
         delay = backoff_seconds(calls)
         _record_transient(account_id, claimed.pk, error, timezone.now() + timedelta(seconds=delay))
@@ -276,23 +306,27 @@ def decline_cooldown() -> timedelta:
     return DECLINE_COOLDOWN if seconds is None else timedelta(seconds=seconds)
 
 
-def _record_success(account_id, payment_id, reference) -> Payment:
-    # Lock order everywhere in auto-recharge: the account, then the payment.
-    with transaction.atomic():
-        _lock_account_row(account_id)
+def _record_success(account, payment_id, reference) -> Payment:
+    """`account`: as read when the round was claimed; while its payment is in flight no other round
+    can change its failure streak or wait, so it tells whether there is anything to reset."""
+    # Lock order on every outcome path: the payment, then the account (as record_payment_success does).
+    if account.consecutive_recharge_failures or account.recharge_retry_at:
+        with transaction.atomic():
+            payment = record_payment_success(payment_id, reference)
+            CreditAccount.objects.filter(pk=account.pk).update(
+                consecutive_recharge_failures=0, recharge_retry_at=None, updated_at=timezone.now()
+            )
+    else:
         payment = record_payment_success(payment_id, reference)
-        CreditAccount.objects.filter(pk=account_id).update(
-            consecutive_recharge_failures=0, recharge_retry_at=None, updated_at=timezone.now()
-        )
-        if CreditAccount.objects.filter(pk=account_id, recharge_due_since__isnull=False).exists():
-            # Usage had taken the balance so far down that one recharge did not lift it above the trigger.
-            enqueue_on_commit(account_id)
+    trigger = account.recharge_trigger
+    if trigger is not None and payment.entry_id and payment.entry.balance_after < trigger:
+        # Usage had taken the balance so far down that one recharge did not lift it above the trigger.
+        enqueue_on_commit(account.pk)
     return payment
 
 
 def _record_transient(account_id, payment_id, error, retry_at) -> Payment:
     with transaction.atomic():
-        _lock_account_row(account_id)
         payment = record_payment_failure(payment_id, error, final=False, retry_at=retry_at)
         if not payment.is_final:
             CreditAccount.objects.filter(pk=account_id).update(recharge_retry_at=retry_at)
@@ -302,9 +336,17 @@ def _record_transient(account_id, payment_id, error, retry_at) -> Payment:
 def _record_failure(account_id, payment_id, error) -> Payment:
     now = timezone.now()
     with transaction.atomic():
-        account = _lock_account(account_id)
         payment = Payment.objects.select_for_update().get(pk=payment_id)
         if payment.is_final:
+            return payment
+        account = _lock_account(account_id)
+        if payment.payment_method_id != account.recharge_payment_method_id:
+            # The admin replaced the card while this attempt was retrying on the old one: not a failure
+            # of the card on file. No streak, no wait: the new card is tried at once.
+            payment = record_payment_failure(payment_id, error, final=True, notify=False)
+            account.recharge_retry_at = None
+            account.save(update_fields=["recharge_retry_at", "updated_at"])
+            enqueue_on_commit(account.pk)
             return payment
         account.consecutive_recharge_failures += 1
         account.recharge_retry_at = now + decline_cooldown()
@@ -370,13 +412,16 @@ def monthly_cap_reached(account, now=None) -> bool:
     return recharged_this_month(account, now) + account.recharge_amount > account.monthly_recharge_cap
 
 
-def _stopped_by_guards(account, now) -> bool:
+def _burst_window_start(account, now):
+    """The last 10 minutes, or less if an admin resumed auto-recharge since."""
     window_start = now - BURST_WINDOW
     if account.auto_recharge_resumed_at and account.auto_recharge_resumed_at > window_start:
         window_start = account.auto_recharge_resumed_at
-    recent = Payment.objects.filter(
-        account=account, purpose=PaymentPurpose.RECHARGE, status=PaymentStatus.SUCCEEDED, finished_at__gt=window_start
-    ).count()
+    return window_start
+
+
+def _stopped_by_guards(account, now, recent) -> bool:
+    """`recent`: recharges that succeeded inside the burst window."""
     if recent >= BURST_LIMIT:
         minutes = int(BURST_WINDOW.total_seconds() // 60)
         _pause(
@@ -548,8 +593,14 @@ def card_expiry_warning(account, card, now=None) -> CardWarning | None:
 def warn_expiring_cards(now=None) -> int:
     """Daily: announce once per card that it expires before the next likely recharge."""
     now = now or timezone.now()
+    # A card valid for more than a year yet is left for a later day: its warning would come too early.
+    within_a_year = now + timedelta(days=366)
     candidates = (
-        CreditAccount.objects.filter(auto_recharge_enabled=True, recharge_payment_method__isnull=False)
+        CreditAccount.objects.filter(
+            auto_recharge_enabled=True,
+            recharge_payment_method__isnull=False,
+            recharge_payment_method__exp_year__lte=within_a_year.year,
+        )
         .exclude(organization__commerce_model__in=POST_USAGE_MODELS)
         .exclude(card_expiry_warned_for=F("recharge_payment_method"))
         .values_list("pk", flat=True)

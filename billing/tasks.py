@@ -32,6 +32,12 @@ def run_auto_recharge_task(self, account_id: int):
     return payment.pk if payment else None
 
 
+@shared_task(acks_late=True, time_limit=300, soft_time_limit=270)
+def run_auto_recharge_batch_task(account_ids: list[int]):
+    """The sweep's batch of accounts, each recharged on its own (see recharge.run_batch)."""
+    return recharge.run_batch([int(pk) for pk in account_ids])
+
+
 @shared_task(time_limit=120, soft_time_limit=100)
 def sweep_auto_recharge_task(limit: int = recharge.SWEEP_BATCH):
     """The safety net: every account still below its trigger gets a recharge task."""

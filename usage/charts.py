@@ -72,3 +72,14 @@ def bar_chart(points, *, chart_id, title, description, value_of, money=False, co
     parts.append(f'<line x1="{LEFT}" y1="{TOP + plot_h}" x2="{WIDTH - RIGHT}" y2="{TOP + plot_h}" class="baseline"/>')
     parts.append("</svg>")
     return mark_safe("".join(parts))  # noqa: S308 - every interpolated text is escaped or a number
+
+
+def data_rows_html(points):
+    """The chart's numbers as table rows (day, records, units, charges), for screen readers and copying."""
+    parts = []
+    for p in points:
+        parts.append(
+            f'<tr><td>{p.day.isoformat()}</td><td class="num">{p.records}</td><td class="num">{p.units}</td>'
+            f'<td class="num">{p.charge:.2f}</td></tr>'
+        )
+    return mark_safe("".join(parts))  # noqa: S308 - dates and numbers only

@@ -193,12 +193,8 @@ class CallRecord(RatedRecord):
         indexes = [
             models.Index(fields=["organization", "start_time", "id"], name="usage_call_org_start_idx"),
             models.Index(fields=["organization", "upn", "start_time", "id"], name="usage_call_org_upn_idx"),
-            models.Index(fields=["organization", "call_type", "start_time", "id"], name="usage_call_org_type_idx"),
-            models.Index(
-                fields=["organization", "start_time", "id"],
-                name="usage_call_org_charged_idx",
-                condition=Q(rating="charged"),
-            ),
+            # No index per call type or for charged calls: each would cost an import of a million rows about
+            # a tenth more, and those filters still read the start-time index newest first, stopping at 50 rows.
         ]
 
     def __str__(self):

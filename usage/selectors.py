@@ -383,10 +383,20 @@ def recommendation(organization, *, today=None) -> Recommendation:
     trigger = min(max(_round_up(burn * 7, 5), limits.RECHARGE_TRIGGER_MIN), limits.RECHARGE_TRIGGER_MAX)
     recharge = min(max(_round_up(burn * 30, 10), limits.RECHARGE_AMOUNT_MIN), limits.RECHARGE_AMOUNT_MAX)
     which = "last 28 days" if burn_28 >= burn_90 else "last 90 days"
+
+    def lasts(amount, bound):
+        days = int(amount / burn)
+        note = f" ({bound})" if bound else ""
+        return f"{amount:,.2f} {currency}{note}, about {days:,} day{'s' if days != 1 else ''} of spending"
+
+    recharge_bound = "the smallest recharge allowed" if recharge == limits.RECHARGE_AMOUNT_MIN and burn * 30 < recharge else (
+        "the largest recharge allowed" if recharge == limits.RECHARGE_AMOUNT_MAX else "")
+    trigger_bound = "the lowest trigger allowed" if trigger == limits.RECHARGE_TRIGGER_MIN and burn * 7 < trigger else (
+        "the highest trigger allowed" if trigger == limits.RECHARGE_TRIGGER_MAX else "")
     reasoning = (
         f"You spent {to_money(burn):,.2f} {currency} a day on average over the {which} (the busier of the 28- and "
-        f"90-day windows), so a recharge of {recharge:,.2f} {currency} lasts about a month, and a trigger of "
-        f"{trigger:,.2f} {currency} keeps about a week in hand while a recharge is paid."
+        f"90-day windows). Recharge with {lasts(recharge, recharge_bound)} (we aim for a month), when the balance "
+        f"falls below {lasts(trigger, trigger_bound)} (we aim for a week, time to fix a declined card)."
     )
     return Recommendation(
         balance=balance,

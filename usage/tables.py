@@ -7,7 +7,10 @@ same values come from one small function per column here (no query, template or 
 per cell), and a test holds them equal to what django-tables2 renders.
 """
 
+from html import escape
+
 import django_tables2 as tables
+from django.utils.safestring import mark_safe
 
 from .choices import Rating
 from .models import CallRecord, SmsRecord
@@ -179,3 +182,17 @@ def fast_rows(table_class, records, visible):
     """Rows of (text, is_numeric) cells for the visible columns, in table order."""
     cells = [(table_class.FAST[name], name in table_class.NUMERIC) for name in visible]
     return [[(cell(record), numeric) for cell, numeric in cells] for record in records]
+
+
+def rows_html(rows):
+    """The <tr> elements of `fast_rows`, every value escaped: a template loop costs more per cell
+    than the cell itself, and a page of a report shows nearly a thousand cells."""
+    parts = []
+    for row in rows:
+        parts.append("<tr>")
+        for text, numeric in row:
+            parts.append('<td class="num">' if numeric else "<td>")
+            parts.append(escape(text))
+            parts.append("</td>")
+        parts.append("</tr>")
+    return mark_safe("".join(parts))  # noqa: S308 - every value above is escaped

@@ -16,14 +16,14 @@ from billing.access import AdminCenterMixin
 
 from . import selectors
 from .access import UsageImportMixin, can_import
-from .charts import bar_chart
+from .charts import bar_chart, data_rows_html
 from .choices import ExportFormat, ExportStatus, RecordKind
 from .filters import CallRecordFilter, SmsRecordFilter
 from .forms import EditColumnsForm, ImportForm, ReportRangeForm
 from .models import Export, ReportPreference
 from .services import exports
 from .services.ingest import ImportRejected, import_file
-from .tables import CallRecordTable, SmsRecordTable, fast_rows
+from .tables import CallRecordTable, SmsRecordTable, fast_rows, rows_html
 
 PER_PAGE = 50
 REPORTS = {
@@ -90,6 +90,7 @@ class ReportView(AdminCenterMixin, View):
         )
         query = report_query(request.GET)
         sort_param = request.GET.get("sort", "")
+        rows = fast_rows(table_class, page.rows, visible)
         return render(
             request,
             self.template_name,
@@ -102,10 +103,13 @@ class ReportView(AdminCenterMixin, View):
                 "summary": state.summary,
                 "charts": self.charts(state),
                 "headers": self.headers(table_class, columns, visible, sort_name, descending, query),
-                "rows": fast_rows(table_class, page.rows, visible),
+                "rows": rows,
+                "rows_html": rows_html(rows),
+                "chart_rows_html": data_rows_html(state.summary.days),
                 "page": page,
                 "paging": self.paging(page, query, sort_param),
                 "query": query.urlencode(),
+                "range_query": report_query({k: request.GET.get(k) for k in ("range", "start", "end")}).urlencode(),
                 "columns_form": EditColumnsForm(columns=columns, hidden=hidden),
                 "can_import": can_import(request.tenant),
                 "empty_text": table_class._meta.empty_text,
@@ -159,23 +163,20 @@ class ReportView(AdminCenterMixin, View):
         currency = state.summary.currency
         noun = "SMS" if self.kind == RecordKind.SMS else "Calls"
         total = state.summary.records
+        charts = [
+            (f"{noun} per day", "chart-records",
+             f"{total:,} {noun.lower()} from {state.start:%B %d, %Y} to {state.end:%B %d, %Y}, one bar per UTC day.",
+             lambda p: p.records, False, "#0f5bb5"),
+            (f"Credit charges per day ({currency})", "chart-charges",
+             f"{state.summary.charge:,.2f} {currency} charged to Communications Credits in the range, one bar per UTC day.",
+             lambda p: p.charge, True, "#a04e00"),
+        ]
         return [
-            bar_chart(
-                days,
-                chart_id="chart-records",
-                title=f"{noun} per day",
-                description=f"{total:,} {noun.lower()} from {state.start:%B %d, %Y} to {state.end:%B %d, %Y}, one bar per UTC day.",
-                value_of=lambda p: p.records,
-            ),
-            bar_chart(
-                days,
-                chart_id="chart-charges",
-                title=f"Credit charges per day ({currency})",
-                description=f"{state.summary.charge:,.2f} {currency} charged to Communications Credits in the range, one bar per UTC day.",
-                value_of=lambda p: p.charge,
-                money=True,
-                color="#a04e00",
-            ),
+            {
+                "title": title,
+                "svg": bar_chart(days, chart_id=chart_id, title=title, description=description, value_of=value_of, money=money, color=color),
+            }
+            for title, chart_id, description, value_of, money, color in charts
         ]
 
 

@@ -209,7 +209,14 @@ CELERY_BEAT_SCHEDULE = {
         "task": "notifications.tasks.send_pending_deliveries_task",
         "schedule": timedelta(seconds=env.int("NOTIFICATIONS_SWEEP_SECONDS", default=30)),
     },
+    # Usage exports are kept 7 days under Downloads; then their files go.
+    "delete-expired-usage-exports": {
+        "task": "usage.tasks.delete_expired_exports_task",
+        "schedule": crontab(hour=3, minute=11),
+    },
 }
+# Usage report exports up to this many rows download at once; larger ones are built in the background.
+USAGE_EXPORT_IMMEDIATE_ROWS = env.int("USAGE_EXPORT_IMMEDIATE_ROWS", default=5000)
 
 LOGGING = {
     "version": 1,

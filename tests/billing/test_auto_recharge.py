@@ -322,9 +322,10 @@ def test_a_card_expiring_before_the_next_likely_recharge_is_announced_once(org, 
 
 
 def test_a_card_valid_beyond_the_next_likely_recharge_is_not_announced(org, billing_admin, recorder):
-    card = CardFactory(organization=org, exp_month=12, exp_year=timezone.now().year + 3)
+    in_eight_months = (timezone.now() + relativedelta(months=8)).date()
+    card = CardFactory(organization=org, exp_month=in_eight_months.month, exp_year=in_eight_months.year)
     account = arm(org, card, billing_admin, balance="500.00")
-    spend(account, "100.00")  # at this pace the trigger is some 114 days away
+    spend(account, "100.00")  # at this pace the trigger is some 114 days away, before the card expires
     assert recharge.warn_expiring_cards() == 0
     assert selectors.credits_overview(org).card_expiry_warning is None
     assert recorder.of("card_expires_before_next_recharge") == []
@@ -400,3 +401,47 @@ def test_the_sweep_skips_accounts_that_are_paused_cooling_down_or_above_the_trig
     due = list(recharge.due_accounts().values_list("pk", flat=True))
     assert armed.pk not in due and cooling.pk not in due and paused.pk not in due
     assert list(recharge.due_accounts(later(hours=2)).values_list("pk", flat=True)) == [cooling.pk]
+
+
+def test_the_sweeps_batch_recharges_each_account_on_its_own(billing_admin):
+    accounts = []
+    for behaviour in ("ok", "processing_error", "ok", "ok"):
+        org = OrganizationFactory()
+        account = arm(org, CardFactory(organization=org), billing_admin)
+        charged = CardFactory(organization=org, behaviour=behaviour)
+        services.update_auto_recharge(organization=org, actor=billing_admin, enabled=True, amount=50, trigger=20, payment_method=charged)
+        with mock.patch.object(tasks.run_auto_recharge_task, "apply_async"):  # the message is lost
+            spend(account, "85.00")
+        accounts.append(account)
+    real = recharge.run_auto_recharge
+
+    def with_a_bug_for_the_last(account_id, **kwargs):
+        if account_id == accounts[3].pk:
+            raise RuntimeError("a bug that hits one account only")
+        return real(account_id, **kwargs)
+
+    with mock.patch.object(recharge, "run_auto_recharge", side_effect=with_a_bug_for_the_last):
+        outcome = recharge.run_batch([a.pk for a in accounts])
+    assert outcome == {"recharged": 2, "waiting": 1, "errors": 1}
+    assert [recharges(a).filter(status="succeeded").count() for a in accounts] == [1, 0, 1, 0]
+    assert recharges(accounts[1]).get().status == PaymentStatus.PENDING, "waits for its back-off"
+    assert sorted(recharge.due_accounts().values_list("pk", flat=True)) == [accounts[3].pk], "the next sweep's"
+
+
+def test_an_attempt_still_retrying_on_the_replaced_card_does_not_hold_up_the_new_one(org, card, billing_admin, recorder):
+    account = arm(org, card, billing_admin)
+    flaky = CardFactory(organization=org, behaviour="processing_error", last4="0119")
+    services.update_auto_recharge(organization=org, actor=billing_admin, enabled=True, amount=50, trigger=20, payment_method=flaky)
+    spend(account, "85.00")  # the first call meets a transient error: waiting for its back-off
+    services.update_auto_recharge(organization=org, actor=billing_admin, enabled=True, amount=50, trigger=20, payment_method=card)
+    for step in range(1, 6):  # the old card's payment keeps its key and card until its calls run out
+        try:
+            recharge.run_auto_recharge(account.pk, now=later(minutes=10 * step))
+        except recharge.TransientRecharge:
+            continue
+    old, new = recharges(account)
+    assert old.status == PaymentStatus.FAILED and old.payment_method == flaky
+    assert new.status == PaymentStatus.SUCCEEDED and new.payment_method == card
+    account.refresh_from_db()
+    assert account.balance == Decimal("65.00") and account.consecutive_recharge_failures == 0
+    assert recorder.failed == [], "the replaced card's failure is not announced"

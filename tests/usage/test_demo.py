@@ -1,4 +1,4 @@
-"""The demo: a few months of realistic, deterministic usage for Contoso, safe to load twice."""
+"""The demo: a few months of realistic, deterministic usage for Contoso, loaded by load_demo, safe twice."""
 
 import io
 
@@ -12,32 +12,34 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def snapshot(org):
-    calls = list(CallRecord.objects.filter(organization=org).order_by("usage_id").values_list("usage_id", "start_time", "call_type", "charge", "rating"))
+    calls = list(
+        CallRecord.objects.filter(organization=org).order_by("usage_id").values_list("usage_id", "start_time", "call_type", "charge", "rating")
+    )
     return calls, SmsRecord.objects.filter(organization=org).count()
 
 
-def test_the_demo_gives_contoso_rated_calls_and_sms_and_loading_it_again_changes_nothing():
+def test_load_demo_gives_contoso_rated_calls_and_sms_and_loading_it_again_changes_nothing(settings):
+    settings.USAGE_DEMO_DAYS = 14
     call_command("load_demo", stdout=io.StringIO())
-    call_command("load_usage_demo", "--days", "12", stdout=io.StringIO())
     contoso = Organization.objects.get(slug="contoso")
     calls, sms = snapshot(contoso)
     ratings = {rating for *_, rating in calls}
-    assert len(calls) > 200 and sms > 20
-    assert {"included_plan", "free_inbound", "charged"} <= ratings
+    assert len(calls) > 300 and sms > 20
+    assert {"included_plan", "included_conference", "free_inbound", "charged", "refused"} <= ratings
     charges = LedgerEntry.objects.filter(account__organization=contoso, kind="usage_charge").count()
     assert charges > 0
-    call_command("load_usage_demo", "--days", "12", stdout=io.StringIO())
+    call_command("load_demo", stdout=io.StringIO())
     assert snapshot(contoso) == (calls, sms)
     assert LedgerEntry.objects.filter(account__organization=contoso, kind="usage_charge").count() == charges
 
 
-def test_the_same_day_always_gives_the_same_rows():
+def test_the_same_days_always_give_the_same_rows(settings):
+    settings.USAGE_DEMO_DAYS = 3
     call_command("load_demo", stdout=io.StringIO())
-    call_command("load_usage_demo", "--days", "3", stdout=io.StringIO())
     contoso = Organization.objects.get(slug="contoso")
     first, _ = snapshot(contoso)
     CallRecord.objects.all().delete()
     SmsRecord.objects.all().delete()
-    call_command("load_usage_demo", "--days", "3", stdout=io.StringIO())
+    call_command("load_usage_demo", stdout=io.StringIO())
     again, _ = snapshot(contoso)
     assert [c[:3] for c in again] == [c[:3] for c in first]

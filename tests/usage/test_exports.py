@@ -16,6 +16,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from tests.factories import OrganizationFactory
+from tests.markers import requires_postgres
 from tests.usage.conftest import fund
 from tests.usage.factories import PersonFactory, graph_call, page
 from tests.usage.xlsx_reader import read_workbook
@@ -209,3 +210,29 @@ def test_exports_expire_after_seven_days_and_their_files_are_deleted(calls, org,
 def test_an_export_keeps_the_filters_even_when_the_screen_changes(calls, org):
     parameters = exports.parameters_for("pstn", today_at(10).date(), today_at().date(), {"user": "bob@contoso.test"})
     assert exports.export_queryset(org, parameters).count() == 1
+
+
+@requires_postgres
+def test_postgresql_formats_the_original_format_exactly_as_csv_writer_does(org, people, rates, funded, tmp_path):
+    tricky = [
+        graph_call(start=today_at(1, 9), callee="Smith, \"Bob\" & Co", caller="+123 456789***"),
+        graph_call(start=today_at(1, 10), userDisplayName="Zoë Ünïcode", operator="Line\nbreak\r\nhere"),
+        graph_call(start=today_at(2, 11), conferenceId="", usageCountryCode="US"),
+        graph_call(start=today_at(2, 11).replace(microsecond=123456), call_type="user_in"),
+    ]
+    import_graph_payload(org, page(tricky), "pstn")
+    parameters = exports.parameters_for("pstn", today_at(5).date(), today_at().date(), {})
+    rows = exports.export_queryset(org, parameters)
+
+    def members(writer):
+        path = tmp_path / f"{writer.__name__}.zip"
+        with zipfile.ZipFile(path, "w") as archive:
+            writer(archive, rows, "pstn", *([parameters] if writer is exports._csv_members_by_copy else []),
+                   "PSTN.calls.{day}.csv", HEADER, exports.Progress())
+        with zipfile.ZipFile(path) as archive:
+            return {name: archive.read(name) for name in archive.namelist()}
+
+    by_python = members(exports._csv_members)
+    by_copy = members(exports._csv_members_by_copy)
+    assert by_copy == by_python
+    assert len(by_copy) == 2 and b"Line break here" in b"".join(by_copy.values())

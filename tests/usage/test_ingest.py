@@ -214,3 +214,22 @@ def test_memory_stays_flat_while_a_large_file_is_imported(org, people, rates, mo
     large = peak_for(12_000)
     # Six times the rows, about the same memory: the rows are not kept (the file bytes are not traced here).
     assert large < small * 2, (small, large)
+
+
+def test_a_usage_id_repeated_far_apart_in_one_file_is_still_imported_once(org, people, rates, monkeypatch):
+    monkeypatch.setattr("usage.services.ingest.CHUNK_SIZE", 5)
+    repeated = export_row()
+    rows = [repeated] + [export_row() for _ in range(12)] + [repeated]
+    result = import_csv(org, csv_bytes(rows))
+    assert (result.created, result.skipped) == (13, 1)
+    assert ImportBatch.objects.count() == 1  # the first attempt was rolled back whole
+
+
+def test_a_usage_id_imported_before_with_another_start_time_is_refused_by_name(org, people, rates):
+    first = export_row()
+    import_csv(org, csv_bytes([first]))
+    moved = dict(first, **{"Start Time": "2023-01-01T00:00:00Z", "End Time": "2023-01-01T00:05:00Z"})
+    with pytest.raises(ImportRejected) as refused:
+        import_csv(org, csv_bytes([moved]))
+    assert refused.value.errors[0].column == "UsageId"
+    assert CallRecord.objects.count() == 1

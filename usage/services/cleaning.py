@@ -38,18 +38,20 @@ class RowError:
 
 
 def one_line(value: str) -> str:
-    # The original format is one record per CSV line: line breaks and tabs inside a value become spaces.
-    return " ".join(value.split())
+    """Line breaks inside a value become spaces: the original format is one record per line, and the
+    exports rely on it (a value never holds a line break once imported)."""
+    return value.replace("\r\n", " ").replace("\n", " ").replace("\r", " ")
 
 
 def text_check(limit, lower=False):
     def check(value):
-        value = value.strip()
-        if "\n" in value or "\r" in value or "\t" in value:
+        if lower:
+            value = value.strip().lower()
+        if "\n" in value or "\r" in value:
             value = one_line(value)
         if len(value) > limit:
             raise Bad(f"is longer than {limit} characters.")
-        return value.lower() if lower else value
+        return value
 
     return check
 
@@ -218,17 +220,24 @@ def CHECK(function):
     return ("check", function)
 
 
+# Checks the compiled cleaner writes inline for the common case, calling the function otherwise.
+COUNTRY = ("country", country)
+REQUIRED_TIME = ("time", required_time)
+OPTIONAL_TIME = ("time", optional_time)
+AMOUNT = ("amount", amount)
+
+
 COMMON_SPECS = {
     "usage_id": CHECK(guid),
     "user_object_id": LOWER(64),
     "upn": LOWER(254),
     "display_name": TEXT(256),
-    "user_location": CHECK(country),
+    "user_location": COUNTRY,
     "destination_context": CHECK(destination_context),
-    "reported_charge": CHECK(amount),
+    "reported_charge": AMOUNT,
     "reported_capability": CHECK(capability),
     "reported_currency": IGNORE,
-    "tenant_country": CHECK(country),
+    "tenant_country": COUNTRY,
     # Written by exports; an import keeps the source's values as reported and rates again.
     "charge": IGNORE,
     "capability": IGNORE,
@@ -245,11 +254,11 @@ CALL_SPECS = {
     "direction": CHECK(direction),
     "number_type": TEXT(32),
     "destination_dialed": TEXT(128),
-    "external_country": CHECK(country),
-    "start_time": CHECK(required_time),
-    "end_time": CHECK(optional_time),
+    "external_country": COUNTRY,
+    "start_time": REQUIRED_TIME,
+    "end_time": OPTIONAL_TIME,
     "duration_seconds": CHECK(seconds),
-    "reported_connection_fee": CHECK(amount),
+    "reported_connection_fee": AMOUNT,
     "operator": TEXT(128),
     "duration_source": TEXT(32),
     "administrative_units": TEXT(500),
@@ -259,63 +268,97 @@ CALL_SPECS = {
 SMS_SPECS = {
     **COMMON_SPECS,
     "sms_id": TEXT(128),
-    "sent_time": CHECK(required_time),
+    "sent_time": REQUIRED_TIME,
     "sms_type": CHECK(sms_type),
     "segments": CHECK(segments),
     "destination_name": TEXT(128),
     "destination_number": TEXT(128),
     "source_number": TEXT(128),
-    "other_party_country": CHECK(country),
+    "other_party_country": COUNTRY,
 }
 
 
 def check_value(spec, value):
-    """One value through its spec (the slow path of the compiled cleaner, and its reference)."""
+    """One value through its spec, the slow way (the reference the compiled cleaner follows)."""
     if spec == IGNORE:
         return None
-    if spec[0] == "text":
-        return text_check(spec[1], spec[2])(value)
-    return spec[1](value)
+    return spec_function(spec)(value)
 
 
 def compile_cleaner(specs, mapping, defaults):
     """A function `(values, label, names, errors) -> dict | None` for rows laid out as `mapping`.
 
     `mapping` is a list of (position, field). The dict starts from `defaults` (every column of the
-    record); a row with a bad value returns None after adding one RowError per bad value.
+    record, in the table's order); a row with a bad value returns None after adding one RowError
+    per bad value. Plain text is kept as it comes but for line breaks (see one_line) and its length
+    is checked; user names and ids are trimmed and lower-cased; the common form of countries, times
+    and amounts is checked inline.
     """
     lines = [
         "def clean(v, label, names, errors):",
         "    r = defaults.copy()",
         "    bad = False",
     ]
-    env = {"defaults": defaults, "Bad": Bad, "RowError": RowError}
+    env = {"defaults": defaults, "Bad": Bad, "RowError": RowError, "UTC": UTC, "fromisoformat": datetime.fromisoformat,
+           "Decimal": Decimal, "plain_amount": _PLAIN_AMOUNT.fullmatch}
+
+    def call(field, position, indent="    "):
+        name = f"check_{field}"
+        env[name] = spec_function(specs[field])
+        return [
+            f"{indent}try:",
+            f"{indent}    r[{field!r}] = {name}(v[{position}])",
+            f"{indent}except Bad as problem:",
+            f"{indent}    errors.append(RowError(label, names.get({field!r}, {field!r}), str(problem)))",
+            f"{indent}    bad = True",
+        ]
+
     for position, field in mapping:
         spec = specs.get(field, IGNORE)
         if spec == IGNORE:
             continue
-        report = (
-            f"        errors.append(RowError(label, names.get({field!r}, {field!r}), str(problem)))\n"
-            "        bad = True"
-        )
-        if spec[0] == "text":
+        kind = spec[0]
+        if kind == "text":
             limit, lower = spec[1], spec[2]
             slow = f"slow_{field}"
             env[slow] = text_check(limit, lower)
-            lines.append(f"    x = v[{position}].strip()")
-            lines.append(f"    if len(x) > {limit} or '\\n' in x or '\\r' in x or '\\t' in x:")
+            lines.append(f"    x = v[{position}]{'.strip().lower()' if lower else ''}")
+            lines.append(f"    if len(x) > {limit} or '\\n' in x or '\\r' in x:")
             lines.append("        try:")
             lines.append(f"            x = {slow}(x)")
             lines.append("        except Bad as problem:")
-            lines.append("    " + report.replace("\n", "\n    "))
-            lines.append(f"    r[{field!r}] = x{'.lower()' if lower else ''}")
-        else:
-            name = f"check_{field}"
-            env[name] = spec[1]
+            lines.append(f"            errors.append(RowError(label, names.get({field!r}, {field!r}), str(problem)))")
+            lines.append("            bad = True")
+            lines.append(f"    r[{field!r}] = x")
+        elif kind == "country":
+            lines.append(f"    x = v[{position}]")
+            lines.append("    if len(x) == 2 and x.isalpha():")
+            lines.append(f"        r[{field!r}] = x.upper()")
+            lines.append("    elif x:")
+            lines += call(field, position, "        ")
+        elif kind == "time":
             lines.append("    try:")
-            lines.append(f"        r[{field!r}] = {name}(v[{position}])")
-            lines.append("    except Bad as problem:")
-            lines.append(report)
+            lines.append(f"        x = fromisoformat(v[{position}])")
+            lines.append("    except ValueError:")
+            lines.append("        x = None")
+            lines.append("    if x is not None and x.tzinfo is UTC:")
+            lines.append(f"        r[{field!r}] = x")
+            lines.append("    else:")
+            lines += call(field, position, "        ")
+        elif kind == "amount":
+            lines.append(f"    x = v[{position}]")
+            lines.append("    if x and plain_amount(x):")
+            lines.append(f"        r[{field!r}] = Decimal(x)")
+            lines.append("    elif x:")
+            lines += call(field, position, "        ")
+        else:
+            lines += call(field, position)
     lines.append("    return None if bad else r")
     exec("\n".join(lines), env)  # noqa: S102 - the source is built above from fixed specs, never from input
     return env["clean"]
+
+
+def spec_function(spec):
+    if spec[0] == "text":
+        return text_check(spec[1], spec[2])
+    return spec[1]

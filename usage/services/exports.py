@@ -28,7 +28,7 @@ from datetime import UTC, date, datetime, timedelta
 import xlsxwriter
 from django.conf import settings
 from django.core.files import File
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Q
 from django.http import QueryDict
 from django.urls import reverse
@@ -84,12 +84,10 @@ def export_queryset(organization, parameters):
 
 
 def _iso(moment):
+    """UTC ISO 8601 with microseconds, as the original writes its times (2019-11-01T00:00:08.258993Z)."""
     if moment is None:
         return ""
-    moment = moment.astimezone(UTC)
-    if moment.microsecond:
-        return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def _excel_serial(moment):
@@ -209,6 +207,8 @@ def _csv_value(field):
         return _iso
     if field in MONEY_FIELDS:
         return lambda v: "" if v is None else f"{v:.2f}"
+    if field in INTEGER_FIELDS or field == "usage_id":
+        return lambda v: "" if v is None else str(v)
     return lambda v: "" if v is None else str(v)
 
 
@@ -216,31 +216,13 @@ def write_csv_zip(rows, target, kind, parameters, *, public_id, progress=None):
     """Write the original format to `target` (a path or binary file); returns the row count."""
     progress = progress or Progress()
     columns = COLUMNS[kind]
-    fields = [f for _, f in columns]
     header = [name for name, _ in columns]
-    time_index = fields.index(TIME_FIELDS[kind])
-    formatters = [_csv_value(f) for f in fields]
     _, member_pattern = zip_names(kind, public_id)
-    count = 0
     with zipfile.ZipFile(target, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1) as archive:
-        current_day = None
-        handle = text = writer = None
-        for values in rows.values_list(*fields).iterator(chunk_size=FETCH_CHUNK):
-            day = values[time_index].astimezone(UTC).date()
-            if day != current_day:
-                if text is not None:
-                    text.close()
-                current_day = day
-                handle = archive.open(member_pattern.format(day=day.isoformat()), "w", force_zip64=True)
-                text = io.TextIOWrapper(handle, encoding="utf-8", newline="")
-                writer = csv.writer(text, lineterminator="\r\n")
-                writer.writerow(header)
-            writer.writerow([fmt(v) for fmt, v in zip(formatters, values, strict=True)])
-            count += 1
-            if count % 1000 == 0:
-                progress.tick(1000)
-        if text is not None:
-            text.close()
+        if connection.vendor == "postgresql":
+            count = _csv_members_by_copy(archive, rows, kind, parameters, member_pattern, header, progress)
+        else:
+            count = _csv_members(archive, rows, kind, member_pattern, header, progress)
         described = dict(parameters)
         described.update(
             {
@@ -253,8 +235,91 @@ def write_csv_zip(rows, target, kind, parameters, *, public_id, progress=None):
             }
         )
         archive.writestr("parameters.json", json.dumps(described, indent=2))
+    return count
+
+
+def _csv_members(archive, rows, kind, member_pattern, header, progress):
+    """The rows through csv.writer, one member per UTC day (any database)."""
+    fields = [f for _, f in COLUMNS[kind]]
+    time_index = fields.index(TIME_FIELDS[kind])
+    formatters = [_csv_value(f) for f in fields]
+    count = 0
+    current_day = None
+    text = writer = None
+    for values in rows.values_list(*fields).iterator(chunk_size=FETCH_CHUNK):
+        day = values[time_index].astimezone(UTC).date()
+        if day != current_day:
+            if text is not None:
+                text.close()
+            current_day = day
+            handle = archive.open(member_pattern.format(day=day.isoformat()), "w", force_zip64=True)
+            text = io.TextIOWrapper(handle, encoding="utf-8", newline="")
+            writer = csv.writer(text, lineterminator="\r\n")
+            writer.writerow(header)
+        writer.writerow([fmt(v) for fmt, v in zip(formatters, values, strict=True)])
+        count += 1
+        if count % 1000 == 0:
+            progress.tick(1000)
+    if text is not None:
+        text.close()
     progress.tick(count % 1000)
     return count
+
+
+def _sql_text(field, table):
+    """The SQL that formats a column exactly as _csv_value does in Python."""
+    column = f'{table}."{field}"'
+    if field in TIME_VALUE_FIELDS:
+        return f"to_char({column} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
+    if field in MONEY_FIELDS or field in INTEGER_FIELDS or field == "usage_id":
+        return f"{column}::text"
+    # NULLIF: an empty value is written unquoted, as csv.writer writes it. Values hold no line break
+    # (the import makes them one line), so each record is one line and LF can become CRLF.
+    return f"NULLIF({column}, '')"
+
+
+def _csv_members_by_copy(archive, rows, kind, parameters, member_pattern, header, progress):
+    """PostgreSQL formats the CSV (COPY ... TO STDOUT), a day at a time, while this process compresses
+    it: the same bytes as csv.writer would write, at a fraction of the cost."""
+    from psycopg import ClientCursor
+
+    model = rows.model
+    table = connection.ops.quote_name(model._meta.db_table)
+    fields = [f for _, f in COLUMNS[kind]]
+    time_field = TIME_FIELDS[kind]
+    start, end = date.fromisoformat(parameters["start"]), date.fromisoformat(parameters["end"])
+    header_line = ("\r\n".join([_csv_header(header)]) + "\r\n").encode()
+    count = 0
+    day = start
+    with connection.cursor() as cursor:
+        raw = cursor.cursor
+        mogrify = ClientCursor(raw.connection).mogrify
+        while day <= end:
+            low = datetime.combine(day, datetime.min.time(), tzinfo=UTC)
+            day_rows = rows.filter(**{f"{time_field}__gte": low, f"{time_field}__lt": low + timedelta(days=1)})
+            day_rows = day_rows.extra(select={f"c{i}": _sql_text(f, table) for i, f in enumerate(fields)})
+            sql, params = day_rows.values_list(*[f"c{i}" for i in range(len(fields))]).query.sql_with_params()
+            handle = None
+            with raw.copy(f"COPY ({mogrify(sql, params)}) TO STDOUT (FORMAT csv)") as copy:
+                for block in copy:
+                    if handle is None:
+                        handle = archive.open(member_pattern.format(day=day.isoformat()), "w", force_zip64=True)
+                        handle.write(header_line)
+                    data = bytes(block)
+                    lines = data.count(b"\n")
+                    handle.write(data.replace(b"\n", b"\r\n"))
+                    count += lines
+                    progress.tick(lines)
+            if handle is not None:
+                handle.close()
+            day += timedelta(days=1)
+    return count
+
+
+def _csv_header(header):
+    out = io.StringIO()
+    csv.writer(out, lineterminator="").writerow(header)
+    return out.getvalue()
 
 
 # Immediate and background exports ---------------------------------------------------------------

@@ -11,18 +11,19 @@ charge for the whole import, in one transaction:
 - streaming: rows are read, rated and written in chunks (PostgreSQL COPY, or bulk inserts
   elsewhere), so memory does not grow with the file.
 
-Duplicate detection relies on a UsageId always having the same start time: a chunk whose time span
-holds no record yet cannot hold a duplicate, which keeps the common case (new usage) to one indexed
-range probe per chunk. A row that breaks the rule meets the unique constraint and fails the import
-with that UsageId named.
+Duplicate detection relies on a UsageId always having the same start time: a chunk outside the time
+span of the organization's records cannot hold a duplicate, so new usage (the common case) streams
+into one COPY with no check at all. A UsageId repeated far apart in one file meets the unique
+constraint instead, and the import starts over checking every chunk; a UsageId imported before with
+another start time fails the import with that UsageId named.
 """
 
 from collections import defaultdict
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
-from operator import itemgetter
 
-from django.db import IntegrityError, connection, transaction
+from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
 from billing.money import ZERO
@@ -131,34 +132,72 @@ KINDS = {RecordKind.PSTN: CALLS, RecordKind.SMS: MESSAGES}
 
 
 class Writer:
-    """Appends records: PostgreSQL COPY where available (the fast path), bulk inserts elsewhere."""
+    """Appends records: PostgreSQL COPY where available, bulk inserts elsewhere.
+
+    With PostgreSQL one COPY stays open across chunks, so the server stores rows while the next ones
+    are read, checked and rated. Any other query on the connection first ends the COPY (a query
+    cannot run while a COPY is open), through an execute wrapper installed for the import: a new
+    person, a new month's pools or a duplicate check simply end it, and the next row starts another.
+    """
 
     def __init__(self, kind: Kind):
         self.kind = kind
-        self.copy = connection.vendor == "postgresql"
-        self.table = kind.model._meta.db_table
+        self.use_copy = connection.vendor == "postgresql"
         self.columns = kind.columns
-        self.row_of = itemgetter(*self.columns)
-        if self.copy:
+        self.width = len(self.columns)
+        self._cursor = self._copy_cm = self._write_row = None
+        self.pending = []
+        if self.use_copy:
             quoted = ", ".join(connection.ops.quote_name(c) for c in self.columns)
-            self.statement = f"COPY {connection.ops.quote_name(self.table)} ({quoted}) FROM STDIN"
+            self.statement = f"COPY {connection.ops.quote_name(kind.model._meta.db_table)} ({quoted}) FROM STDIN"
 
-    def write(self, records):
-        if not records:
+    def write(self, record):
+        if not self.use_copy:
+            self.pending.append(record)
             return
-        columns = self.columns
-        if self.copy:
-            with connection.cursor() as cursor:
-                raw = cursor.cursor
-                with raw.copy(self.statement) as copy:
-                    write_row = copy.write_row
-                    row_of = self.row_of
-                    for record in records:
-                        write_row(row_of(record))
-        else:
-            model = self.kind.model
-            objects = [model(**{c: r[c] for c in columns}) for r in records]
-            model.objects.bulk_create(objects, batch_size=500)
+        if self._write_row is None:
+            self._cursor = connection.cursor()
+            self._copy_cm = self._cursor.cursor.copy(self.statement)
+            self._write_row = self._copy_cm.__enter__().write_row
+        # A record holds exactly the table's columns, in its order (it starts as a copy of the defaults).
+        if len(record) != self.width:
+            raise ValueError(f"A record has {len(record)} fields, the table {self.width}: {sorted(set(record) - set(self.columns))}")
+        self._write_row(tuple(record.values()))
+
+    def flush(self, exc=None):
+        """End the open COPY (waiting for the server to store its rows), or insert the pending rows."""
+        if self._write_row is not None:
+            copy_cm, cursor = self._copy_cm, self._cursor
+            self._cursor = self._copy_cm = self._write_row = None
+            try:
+                if exc is None:
+                    copy_cm.__exit__(None, None, None)
+                else:
+                    copy_cm.__exit__(type(exc), exc, exc.__traceback__)
+            finally:
+                cursor.close()
+        elif self.pending and exc is None:
+            model, columns = self.kind.model, self.columns
+            rows, self.pending = self.pending, []
+            model.objects.bulk_create([model(**{c: r[c] for c in columns}) for r in rows], batch_size=500)
+
+    @contextmanager
+    def session(self):
+        """For the import's duration: other queries end the COPY first; errors abort it."""
+
+        def end_copy_first(execute, sql, params, many, context):
+            if self._write_row is not None:
+                self.flush()
+            return execute(sql, params, many, context)
+
+        # Driver errors (a COPY refused by a constraint) become Django's, like those of any query.
+        with connection.wrap_database_errors, connection.execute_wrapper(end_copy_first):
+            try:
+                yield self
+            except BaseException as exc:
+                self.flush(exc)
+                raise
+            self.flush()
 
 
 def existing_ids(kind: Kind, organization, records):
@@ -174,6 +213,16 @@ def existing_ids(kind: Kind, organization, records):
     for start in range(0, len(ids), 1000):
         found.update(str(u) for u in scope.filter(usage_id__in=ids[start : start + 1000]).values_list("usage_id", flat=True))
     return found
+
+
+def existing_span(kind: Kind, organization):
+    """(first, last) start time of the organization's records, or None: chunks outside need no check."""
+    time_field = kind.time_field
+    scope = kind.model.objects.filter(organization=organization).order_by(time_field).values_list(time_field, flat=True)
+    first = scope.first()
+    if first is None:
+        return None
+    return first, scope.last()
 
 
 class DailyTotals:
@@ -212,80 +261,110 @@ class DailyTotals:
 # The service -------------------------------------------------------------------------------------
 
 
-def ingest(organization, source: RowSource, *, origin=ImportBatch.Source.UPLOAD, actor=None, filename="") -> ImportResult:
-    """Import every row of `source` for `organization`, or none of them (ImportRejected)."""
-    kind = KINDS[source.kind]
-    errors = []
+def ingest(organization, source: RowSource, *, origin=ImportBatch.Source.UPLOAD, actor=None, filename="", reopen=None) -> ImportResult:
+    """Import every row of `source` for `organization`, or none of them (ImportRejected).
+
+    A first pass checks for duplicates only where the organization already has records (see
+    `existing_span`); a UsageId repeated far apart in the same file then meets the unique
+    constraint, and the import starts again from `reopen()` (a fresh source) checking every chunk.
+    """
     try:
         with transaction.atomic(durable=True):
             RatingState.objects.get_or_create(organization=organization)
             RatingState.objects.select_for_update(no_key=True).filter(organization=organization).update(
                 last_import_at=timezone.now()
             )
-            ctx = RatingContext(organization)
-            batch = ImportBatch.objects.create(
-                organization=organization,
-                kind=source.kind,
-                source=origin,
-                filename=(filename or source.description)[:255],
-                created_by=actor,
-            )
-            run = _Run(kind, organization, ctx, batch)
-            layout = source.layout
-            clean = kind.cleaner(layout)
-            names = layout.names
-            finish = kind.finish
-            chunk = []
-            append = chunk.append
-            for label, payload in source.rows:
-                if type(payload) is list:
-                    run.read += 1
-                    record = clean(payload, label, names, errors)
-                    if record is not None and finish(record, label, names, errors) and not errors:
-                        append(record)
-                        if len(chunk) >= CHUNK_SIZE:
-                            run.process(chunk)
-                            chunk = []
-                            append = chunk.append
-                    elif len(errors) >= MAX_ERRORS:
-                        raise ImportRejected(errors, truncated=True)
-                elif isinstance(payload, Layout):
-                    layout = payload
-                    clean = kind.cleaner(layout)
-                    names = layout.names
-                else:
-                    run.read += 1
-                    errors.append(RowError(payload.row or label, payload.column, payload.problem))
-                    if len(errors) >= MAX_ERRORS:
-                        raise ImportRejected(errors, truncated=True)
-            if errors:
-                raise ImportRejected(errors)
-            if run.read == 0:
-                raise ImportRejected([RowError("", "", "There are no rows to import.")])
-            run.process(chunk)
-            return run.finish(source)
+            try:
+                with transaction.atomic():
+                    return _ingest_once(organization, source, origin, actor, filename, careful=False)
+            except DatabaseError as exc:
+                if reopen is None or not _is_unique_violation(exc):
+                    raise
+            return _ingest_once(organization, reopen(), origin, actor, filename, careful=True)
     except SourceError as exc:
         raise ImportRejected([RowError(exc.row, exc.column, exc.problem)]) from None
-    except IntegrityError as exc:
+    except DatabaseError as exc:
+        if not _is_unique_violation(exc):
+            raise
         raise ImportRejected([RowError("", "UsageId", _integrity_problem(exc))]) from None
+
+
+def _is_unique_violation(exc):
+    for error in (exc, exc.__cause__):
+        if getattr(error, "sqlstate", None) == "23505" or "UNIQUE constraint failed" in str(error):
+            return True
+    return False
+
+
+def _ingest_once(organization, source, origin, actor, filename, *, careful):
+    kind = KINDS[source.kind]
+    errors = []
+    ctx = RatingContext(organization)
+    batch = ImportBatch.objects.create(
+        organization=organization, kind=source.kind, source=origin, filename=(filename or source.description)[:255], created_by=actor
+    )
+    run = _Run(kind, organization, ctx, batch, careful=careful)
+    with run.writer.session():
+        layout = source.layout
+        clean = kind.cleaner(layout)
+        names = layout.names
+        finish = kind.finish
+        chunk = []
+        append = chunk.append
+        for label, payload in source.rows:
+            if type(payload) is list:
+                run.read += 1
+                record = clean(payload, label, names, errors)
+                if record is not None and finish(record, label, names, errors) and not errors:
+                    append(record)
+                    if len(chunk) >= CHUNK_SIZE:
+                        run.process(chunk)
+                        chunk = []
+                        append = chunk.append
+                elif len(errors) >= MAX_ERRORS:
+                    raise ImportRejected(errors, truncated=True)
+            elif isinstance(payload, Layout):
+                layout = payload
+                clean = kind.cleaner(layout)
+                names = layout.names
+            else:
+                run.read += 1
+                errors.append(RowError(payload.row or label, payload.column, payload.problem))
+                if len(errors) >= MAX_ERRORS:
+                    raise ImportRejected(errors, truncated=True)
+        if errors:
+            raise ImportRejected(errors)
+        if run.read == 0:
+            raise ImportRejected([RowError("", "", "There are no rows to import.")])
+        run.process(chunk)
+    return run.finish(source)
 
 
 def import_file(organization, binary, name, kind, *, origin=ImportBatch.Source.UPLOAD, actor=None) -> ImportResult:
     """Import an uploaded or opened file: CSV, the original zip, a Graph JSON page or JSON lines."""
+
+    def reopen():
+        binary.seek(0)
+        return open_source(binary, name, kind)
+
     try:
         source = open_source(binary, name, kind)
     except SourceError as exc:
         raise ImportRejected([RowError(exc.row, exc.column, exc.problem)]) from None
-    return ingest(organization, source, origin=origin, actor=actor, filename=name)
+    return ingest(organization, source, origin=origin, actor=actor, filename=name, reopen=reopen if binary.seekable() else None)
 
 
 def import_graph_payload(organization, payload, kind, *, origin=ImportBatch.Source.API, actor=None) -> ImportResult:
     """Import rows as Graph returns them: a page with `value`, a list of pages or a list of rows."""
+
+    def reopen():
+        return from_graph_payload(payload, kind, description="Graph page")
+
     try:
-        source = from_graph_payload(payload, kind, description="Graph page")
+        source = reopen()
     except SourceError as exc:
         raise ImportRejected([RowError(exc.row, exc.column, exc.problem)]) from None
-    return ingest(organization, source, origin=origin, actor=actor)
+    return ingest(organization, source, origin=origin, actor=actor, reopen=reopen)
 
 
 def _integrity_problem(exc):
@@ -299,19 +378,23 @@ def _integrity_problem(exc):
     return f"the database refused the rows: {text.splitlines()[0]}"
 
 
-def rate_record(ctx, rater, record, is_call=True):
-    """Find the record's person (adding one the directory lacks), rate it, and store the outcome."""
+def attach_person(ctx, record):
+    """The record's person (a PersonInfo or None), added to the directory if unknown there."""
     person = ctx.person(
         record["upn"], record["user_object_id"], record["display_name"], record["user_location"], record["reported_capability"]
     )
-    record["_person"] = person
     if person is not None:
         record["person_id"] = person.id
         if not record["display_name"]:
             record["display_name"] = person.display_name
         if not record["user_location"]:
             record["user_location"] = person.location
-    outcome = rater(ctx, record)
+    return person
+
+
+def rate_record(ctx, rater, record, is_call=True):
+    """Rate a record (finding its person first) and store the outcome in it."""
+    outcome = rater(ctx, record, attach_person(ctx, record))
     record["rating"] = outcome.rating
     record["rating_reason"] = outcome.reason[:300]
     record["capability"] = outcome.capability
@@ -325,11 +408,13 @@ def rate_record(ctx, rater, record, is_call=True):
 
 
 class _Run:
-    def __init__(self, kind, organization, ctx, batch):
+    def __init__(self, kind, organization, ctx, batch, *, careful):
         self.kind = kind
         self.organization = organization
         self.ctx = ctx
         self.batch = batch
+        self.careful = careful
+        self.span = None if careful else existing_span(kind, organization)
         self.writer = Writer(kind)
         self.totals = DailyTotals(batch.kind)
         self.read = 0
@@ -337,6 +422,15 @@ class _Run:
         self.skipped = 0
         self.charged = 0
         self.refused = 0
+
+    def needs_check(self, records):
+        if self.careful:
+            return True
+        if self.span is None:
+            return False
+        time_field = self.kind.time_field
+        first, last = self.span
+        return any(first <= r[time_field] <= last for r in records)
 
     def process(self, chunk):
         if not chunk:
@@ -346,9 +440,10 @@ class _Run:
         for record in chunk:
             unique.setdefault(record["usage_id"], record)
         records = list(unique.values())
-        known = existing_ids(self.kind, self.organization, records)
-        if known:
-            records = [r for r in records if r["usage_id"] not in known]
+        if self.needs_check(records):
+            known = existing_ids(self.kind, self.organization, records)
+            if known:
+                records = [r for r in records if r["usage_id"] not in known]
         self.skipped += len(chunk) - len(records)
         if not records:
             return
@@ -357,27 +452,34 @@ class _Run:
         time_field = self.kind.time_field
         is_call = self.kind is CALLS
         add = self.totals.add
+        write = self.writer.write
         org_id = self.organization.pk
         batch_id = self.batch.pk
+        charged = refused = 0
         for record in records:
             outcome = rate_record(ctx, rater, record, is_call)
             record["organization_id"] = org_id
             record["batch_id"] = batch_id
-            if outcome.rating == "charged":
-                self.charged += 1
-            elif outcome.rating == "refused":
-                self.refused += 1
+            write(record)
+            rating = outcome.rating
+            if rating == "charged":
+                charged += 1
+            elif rating == "refused":
+                refused += 1
             add(
                 record[time_field].date(),
                 record["call_type"] if is_call else record["sms_type"],
                 outcome.destination_context,
-                outcome.rating,
+                rating,
                 record["duration_seconds"] if is_call else record["segments"],
                 outcome.units,
                 outcome.charged_units,
                 outcome.charge,
             )
-        self.writer.write(records)
+        if not self.writer.use_copy:
+            self.writer.flush()
+        self.charged += charged
+        self.refused += refused
         self.created += len(records)
 
     def finish(self, source):

@@ -69,8 +69,24 @@ def billable_minutes(seconds: int) -> int:
     return -(-seconds // 60)
 
 
+_MONTHS = {}
+
+
 def month_of(day) -> date:
-    return date(day.year, day.month, 1)
+    month = _MONTHS.get(day)
+    if month is None:
+        month = _MONTHS[day] = date(day.year, day.month, 1)
+    return month
+
+
+_MONTH_TEXTS = {}
+
+
+def month_text(month) -> str:
+    text = _MONTH_TEXTS.get(month)
+    if text is None:
+        text = _MONTH_TEXTS[month] = f"{month.year}-{month.month:02d}"
+    return text
 
 
 @dataclass(frozen=True)
@@ -140,6 +156,7 @@ class RateBook:
             elif rate.kind == RateKind.SMS:
                 self.sms.setdefault(rate.country, []).append(rate)
         self.longest = max((len(p) for p in self.outbound), default=0)
+        self._cache = {}
         for lines in (*self.outbound.values(), *self.toll_free.values(), *self.sms.values()):
             lines.sort(key=lambda r: r.effective_from, reverse=True)
         for lines in self.by_country.values():
@@ -158,6 +175,17 @@ class RateBook:
         return None
 
     def outbound_rate(self, digits: str, day, country: str = ""):
+        # Remembered per (leading digits, day, country): a file holds few distinct answers.
+        key = (digits[: self.longest], day, country)
+        cache = self._cache
+        if key in cache:
+            return cache[key]
+        if len(cache) > 200_000:
+            cache.clear()
+        rate = cache[key] = self._outbound_rate(key[0], day, country)
+        return rate
+
+    def _outbound_rate(self, digits: str, day, country: str = ""):
         outbound = self.outbound
         for length in range(min(len(digits), self.longest), 0, -1):
             lines = outbound.get(digits[:length])
@@ -194,16 +222,20 @@ def _plan_code(licenses):
     return next((code for code in PLAN_PRIORITY if code in licenses), None)
 
 
-@dataclass
 class Outcome:
-    rating: str
-    reason: str
-    capability: str = ""
-    charge: Decimal = ZERO
-    connection_fee: Decimal = ZERO
-    charged_units: int = 0
-    units: int = 0
-    destination_context: str = ""
+    """What rating decided for one record (a plain class: a million of these are made per import)."""
+
+    __slots__ = ("rating", "reason", "capability", "charge", "connection_fee", "charged_units", "units", "destination_context")
+
+    def __init__(self, rating, reason, capability="", charge=ZERO, connection_fee=ZERO, charged_units=0, units=0, destination_context=""):
+        self.rating = rating
+        self.reason = reason
+        self.capability = capability
+        self.charge = charge
+        self.connection_fee = connection_fee
+        self.charged_units = charged_units
+        self.units = units
+        self.destination_context = destination_context
 
 
 class RatingContext:
@@ -216,6 +248,7 @@ class RatingContext:
         self.rates = RateBook.load(self.currency)
         self.people = {}
         self.people_by_object_id = {}
+        self._pool_sizes = {}
         self.plan_counts = {}
         self.conference_users = 0
         for pk, upn, location, licenses, auto, name, object_id in Person.objects.filter(
@@ -234,12 +267,24 @@ class RatingContext:
             self.refusal = "" if allowed else "The Communications Credits balance is zero or less."
         self.balance = balance if balance is not None else ZERO
         self.allowed = allowed
-        self.pools = {}  # (key, month) -> [PoolUsage, used]
+        self.pools = {}  # (key, month) -> [PoolUsage or None, used, size]
+        self.loaded_months = set()
         self.charged_total = ZERO
+        self._digits = {}
+
+    def digits(self, number):
+        """dialable_digits, remembered: the same numbers come back again and again in a file."""
+        found = self._digits.get(number)
+        if found is None:
+            if len(self._digits) > 100_000:
+                self._digits.clear()
+            found = self._digits[number] = dialable_digits(number)
+        return found
 
     # People ---------------------------------------------------------------------------------
 
     def _count(self, info, delta):
+        self._pool_sizes.clear()  # a license seen on a row changes the size of its pool
         if info.plan:
             key = (info.plan, info.location)
             self.plan_counts[key] = self.plan_counts.get(key, 0) + delta
@@ -251,9 +296,11 @@ class RatingContext:
 
         Licenses of a person added this way are the capabilities seen on their rows, so that an
         organization's history can be rated before its directory is loaded."""
+        info = self.people.get(upn) if upn else None
+        if info is not None and not info.auto:
+            return info
         if not upn and not object_id:
             return None
-        info = self.people.get(upn) if upn else None
         if info is None and object_id:
             info = self.people_by_object_id.get(object_id.lower())
         if info is None:
@@ -287,12 +334,23 @@ class RatingContext:
 
     # Pools ----------------------------------------------------------------------------------
 
+    def load_pools(self, months):
+        """Read the pools of these (year, month) pairs, once each, before rating their records."""
+        wanted = [date(y, m, 1) for y, m in months if date(y, m, 1) not in self.loaded_months]
+        if not wanted:
+            return
+        for row in PoolUsage.objects.filter(organization=self.organization, month__in=wanted):
+            self.pools[(row.key, row.month)] = [row, row.used, row.size]
+        self.loaded_months.update(wanted)
+
     def _pool(self, key, month):
         slot = self.pools.get((key, month))
         if slot is None:
-            row = PoolUsage.objects.filter(organization=self.organization, key=key, month=month).first()
-            slot = [row, row.used if row else 0, 0]
-            self.pools[(key, month)] = slot
+            if month not in self.loaded_months:
+                self.load_pools({(month.year, month.month)})
+                slot = self.pools.get((key, month))
+            if slot is None:
+                slot = self.pools[(key, month)] = [None, 0, 0]
         return slot
 
     def draw(self, key, month, size, wanted):
@@ -316,10 +374,17 @@ class RatingContext:
                 PoolUsage.objects.filter(pk=row.pk).update(used=used, size=size)
 
     def plan_pool(self, person, plan, location):
-        if not plan.pooled:
-            return f"user:{plan.capability}:{person.id}", plan.minutes_for(location)
-        users = self.plan_counts.get((plan.capability, location), 0)
-        return f"plan:{plan.capability}:{location}", users * plan.minutes_for(location)
+        """(pool key, pool size): per country per identical plan, or the user's own for a plan not pooled."""
+        cache_key = (plan.capability, location, None if plan.pooled else person.id)
+        found = self._pool_sizes.get(cache_key)
+        if found is None:
+            if not plan.pooled:
+                found = (f"user:{plan.capability}:{person.id}", plan.minutes_for(location))
+            else:
+                users = self.plan_counts.get((plan.capability, location), 0)
+                found = (f"plan:{plan.capability}:{location}", users * plan.minutes_for(location))
+            self._pool_sizes[cache_key] = found
+        return found
 
     def conference_pool_size(self):
         plan = self.plans.get(Capability.CONFERENCING)
@@ -361,13 +426,12 @@ def _money_text(value, currency):
     return f"{value.normalize():f} {currency}"
 
 
-def rate_call(ctx: RatingContext, row: dict) -> Outcome:
-    """Decide who pays for one call. `row` holds CallRecord field values (see ingest)."""
+def rate_call(ctx: RatingContext, row: dict, person=None) -> Outcome:
+    """Decide who pays for one call. `row` holds CallRecord field values (see ingest); `person` is
+    the PersonInfo of its user, if any."""
     call_type = row["call_type"]
-    seconds = row["duration_seconds"]
-    minutes = billable_minutes(seconds)
+    minutes = -(-row["duration_seconds"] // 60)  # billable_minutes, inline: this runs a million times
     day = row["start_time"].date()
-    person = row.get("_person")
     plan_code = person.plan if person else None
     plan = ctx.plans.get(plan_code) if plan_code else None
     location = row["user_location"] or (person.location if person else "") or ctx.organization.country
@@ -378,6 +442,11 @@ def rate_call(ctx: RatingContext, row: dict) -> Outcome:
 
     inbound = row["direction"] == "Inbound"
     if inbound:
+        if not row["external_country"]:
+            # The caller's country, when the number says it: the report's "From country or region".
+            caller_rate = ctx.rates.outbound_rate(ctx.digits(row["caller_number"]), day)
+            if caller_rate is not None and caller_rate.country:
+                row["external_country"] = caller_rate.country
         if "toll" in row["number_type"].lower():
             country = location
             rate = ctx.rates.toll_free_rate(country, day)
@@ -402,9 +471,10 @@ def rate_call(ctx: RatingContext, row: dict) -> Outcome:
             )
         return Outcome(Rating.FREE_INBOUND, "Inbound minutes are unlimited on every plan.", plan_code or "", units=minutes, destination_context=context)
 
-    digits = dialable_digits(row["callee_number"])
-    rate = ctx.rates.outbound_rate(digits, day, row["external_country"])
+    rate = ctx.rates.outbound_rate(ctx.digits(row["callee_number"]), day, row["external_country"])
     destination = row["external_country"] or (rate.country if rate else "")
+    if destination and not row["external_country"]:
+        row["external_country"] = destination  # the report's "To country or region", from the number
     if not context:
         if destination and location:
             context = DestinationContext.DOMESTIC if destination == location else DestinationContext.INTERNATIONAL
@@ -428,7 +498,7 @@ def rate_call(ctx: RatingContext, row: dict) -> Outcome:
         size = ctx.conference_pool_size()
         month = month_of(day)
         taken, used = ctx.draw("conf", month, size, minutes)
-        pool_text = f"audio conferencing dial-out pool ({used:,} of {size:,} min used in {month:%Y-%m})"
+        pool_text = f"audio conferencing dial-out pool ({used:,} of {size:,} min used in {month_text(month)})"
         if taken == minutes:
             return Outcome(
                 Rating.INCLUDED_CONFERENCE, f"Conference dial-out to {destination} (Zone A): {minutes} min from the {pool_text}.",
@@ -460,7 +530,7 @@ def rate_call(ctx: RatingContext, row: dict) -> Outcome:
     month = month_of(day)
     taken, used = ctx.draw(key, month, size, minutes)
     scope = f"{location} pool" if plan.pooled else "minutes of this user"
-    pool_text = f"{plan.capability} {scope} ({used:,} of {size:,} min used in {month:%Y-%m})"
+    pool_text = f"{plan.capability} {scope} ({used:,} of {size:,} min used in {month_text(month)})"
     if taken == minutes:
         return Outcome(
             Rating.INCLUDED_PLAN, f"{minutes} min from the {pool_text}.", plan.capability, units=minutes, destination_context=context
@@ -495,10 +565,9 @@ def _charge_per_minute(ctx, row, person, minutes, day, number, country, context,
     return _charge_rate(ctx, person, rate, minutes, minutes, context, number, why, capability)
 
 
-def rate_sms(ctx: RatingContext, row: dict) -> Outcome:
+def rate_sms(ctx: RatingContext, row: dict, person=None) -> Outcome:
     segments = row["segments"]
     day = row["sent_time"].date()
-    person = row.get("_person")
     plan_code = person.plan if person else None
     plan = ctx.plans.get(plan_code) if plan_code else None
     location = row["user_location"] or (person.location if person else "") or ctx.organization.country
@@ -516,7 +585,7 @@ def rate_sms(ctx: RatingContext, row: dict) -> Outcome:
         size = users * plan.sms_segments
         month = month_of(day)
         taken, used = ctx.draw(f"sms:{plan.capability}:{location}", month, size, segments)
-        pool_text = f"{plan.capability} {location} SMS pool ({used:,} of {size:,} segments used in {month:%Y-%m})"
+        pool_text = f"{plan.capability} {location} SMS pool ({used:,} of {size:,} segments used in {month_text(month)})"
         if taken == segments:
             return Outcome(
                 Rating.INCLUDED_SMS, f"{segments} segment(s) from the {pool_text}.", plan.capability, units=segments, destination_context=context

@@ -127,9 +127,30 @@ def csv_rows(reader, width, prefix=""):
         raise SourceError(f"The CSV cannot be read: {exc}.", row=f"{prefix}line {line + 1}") from None
 
 
+class _KeepOpen(io.BufferedIOBase):
+    """A view of a binary file that leaves it open when the text wrapper around it is closed, so
+    that the import can read the same upload again from the start."""
+
+    def __init__(self, raw):
+        super().__init__()
+        self._raw = raw
+
+    def readable(self):
+        return True
+
+    def read(self, size=-1):
+        return self._raw.read(size)
+
+    def read1(self, size=-1):
+        return self._raw.read(size)
+
+    def close(self):
+        pass
+
+
 def text_stream(binary):
     """A text view of an uploaded or opened binary file: UTF-8, with or without a BOM."""
-    return io.TextIOWrapper(binary, encoding="utf-8-sig", newline="")
+    return io.TextIOWrapper(_KeepOpen(binary), encoding="utf-8-sig", newline="")
 
 
 def from_csv(binary, kind, description="") -> RowSource:
