@@ -372,10 +372,15 @@ def measure():
         org = Organization.objects.get(slug=SLUG)
         if "page" in PARTS:
             results["pages"], results["tables2_ms"], results["reads_ms"], results["records"] = page_timings(org, today)
-        for part, names in (("xlsx", ("xlsx", "xlsx_reference")), ("csv", ("csv_zip", "csv_reference"))):
-            if part in PARTS:
-                for name in names:
-                    results[name] = run_child(name, database_url, today)
+        if "xlsx" in PARTS:
+            for name in ("xlsx", "xlsx_reference"):
+                results[name] = run_child(name, database_url, today)
+        if "csv" in PARTS:
+            # Short runs are at the mercy of a busy machine: each side twice, interleaved, the best of each.
+            for name in ("csv_zip", "csv_reference", "csv_zip", "csv_reference"):
+                run = run_child(name, database_url, today)
+                if name not in results or run["seconds"] < results[name]["seconds"]:
+                    results[name] = run
     finally:
         connection.creation.destroy_test_db(old_name, verbosity=0)
     return results, ""

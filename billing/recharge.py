@@ -4,8 +4,9 @@ A round starts when the ledger service sees the balance cross below the trigger 
 `recharge_crossing`), and again when a new attempt is allowed after a failed one (a cool-down passed, a
 new card, an admin's retry) or when a recharge did not lift the balance back above the trigger. The
 payment is unique per (account, round): every path (the on-commit task, the beat sweep, Celery retries,
-a redelivered message, several workers) finds that one payment. It is claimed with a conditional
-UPDATE, the gateway is called outside any transaction with the payment's idempotency key, and the
+a redelivered message, several workers) finds that one payment. Whoever creates it, under the account's
+row lock, holds its claim (a stale claim, from a worker that died, is taken over with a conditional
+UPDATE); the gateway is called outside any transaction with the payment's idempotency key, and the
 outcome is recorded by a transaction that does nothing once the payment is final.
 
 What happens after a failure:
@@ -27,11 +28,11 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from functools import partial
 
+from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.db import transaction
 from django.db.models import F, Q, Sum
 from django.utils import timezone
-from celery.exceptions import SoftTimeLimitExceeded
 from kombu.exceptions import KombuError
 
 from billing import signals

@@ -49,4 +49,5 @@ def on_auto_recharge_event(sender, account, event, context=None, **kwargs):
 
 
 def on_export_ready(sender, **kwargs):
+    kwargs.pop("signal", None)  # Django's own keyword, not part of the export's description
     _guarded("export ready", events_api.notify_export_ready, **kwargs)

@@ -19,8 +19,8 @@ def nice_ceiling(value):
         return Decimal(1)
     value = Decimal(value)
     magnitude = Decimal(10) ** (value.adjusted())
-    for step in (1, 2, Decimal("2.5"), 5, 10):
-        candidate = magnitude * step
+    for factor in (1, 2, Decimal("2.5"), 5, 10):
+        candidate = magnitude * factor
         if candidate >= value:
             return candidate
     return magnitude * 10
@@ -35,7 +35,11 @@ def _label(value, money):
 
 def bar_chart(points, *, chart_id, title, description, value_of, money=False, color="#0f5bb5"):
     values = [value_of(p) for p in points]
-    top = nice_ceiling(max(values, default=0))
+    # Four gridlines a "nice" step apart (1, 2, 2.5 or 5 times a power of ten; whole numbers for counts).
+    step = nice_ceiling(Decimal(max(values, default=0)) / 4)
+    if not money and step < 1:
+        step = Decimal(1)
+    top = step * 4
     plot_w = WIDTH - LEFT - RIGHT
     plot_h = HEIGHT - TOP - BOTTOM
     count = max(len(points), 1)
@@ -49,7 +53,7 @@ def bar_chart(points, *, chart_id, title, description, value_of, money=False, co
         f'<desc id="{chart_id}-desc">{escape(description)}</desc>',
     ]
     for i in range(5):
-        grid_value = top * i / 4
+        grid_value = step * i
         y = TOP + plot_h - plot_h * i / 4
         parts.append(f'<line x1="{LEFT}" y1="{y:.1f}" x2="{WIDTH - RIGHT}" y2="{y:.1f}" class="grid"/>')
         parts.append(f'<text x="{LEFT - 6}" y="{y + 4:.1f}" text-anchor="end" class="axis">{_label(grid_value, money)}</text>')

@@ -2,7 +2,7 @@ from datetime import timedelta
 
 from django import forms
 
-from .choices import ExportFormat, RecordKind
+from .choices import RecordKind
 
 RANGE_CHOICES = [("7", "Last 7 days"), ("28", "Last 28 days"), ("90", "Last 90 days"), ("custom", "Custom range")]
 HISTORY_DAYS = 365
@@ -83,7 +83,3 @@ class ImportForm(forms.Form):
                 "Ask support to run the import_usage command for larger files."
             )
         return upload
-
-
-class ExportForm(forms.Form):
-    format = forms.ChoiceField(choices=ExportFormat.choices, initial=ExportFormat.XLSX)

@@ -313,8 +313,8 @@ class CoverageSummary:
 def coverage_summary(organization, *, days=90, today=None) -> CoverageSummary:
     """Whether the organization's calls are mostly covered by its subscriptions (shown before buying).
 
-    Billing does not import usage: the lead wires this in with the setting CREDITS_COVERAGE_SUMMARY
-    ("usage.selectors.coverage_summary"); billing's add-funds page calls it and shows `.sentence`.
+    Billing does not import usage: usage/apps.py registers `.sentence` as a billing coverage provider,
+    and billing's add-funds page shows it.
     """
     today = today or datetime.now(UTC).date()
     start = today - timedelta(days=days - 1)

@@ -16,3 +16,5 @@ WHITENOISE_AUTOREFRESH = True
 AXES_ENABLED = env.bool("AXES_ENABLED", default=True)
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=True)
 CELERY_TASK_EAGER_PROPAGATES = True
+# The demo's usage history is a few days in tests (load_demo runs in several fixtures).
+USAGE_DEMO_DAYS = 3

@@ -98,3 +98,43 @@ def test_an_admin_reads_filters_arranges_and_exports_the_usage_report(browser_pa
     expect(page.get_by_test_id("recommendation-reasoning")).to_contain_text("a day on average")
     assert_accessible(page)
     screenshot(page, "usage-credits-to-buy")
+
+
+def test_an_admin_imports_a_file_and_finds_a_large_export_under_downloads(browser_page, live_url, global_admin, password, usage, settings,
+                                                                          tmp_path):
+    from tests.usage.factories import csv_bytes, export_row
+
+    settings.USAGE_EXPORT_IMMEDIATE_ROWS = 10
+    settings.MEDIA_ROOT = str(tmp_path / "media")
+    page = browser_page
+    sign_in(page, live_url, global_admin.email, password)
+    page.goto(f"{live_url}/reports/usage/")
+    page.get_by_role("link", name="Import usage").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Import usage")
+    assert_accessible(page)
+    upload = tmp_path / "PSTN.calls.2024-05-06.csv"
+    upload.write_bytes(csv_bytes([export_row(), export_row(**{"Duration Seconds": "-1"})]))
+    page.get_by_label("File").set_input_files(str(upload))
+    page.get_by_role("button", name="Import").click()
+    alert = page.get_by_role("alert")
+    expect(alert).to_contain_text("Nothing was imported")
+    expect(alert).to_contain_text("line 3")
+    assert_accessible(page)
+    upload.write_bytes(csv_bytes([export_row(), export_row()]))
+    page.get_by_label("File").set_input_files(str(upload))
+    page.get_by_role("button", name="Import").click()
+    expect(page.get_by_role("status").filter(has_text="Imported")).to_contain_text("2 new records of 2 rows")
+
+    # 60 calls are more than 10: the export is built in the background (eagerly here) and kept under Downloads.
+    page.goto(f"{live_url}/reports/usage/")
+    page.get_by_role("button", name="Export original format (.zip)").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Original format (.zip of CSV files)")
+    expect(page.get_by_label("Progress")).to_have_attribute("value", "100")
+    expect(page.get_by_role("link", name=re.compile(r"Download Calls\.Export\..*\.zip"))).to_be_visible()
+    assert_accessible(page)
+    page.get_by_role("link", name="All downloads").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Downloads")
+    with page.expect_download() as download_info:
+        page.get_by_role("link", name=re.compile("^Download")).first.click()
+    assert download_info.value.suggested_filename.startswith("Calls.Export.")
+    assert_accessible(page)

@@ -159,3 +159,25 @@ def test_the_recommendation_page_shows_the_advice(client, billing_admin, org, pe
     client.force_login(billing_admin)
     html = client.get(reverse("usage:recommendation")).content.decode()
     assert "How many credits to buy" in html and "Before you buy" in html and "Set up auto-recharge" in html
+
+
+def test_support_creates_an_api_key_in_django_admin_and_sees_it_once(client, org, admin_user):
+    client.force_login(admin_user)
+    response = client.post("/admin/usage/apitoken/add/", {"organization": org.pk, "name": "Graph forwarder"}, follow=True)
+    token = ApiToken.objects.get()
+    message = [str(m) for m in response.context["messages"]][0]
+    key = message.split(" is ")[1].split(" - ")[0]
+    assert key.startswith(token.prefix) and token.key_hash != key and token.created_by == admin_user
+    for page_url in ("/admin/usage/person/", "/admin/usage/importbatch/", "/admin/usage/export/", "/admin/usage/poolusage/",
+                     "/admin/usage/dailyusage/", "/admin/usage/smsrecord/", "/admin/usage/apitoken/"):
+        assert client.get(page_url).status_code == 200, page_url
+
+
+def test_the_add_funds_page_says_how_much_of_the_calls_the_subscriptions_cover(client, billing_admin, org, people, rates, funded):
+    today = datetime.now(UTC).date()
+    start = datetime.combine(today, datetime.min.time(), tzinfo=UTC) + timedelta(hours=8)
+    import_graph_payload(org, page([graph_call(start=start, seconds=90 * 60), graph_call(start=start, seconds=10 * 60, callee="+442079460000")]), "pstn")
+    client.force_login(billing_admin)
+    html = client.get(reverse("billing:add_funds")).content.decode()
+    assert "Before you buy" in html
+    assert "90% of your call minutes in the last 90 days were covered" in html

@@ -43,3 +43,15 @@ def test_the_same_days_always_give_the_same_rows(settings):
     call_command("load_usage_demo", stdout=io.StringIO())
     again, _ = snapshot(contoso)
     assert [c[:3] for c in again] == [c[:3] for c in first]
+
+
+def test_support_staff_can_manage_rates_in_django_admin(client, settings):
+    settings.USAGE_DEMO_DAYS = 1
+    call_command("load_demo", stdout=io.StringIO())
+    from django.contrib.auth import get_user_model
+
+    client.force_login(get_user_model().objects.get(username="support@credits.example"))
+    assert client.get("/admin/usage/rate/").status_code == 200
+    assert client.get("/admin/usage/rate/add/").status_code == 200
+    assert client.get("/admin/usage/callrecord/").status_code == 200
+    assert client.get("/admin/usage/callrecord/add/").status_code == 403

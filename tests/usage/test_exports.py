@@ -2,14 +2,12 @@
 original zip format read back by the importer, background exports with progress and Downloads."""
 
 import csv
-import io
 import json
 import os
 import shutil
 import subprocess
 import zipfile
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
 
 import pytest
 from django.urls import reverse
@@ -236,3 +234,33 @@ def test_postgresql_formats_the_original_format_exactly_as_csv_writer_does(org, 
     by_copy = members(exports._csv_members_by_copy)
     assert by_copy == by_python
     assert len(by_copy) == 2 and b"Line break here" in b"".join(by_copy.values())
+
+
+def test_sms_export_to_excel_and_the_original_format_read_back(client, reports_reader, org, people, rates, funded, tmp_path):
+    from tests.usage.factories import graph_sms
+    from usage.models import SmsRecord
+
+    import_graph_payload(org, page([graph_sms(start=today_at(1)), graph_sms(start=today_at(2), sms_type="inbound", units=2)], sms=True), "sms")
+    client.force_login(reports_reader)
+    workbook = save(export_post(client, "xlsx", kind="sms"), tmp_path, "sms.xlsx")
+    sheet = read_workbook(workbook)["SMS"]
+    assert len(sheet) == 3 and sheet[0][0][1] == "UsageId" and sheet[1][HEADER.index("UsageId")][0] == "s"
+    response = export_post(client, "csv_zip", kind="sms")
+    name = response["Content-Disposition"].split('filename="')[1].rstrip('"')
+    assert name.startswith("SMS.Export.")
+    path = save(response, tmp_path, name)
+    other = OrganizationFactory(name="Other", slug="other-sms")
+    with open(path, "rb") as handle:
+        assert import_file(other, handle, name, "sms").created == 2
+    assert SmsRecord.objects.filter(organization=other, sms_type="inbound").get().segments == 2
+
+
+def test_a_finished_background_export_records_an_export_ready_email_for_whoever_asked(calls, org, reports_reader, settings, tmp_path):
+    from notifications.models import Delivery, Event
+
+    settings.MEDIA_ROOT = str(tmp_path / "media")
+    export = exports.request_export(organization=org, user=reports_reader, export_format="csv_zip",
+                                    parameters=exports.parameters_for("pstn", today_at(10).date(), today_at().date(), {}), rows_total=13)
+    exports.build_export(export.pk)
+    event = Event.objects.get(organization=org, kind="export_ready")
+    assert list(Delivery.objects.filter(event=event).values_list("email", flat=True)) == [reports_reader.email]

@@ -9,7 +9,6 @@ from decimal import Decimal
 import pytest
 
 from billing.models import LedgerEntry
-from tests.usage.conftest import fund
 from tests.usage.factories import OLDER_HEADER, at, csv_bytes, export_row, graph_call, graph_sms, page
 from usage.models import CallRecord, DailyUsage, ImportBatch, Person, PoolUsage, SmsRecord
 from usage.services.ingest import ImportRejected, import_file, import_graph_payload, ingest
@@ -197,7 +196,7 @@ def test_a_jsonl_file_of_several_pages_is_read_line_by_line(org, people, rates):
 
 
 def test_memory_stays_flat_while_a_large_file_is_imported(org, people, rates, monkeypatch):
-    monkeypatch.setattr("usage.services.ingest.CHUNK_SIZE", 1000)
+    monkeypatch.setattr("usage.services.ingest.CHUNK_SIZE", 500)
 
     def peak_for(count):
         rows = [export_row(start=at("2024-05-06", f"{(i // 3600) % 24:02d}:{(i // 60) % 60:02d}:{i % 60:02d}"),
@@ -210,8 +209,8 @@ def test_memory_stays_flat_while_a_large_file_is_imported(org, people, rates, mo
         tracemalloc.stop()
         return peak
 
-    small = peak_for(2_000)
-    large = peak_for(12_000)
+    small = peak_for(1_000)
+    large = peak_for(6_000)
     # Six times the rows, about the same memory: the rows are not kept (the file bytes are not traced here).
     assert large < small * 2, (small, large)
 

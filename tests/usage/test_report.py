@@ -178,3 +178,17 @@ def test_totals_filtered_by_user_count_minutes_as_the_import_does(client, report
     all_alice = client.get(REPORT, {"user": "alice@contoso.test"}).context["summary"]
     everyone = client.get(REPORT).context["summary"]
     assert (all_alice.records, all_alice.units, all_alice.charge) == (everyone.records, everyone.units, everyone.charge)
+
+
+def test_chart_gridlines_are_round_numbers():
+    from datetime import date
+
+    from usage.charts import bar_chart
+    from usage.selectors import DayPoint
+
+    days = [DayPoint(date(2024, 5, d), records=r, charge=Decimal(c)) for d, r, c in ((1, 3, "0.06"), (2, 0, "0"), (3, 2, "0.01"))]
+    calls = bar_chart(days, chart_id="c", title="Calls", description="d", value_of=lambda p: p.records)
+    money = bar_chart(days, chart_id="m", title="Charges", description="d", value_of=lambda p: p.charge, money=True)
+    assert [">1<", ">2<", ">3<", ">4<"] == [t for t in (">1<", ">2<", ">3<", ">4<") if t in calls]
+    assert all(label in money for label in (">0.02<", ">0.04<", ">0.06<", ">0.08<"))
+    assert calls.count("<rect") == 2 and 'role="img"' in calls and "<title id=\"c-title\">Calls</title>" in calls

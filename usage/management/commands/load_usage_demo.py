@@ -14,6 +14,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 
 from django.conf import settings
+from django.contrib.auth.models import Group, Permission
 from django.core.management.base import BaseCommand
 
 from billing.models import Organization
@@ -46,6 +47,10 @@ RATES = [
     ("sms", "", "GB", "SMS to the United Kingdom", "0.040", "0"),
 ]
 RATES_FROM = date(2023, 1, 1)
+SUPPORT_PERMISSIONS = [
+    "view_rate", "add_rate", "change_rate", "view_person", "add_person", "change_person", "view_apitoken", "add_apitoken",
+    "change_apitoken", "view_callrecord", "view_smsrecord", "view_importbatch", "view_poolusage", "view_dailyusage", "view_export",
+]
 
 FIRST = ["Avery", "Blake", "Casey", "Dana", "Emery", "Finley", "Gray", "Harper", "Indy", "Jordan", "Kai", "Logan", "Morgan",
          "Noel", "Oakley", "Parker", "Quinn", "Riley", "Sage", "Taylor", "Umi", "Val", "Wren", "Yael", "Zion"]
@@ -111,6 +116,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, days, **options):
         self.rates()
+        self.support_permissions()
         org = Organization.objects.filter(slug="contoso").first()
         if org is None:
             self.stdout.write("No Contoso organization: run load_demo first. Rates are ready.")
@@ -133,6 +139,14 @@ class Command(BaseCommand):
                 created += result.created
                 charged += result.charged
         self.stdout.write(self.style.SUCCESS(f"Usage demo: {created:,} new records for {org.name} ({charged:,} charged to credits)."))
+
+    def support_permissions(self):
+        """Support staff (the demo's "Support" group) manage rates, people and API keys, and read the rest."""
+        group = Group.objects.filter(name="Support").first()
+        if group is None:
+            return
+        codes = SUPPORT_PERMISSIONS
+        group.permissions.add(*Permission.objects.filter(content_type__app_label="usage", codename__in=codes))
 
     def rates(self):
         for kind, prefix, country, description, per_unit, fee in RATES:
