@@ -3,19 +3,10 @@ pools and exports are read-only (they change only through the import and export 
 
 from django.contrib import admin, messages
 
+from billing.admin import ReadOnlyAdmin
+
 from .api import new_key
 from .models import ApiToken, CallRecord, DailyUsage, Export, ImportBatch, Person, PoolUsage, Rate, SmsRecord
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(Rate)
