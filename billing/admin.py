@@ -28,7 +28,9 @@ from .models import (
 from .reconciliation import find_mismatches, reconcile
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
+class ReadOnlyMixin:
+    """For records that change only through services: support reads them, never edits them."""
+
     def has_add_permission(self, request, obj=None):
         return False
 
@@ -37,6 +39,10 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+class ReadOnlyAdmin(ReadOnlyMixin, admin.ModelAdmin):
+    pass
 
 
 class MembershipRoleInline(admin.TabularInline):

@@ -37,12 +37,17 @@ from kombu.exceptions import KombuError
 
 from billing import signals
 from billing.choices import CommerceModel, EntryKind, PaymentMethodKind, PaymentPurpose, PaymentStatus
-from billing.gateways import GatewayError, get_gateway
 from billing.gateways.base import describe_failure
 from billing.models import AutoRechargeChange, CreditAccount, LedgerEntry, Payment
 from billing.money import ZERO, format_money, to_money
 from billing.rules import auto_recharge_must_be_off
-from billing.services.payments import call_gateway, claim_payment, record_payment_failure, record_payment_success
+from billing.services.payments import (
+    call_gateway,
+    charge_at_gateway,
+    claim_payment,
+    record_payment_failure,
+    record_payment_success,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -257,7 +262,7 @@ def run_auto_recharge(account_id, *, now=None) -> Payment | None:
     payment = claim.payment
     if claim.claimed:
         claimed = payment
-        reference, error = _charge_counted(claimed)
+        reference, error = charge_at_gateway(claimed)  # the claim counted the call
         calls = claimed.gateway_calls
     else:
         if payment.is_final or (payment.next_retry_at and payment.next_retry_at > now):
@@ -276,23 +281,6 @@ def run_auto_recharge(account_id, *, now=None) -> Payment | None:
         _record_transient(account_id, claimed.pk, error, timezone.now() + timedelta(seconds=delay))
         raise TransientRecharge(delay)
     return _record_failure(account_id, claimed.pk, error)
-
-
-def _charge_counted(payment):
-    """`call_gateway` for a payment whose call was already counted in its claiming transaction."""
-    if transaction.get_connection().in_atomic_block:
-        raise RuntimeError("The payment gateway must not be called inside a transaction.")
-    try:
-        result = get_gateway().charge(
-            token=payment.payment_method.gateway_token,
-            amount=payment.amount,
-            currency=payment.currency,
-            idempotency_key=payment.idempotency_key,
-            description=f"Communications Credits for {payment.account.organization.name}",
-        )
-    except GatewayError as error:
-        return None, error
-    return result.reference, None
 
 
 def backoff_seconds(calls_so_far: int) -> float:

@@ -5,19 +5,10 @@ from django.db.models import Count, Q
 from django.urls import reverse
 from django.utils.html import format_html
 
+from billing.admin import ReadOnlyMixin
+
 from . import services
 from .models import Delivery, DeliveryFailure, DeliveryStatus, Event, LowBalanceThreshold, RolePreference
-
-
-class ReadOnlyMixin:
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 class DeliveryInline(ReadOnlyMixin, admin.TabularInline):

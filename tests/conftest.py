@@ -4,10 +4,12 @@ outsider from another organization. Ledger state is built only through the billi
 from decimal import Decimal
 
 import pytest
+from django.contrib.auth.models import Group
+from django.core.management import call_command
 
 from billing import services
 from billing.choices import AdminRole
-from tests.factories import DEFAULT_PASSWORD, CardFactory, OrganizationFactory, admin_in
+from tests.factories import DEFAULT_PASSWORD, CardFactory, OrganizationFactory, UserFactory, admin_in
 
 
 @pytest.fixture
@@ -76,3 +78,12 @@ def as_billing_admin(client, billing_admin):
 @pytest.fixture
 def password():
     return DEFAULT_PASSWORD
+
+
+@pytest.fixture
+def support(db):
+    """A support agent in the Support group that load_demo sets up (Django admin only)."""
+    call_command("load_demo", verbosity=0)
+    person = UserFactory(username="agent@credits.example", is_staff=True)
+    person.groups.add(Group.objects.get(name="Support"))
+    return person

@@ -101,11 +101,19 @@ def claim_payment(payment_id) -> Payment | None:
 
 
 def call_gateway(payment: Payment):
-    """Charge the payment's method with its key, outside any transaction. Returns (reference, error)."""
+    """Count the call, then charge the payment's method with its key. Returns (reference, error)."""
+    Payment.objects.filter(pk=payment.pk).update(gateway_calls=payment.gateway_calls + 1)
+    return charge_at_gateway(payment)
+
+
+def charge_at_gateway(payment: Payment):
+    """Charge with the payment's own key, outside any transaction; the caller has counted the call.
+
+    Returns (reference, None) or (None, GatewayError).
+    """
     if transaction.get_connection().in_atomic_block:
         raise RuntimeError("The payment gateway must not be called inside a transaction.")
     method = payment.payment_method
-    Payment.objects.filter(pk=payment.pk).update(gateway_calls=payment.gateway_calls + 1)
     if method.kind == PaymentMethodKind.ENTERPRISE_AGREEMENT:
         # Invoiced against the agreement with the purchase order: no card to charge.
         return f"ea:{method.agreement_number}:{payment.purchase_order}", None
@@ -246,6 +254,7 @@ __all__ = [
     "PaymentMethod",
     "claim_payment",
     "call_gateway",
+    "charge_at_gateway",
     "fund_credits",
     "get_credit_account",
     "process_funding",

@@ -3,22 +3,12 @@
 from decimal import Decimal
 
 import pytest
-from django.contrib.auth.models import Group
 from django.core.management import call_command
 from django.urls import reverse
 
 from billing.models import LedgerEntry
-from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture
-def support(db):
-    call_command("load_demo", verbosity=0)
-    person = UserFactory(username="agent@credits.example", is_staff=True)
-    person.groups.add(Group.objects.get(name="Support"))
-    return person
 
 
 def test_support_adjusts_a_balance_with_a_reason(client, support, funded_account):

@@ -5,7 +5,6 @@ the demo's spend button."""
 from decimal import Decimal
 
 import pytest
-from django.contrib.auth.models import Group
 from django.core.management import call_command
 from django.urls import reverse
 
@@ -18,14 +17,6 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 PAYMENTS = reverse("admin:billing_payment_changelist")
 ACCOUNTS = reverse("admin:billing_creditaccount_changelist")
-
-
-@pytest.fixture
-def support(db):
-    call_command("load_demo", verbosity=0)
-    person = UserFactory(username="agent@credits.example", is_staff=True)
-    person.groups.add(Group.objects.get(name="Support"))
-    return person
 
 
 @pytest.fixture

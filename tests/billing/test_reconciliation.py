@@ -4,8 +4,6 @@ alert support once and are listed in Django admin until fixed."""
 from decimal import Decimal
 
 import pytest
-from django.contrib.auth.models import Group
-from django.core.management import call_command
 from django.urls import reverse
 
 from billing import services, tasks
@@ -15,14 +13,6 @@ from tests.billing.test_recharge_helpers import arm, recorder, spend  # noqa: F4
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture
-def support(db):
-    call_command("load_demo", verbosity=0)
-    person = UserFactory(username="agent@credits.example", is_staff=True)
-    person.groups.add(Group.objects.get(name="Support"))
-    return person
 
 
 def test_a_ledger_kept_through_the_services_reconciles(org, card, billing_admin):
