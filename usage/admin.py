@@ -5,8 +5,9 @@ from django.contrib import admin, messages
 
 from billing.admin import ReadOnlyAdmin
 
-from .api import new_key
+from .forms import ApiTokenAdminForm
 from .models import ApiToken, CallRecord, DailyUsage, Export, ImportBatch, Person, PoolUsage, Rate, SmsRecord
+from .services.api_keys import create_api_key
 
 
 @admin.register(Rate)
@@ -80,18 +81,24 @@ class ExportAdmin(ReadOnlyAdmin):
 class ApiTokenAdmin(admin.ModelAdmin):
     list_display = ("name", "organization", "prefix", "created_at", "last_used_at", "revoked_at")
     list_filter = ("organization",)
+    form = ApiTokenAdminForm
     fields = ("organization", "name", "prefix", "created_by", "created_at", "last_used_at", "revoked_at")
     readonly_fields = ("prefix", "created_by", "created_at", "last_used_at")
     actions = ["revoke"]
 
+    def get_readonly_fields(self, request, obj=None):
+        # A new key is active; it is revoked afterwards, like on the page.
+        return self.readonly_fields + (("revoked_at",) if obj is None else ())
+
     def save_model(self, request, obj, form, change):
-        key = None
-        if not change:
-            key, obj.prefix, obj.key_hash = new_key()
-            obj.created_by = request.user
-        super().save_model(request, obj, form, change)
-        if key:
-            messages.warning(request, f"The key for {obj.name} is {key} - copy it now: it is not stored and is shown only once.")
+        if change:
+            super().save_model(request, obj, form, change)
+            return
+        # Made by the one service, like on the page and by the command; the admin goes on with the saved row.
+        token, key = create_api_key(organization=obj.organization, name=obj.name, actor=request.user)
+        obj.pk = token.pk
+        obj.refresh_from_db()
+        messages.warning(request, f"The key for {obj.name} is {key} - copy it now: it is not stored and is shown only once.")
 
     @admin.action(description="Revoke the selected keys")
     def revoke(self, request, queryset):

@@ -7,9 +7,7 @@
   minutes the pool and the balance allow.
 """
 
-import hashlib
 import json
-import secrets
 from decimal import Decimal
 
 from django.core.exceptions import RequestDataTooBig
@@ -21,26 +19,9 @@ from django.views.decorators.csrf import csrf_exempt
 
 from .choices import RecordKind
 from .models import ApiToken
+from .services.api_keys import hash_key
 from .services.ingest import ImportRejected, import_graph_payload
 from .services.rating import authorize_call
-
-KEY_PREFIX = "ccu_"
-
-
-def hash_key(key: str) -> str:
-    return hashlib.sha256(key.encode()).hexdigest()
-
-
-def new_key():
-    """(key, prefix, hash): the key is shown once; only its prefix and SHA-256 are stored."""
-    key = KEY_PREFIX + secrets.token_urlsafe(32)
-    return key, key[:12], hash_key(key)
-
-
-def create_token(*, organization, name, actor=None):
-    key, prefix, digest = new_key()
-    token = ApiToken.objects.create(organization=organization, name=name, prefix=prefix, key_hash=digest, created_by=actor)
-    return token, key
 
 
 def token_from(request):

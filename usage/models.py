@@ -57,6 +57,8 @@ class Person(models.Model):
         ordering = ["display_name", "upn"]
         verbose_name_plural = "people"
         constraints = [models.UniqueConstraint(fields=["organization", "upn"], name="usage_person_unique_upn")]
+        # The report's username filter finds people by UPN, exactly or by prefix, before their records.
+        indexes = [models.Index(fields=["organization", "upn"], name="usage_person_upn_prefix_idx", opclasses=["int8_ops", "varchar_pattern_ops"])]
 
     def __str__(self):
         return f"{self.display_name or self.upn} ({self.upn})"
@@ -192,7 +194,8 @@ class CallRecord(RatedRecord):
         ]
         indexes = [
             models.Index(fields=["organization", "start_time", "id"], name="usage_call_org_start_idx"),
-            models.Index(fields=["organization", "upn", "start_time", "id"], name="usage_call_org_upn_idx"),
+            # The username filter goes through the person: an integer key costs an import far less than the UPN.
+            models.Index(fields=["organization", "person", "start_time", "id"], name="usage_call_org_person_idx"),
             # No index per call type or for charged calls: each would cost an import of a million rows about
             # a tenth more, and those filters still read the start-time index newest first, stopping at 50 rows.
         ]
@@ -228,7 +231,7 @@ class SmsRecord(RatedRecord):
         ]
         indexes = [
             models.Index(fields=["organization", "sent_time", "id"], name="usage_sms_org_sent_idx"),
-            models.Index(fields=["organization", "upn", "sent_time", "id"], name="usage_sms_org_upn_idx"),
+            models.Index(fields=["organization", "person", "sent_time", "id"], name="usage_sms_org_person_idx"),
         ]
 
     def __str__(self):

@@ -19,7 +19,7 @@ from billing.money import ZERO, to_money
 from billing.services import get_credit_account
 
 from .choices import COVERED_RATINGS, ExportStatus, Rating, RecordKind
-from .models import CallRecord, DailyUsage, Export, ReportPreference, SmsRecord
+from .models import ApiToken, CallRecord, DailyUsage, Export, ReportPreference, SmsRecord
 
 MODELS = {RecordKind.PSTN: CallRecord, RecordKind.SMS: SmsRecord}
 TIME_FIELDS = {RecordKind.PSTN: "start_time", RecordKind.SMS: "sent_time"}
@@ -270,6 +270,15 @@ def live_exports(organization, now):
 
 def running_exports(organization, now):
     return live_exports(organization, now).filter(status__in=[ExportStatus.PENDING, ExportStatus.RUNNING])
+
+
+# API keys ----------------------------------------------------------------------------------------
+
+
+def organization_keys(organization):
+    """The organization's API keys, newest first. Every lookup of a key by id goes through this, so
+    another organization's key is simply not found."""
+    return ApiToken.objects.filter(organization=organization).select_related("created_by")
 
 
 # Recommendation and coverage ---------------------------------------------------------------------

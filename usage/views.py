@@ -1,15 +1,18 @@
 """Usage pages: the PSTN and SMS usage report, its exports and downloads, imports, and how many
 credits to buy. Thin: read the forms, call a selector or one service, render."""
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from django.contrib import messages
+from django.core.exceptions import PermissionDenied
 from django.http import FileResponse, Http404, JsonResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.decorators import method_decorator
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views import View
+from django.views.decorators.cache import never_cache
 from django.views.generic import TemplateView
 
 from billing.access import AdminCenterMixin
@@ -19,9 +22,9 @@ from .access import UsageImportMixin, can_import
 from .charts import bar_chart, data_rows_html
 from .choices import ExportFormat, ExportStatus, RecordKind
 from .filters import CallRecordFilter, SmsRecordFilter
-from .forms import EditColumnsForm, ImportForm, ReportRangeForm
-from .models import Export, ReportPreference
-from .services import exports
+from .forms import ApiKeyForm, EditColumnsForm, ImportForm, ReportRangeForm
+from .models import ApiToken, Export, ReportPreference
+from .services import api_keys, exports
 from .services.ingest import ImportRejected, import_file
 from .tables import CallRecordTable, SmsRecordTable, fast_rows, rows_html
 
@@ -56,7 +59,7 @@ class ReportState:
         self.range_form = ReportRangeForm(data if has_range else None, today=today_utc())
         self.start, self.end = self.range_form.period()
         base = selectors.records(organization, kind, self.start, self.end)
-        self.filterset = self.spec["filterset"](data, queryset=base)
+        self.filterset = self.spec["filterset"](data, queryset=base, organization=organization)
         self.valid = self.filterset.is_valid() and (not self.range_form.is_bound or self.range_form.is_valid())
         self.filters = self.filterset.form.cleaned_data if self.filterset.is_valid() else {}
         self.rows = self.filterset.qs if self.filterset.is_valid() else base.none()
@@ -314,3 +317,131 @@ class RecommendationView(AdminCenterMixin, TemplateView):
 
     def get_context_data(self, **kwargs):
         return super().get_context_data(advice=selectors.recommendation(self.organization), **kwargs)
+
+
+# API keys of the JSON endpoints ------------------------------------------------------------------
+
+NEW_API_KEY_SESSION = "usage:new_api_key"
+# The result page follows the create POST at once; a key waiting longer was never looked at.
+NEW_API_KEY_LIFETIME = timedelta(minutes=10)
+API_KEYS_DENIED = (
+    "Only a Global, Billing, Teams or Teams Communications Administrator can create or revoke API keys. "
+    "You can view the list."
+)
+
+
+def can_manage_api_keys(tenant):
+    # A key imports usage, so the roles that may import usage are the ones that may hand out keys.
+    return can_import(tenant)
+
+
+def require_api_key_manager(request):
+    if not can_manage_api_keys(request.tenant):
+        raise PermissionDenied(API_KEYS_DENIED)
+
+
+def hold_new_key(session, token, key):
+    """Keep a new key for the result page: in the session, never in a URL."""
+    session[NEW_API_KEY_SESSION] = {"token_id": token.pk, "key": key, "created_at": timezone.now().isoformat()}
+
+
+def take_new_key(session):
+    """The key waiting for the result page, removed from the session; {} when none, or too old to show."""
+    held = session.pop(NEW_API_KEY_SESSION, None) or {}
+    created_at = held.get("created_at")
+    if not created_at or timezone.now() - datetime.fromisoformat(created_at) > NEW_API_KEY_LIFETIME:
+        return {}
+    return held
+
+
+def api_endpoints(request):
+    """The JSON endpoints a key opens, as absolute URLs, for the how-to on the pages."""
+    return [
+        {"method": "POST", "url": request.build_absolute_uri(reverse("usage_api:pstn_calls")),
+         "what": "Microsoft Graph getPstnCalls pages (or rows), imported all or nothing."},
+        {"method": "POST", "url": request.build_absolute_uri(reverse("usage_api:sms")),
+         "what": "Microsoft Graph getSmsLog pages (or rows)."},
+        {"method": "GET", "url": request.build_absolute_uri(reverse("usage_api:authorize")) + "?user=<UPN>&number=<E.164>",
+         "what": "May this user call this number now, and for how many minutes."},
+    ]
+
+
+class ApiKeysSectionMixin(AdminCenterMixin):
+    """Any page of the section but the result page drops a key still waiting in the session: the
+    person went elsewhere instead of opening it, so it is not kept for later."""
+
+    def dispatch(self, request, *args, **kwargs):
+        if request.user.is_authenticated:
+            take_new_key(request.session)
+        return super().dispatch(request, *args, **kwargs)
+
+
+class ApiKeysView(ApiKeysSectionMixin, View):
+    """Every admin sees the organization's keys; the roles that may import usage create them here."""
+
+    template_name = "usage/api_keys.html"
+
+    def get(self, request):
+        return self.render(request, ApiKeyForm())
+
+    def post(self, request):
+        require_api_key_manager(request)
+        form = ApiKeyForm(request.POST)
+        if not form.is_valid():
+            return self.render(request, form, status=400)
+        token, key = api_keys.create_api_key(organization=self.organization, name=form.cleaned_data["name"], actor=request.user)
+        hold_new_key(request.session, token, key)
+        messages.success(request, f"API key “{token.name}” created.")
+        return redirect("usage:api_key_created")
+
+    def render(self, request, form, status=200):
+        can_manage = can_manage_api_keys(request.tenant)
+        context = {
+            "tokens": selectors.organization_keys(self.organization),
+            "form": form if can_manage else None,
+            "can_manage": can_manage,
+            "endpoints": api_endpoints(request),
+        }
+        return render(request, self.template_name, context, status=status)
+
+
+@method_decorator(never_cache, name="dispatch")
+class ApiKeyCreatedView(AdminCenterMixin, View):
+    """Shows a new key once; never cached, so the back button cannot bring it back either."""
+
+    template_name = "usage/api_keys_created.html"
+
+    def get(self, request):
+        # Taken before the role check, so the key leaves the session whatever this request ends in.
+        shown = take_new_key(request.session)
+        require_api_key_manager(request)
+        # Only a key of the current organization (the person may have switched organization since).
+        token = selectors.organization_keys(self.organization).filter(pk=shown.get("token_id")).first()
+        context = {"token": token, "key": shown.get("key") if token else None, "endpoints": api_endpoints(request)}
+        return render(request, self.template_name, context)
+
+
+class ApiKeyRevokeView(ApiKeysSectionMixin, View):
+    """A confirmation page, then a POST that revokes; revoking twice changes nothing."""
+
+    template_name = "usage/api_keys_revoke.html"
+
+    def get(self, request, pk):
+        require_api_key_manager(request)
+        try:
+            token = selectors.organization_keys(self.organization).get(pk=pk)
+        except ApiToken.DoesNotExist:
+            raise Http404("No such API key in this organization.") from None
+        return render(request, self.template_name, {"token": token})
+
+    def post(self, request, pk):
+        require_api_key_manager(request)
+        try:
+            token, newly_revoked = api_keys.revoke_api_key(organization=self.organization, token_id=pk, actor=request.user)
+        except ApiToken.DoesNotExist:
+            raise Http404("No such API key in this organization.") from None
+        if newly_revoked:
+            messages.success(request, f"API key “{token.name}” revoked: the endpoints refuse it from now on.")
+        else:
+            messages.info(request, f"API key “{token.name}” was already revoked on {token.revoked_at:%Y-%m-%d %H:%M} UTC.")
+        return redirect("usage:api_keys")

@@ -12,6 +12,35 @@
     sync();
   });
 
+  // A new API key: a Copy button beside the field, and "Copied" said in the live region next to it.
+  // Without JavaScript the button stays hidden and the read-only field is selected by hand.
+  document.querySelectorAll("[data-copy]").forEach(function (button) {
+    var field = document.getElementById(button.getAttribute("data-copy"));
+    var status = document.getElementById(button.getAttribute("data-copy-status"));
+    if (!field || !status) { return; }
+    var say = function (text) {
+      // Emptied first, so a second click is announced again.
+      status.textContent = "";
+      setTimeout(function () { status.textContent = text; }, 100);
+    };
+    var copyBySelection = function () {
+      field.focus();
+      field.select();
+      var copied = false;
+      try { copied = document.execCommand("copy"); } catch (e) { copied = false; }
+      say(copied ? "Copied" : "The key is selected: press Ctrl+C (⌘C on a Mac) to copy it.");
+    };
+    field.addEventListener("focus", function () { field.select(); });
+    button.hidden = false;
+    button.addEventListener("click", function () {
+      if (navigator.clipboard && window.isSecureContext) {
+        navigator.clipboard.writeText(field.value).then(function () { say("Copied"); }, copyBySelection);
+      } else {
+        copyBySelection();
+      }
+    });
+  });
+
   // An export being built: follow its progress and offer the file when it is ready.
   var box = document.querySelector("[data-export-status]");
   if (box) {

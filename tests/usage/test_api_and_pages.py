@@ -11,9 +11,9 @@ from django.urls import reverse
 
 from tests.usage.conftest import fund
 from tests.usage.factories import csv_bytes, export_row, graph_call, graph_sms, page
-from usage.api import create_token
 from usage.models import ApiToken, CallRecord, SmsRecord
 from usage.selectors import coverage_summary, recommendation
+from usage.services.api_keys import create_api_key
 from usage.services.ingest import import_graph_payload
 
 pytestmark = pytest.mark.django_db
@@ -21,7 +21,7 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def key(org):
-    return create_token(organization=org, name="Graph forwarder")[1]
+    return create_api_key(organization=org, name="Graph forwarder")[1]
 
 
 def post_json(client, url, payload, key):
@@ -62,7 +62,7 @@ def test_requests_without_a_valid_key_are_refused(client, org, key):
 
 
 def test_a_key_only_ever_writes_to_its_own_organization(client, org, other_org, people, rates):
-    other_key = create_token(organization=other_org, name="theirs")[1]
+    other_key = create_api_key(organization=other_org, name="theirs")[1]
     post_json(client, reverse("usage_api:pstn_calls"), page([graph_call()]), other_key)
     assert CallRecord.objects.filter(organization=other_org).count() == 1
     assert not CallRecord.objects.filter(organization=org).exists()

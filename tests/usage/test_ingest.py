@@ -232,3 +232,26 @@ def test_a_usage_id_imported_before_with_another_start_time_is_refused_by_name(o
         import_csv(org, csv_bytes([moved]))
     assert refused.value.errors[0].column == "UsageId"
     assert CallRecord.objects.count() == 1
+
+
+def test_awkward_values_are_stored_exactly_as_read(org, people, rates):
+    """The COPY writer formats lines itself (usage.services.ingest.compile_copy_line): backslashes,
+    tabs, line breaks inside quoted values, NULLs and both forms of time must come back unchanged."""
+    rows = [
+        export_row(**{"User Display Name": "Back\\slash \\N and\ttab", "Operator": "Line\nbreak\r\nhere",
+                      "Start Time": "2024-05-06T10:00:00Z", "End Time": "2024-05-06T10:05:00Z", "Administrative Units": "\\"}),
+        export_row(**{"User Display Name": "Plain", "Start Time": "2024-05-06T11:00:00.250000+00:00", "End Time": "",
+                      "Connection Fee": "", "Charge": ""}),
+        export_row(**{"User Display Name": "{braces} %s \"quotes\"", "Start Time": "2024-05-06 12:00:00", "End Time": "2024-05-06T12:01:00Z"}),
+    ]
+    import_csv(org, csv_bytes(rows))
+    first, second, third = (CallRecord.objects.get(usage_id=row["UsageId"]) for row in rows)
+    assert first.display_name == "Back\\slash \\N and\ttab"
+    assert first.operator == "Line break here"  # line breaks become spaces (cleaning.one_line)
+    assert first.administrative_units == "\\"
+    assert (first.start_time, first.end_time) == (at(time="10:00:00"), at(time="10:05:00"))
+    assert second.start_time == at(time="11:00:00.250000") and second.end_time is None
+    assert second.reported_charge is None and second.person_id is not None
+    assert third.display_name == "{braces} %s \"quotes\"" and third.start_time == at(time="12:00:00")
+    assert {r.organization_id for r in (first, second, third)} == {org.pk}
+    assert len({r.batch_id for r in (first, second, third)}) == 1

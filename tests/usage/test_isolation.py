@@ -74,7 +74,8 @@ def test_an_outsider_cannot_reach_the_import_or_the_recommendation_of_another_te
 
 @pytest.mark.parametrize(
     "name,args",
-    [("usage:report", []), ("usage:sms_report", []), ("usage:downloads", []), ("usage:import", []), ("usage:recommendation", [])],
+    [("usage:report", []), ("usage:sms_report", []), ("usage:downloads", []), ("usage:import", []), ("usage:recommendation", []),
+     ("usage:api_keys", []), ("usage:api_key_created", []), ("usage:api_key_revoke", [1])],
 )
 def test_signed_out_visitors_are_sent_to_sign_in(client, name, args):
     response = client.get(reverse(name, args=args))

@@ -185,6 +185,8 @@ def test_numbers_are_read_up_to_their_obscured_part_and_names_have_no_digits():
     assert dialable_digits("+123 456789***") == "123456789"
     assert dialable_digits("tel:+442079460000") == "442079460000"
     assert dialable_digits("Reception desk 2") == ""
+    assert dialable_digits("+12065550100") == "12065550100"
+    assert dialable_digits("+١٢٣٤") == ""  # digits of another script are not E.164 digits
     assert [billable_minutes(s) for s in (0, 1, 60, 61, 3600)] == [0, 1, 1, 2, 60]
 
 

@@ -78,7 +78,7 @@ def export_queryset(organization, parameters):
     data = QueryDict(mutable=True)
     for key, value in parameters.get("filters", {}).items():
         data[key] = value
-    filterset = FILTERSETS[kind](data, queryset=base)
+    filterset = FILTERSETS[kind](data, queryset=base, organization=organization)
     rows = filterset.qs if filterset.is_valid() else base.none()
     return rows.order_by(TIME_FIELDS[kind], "pk")
 

@@ -57,6 +57,8 @@ _NON_DIGITS = re.compile(r"[^0-9]")
 
 def dialable_digits(number: str) -> str:
     """The E.164 digits of a number, up to any obscured part; "" for a name shown instead."""
+    if number[:1] == "+" and number.isascii() and number[1:].isdigit():
+        return number[1:]  # the common form, E.164 as it should be
     text = number.strip()
     if text[:4].lower() == "tel:":
         text = text[4:]
@@ -274,6 +276,8 @@ class RatingContext:
 
     def digits(self, number):
         """dialable_digits, remembered: the same numbers come back again and again in a file."""
+        if number[:1] == "+" and number.isascii() and number[1:].isdigit():
+            return number[1:]  # E.164 as it should be: cheaper to take than to remember
         found = self._digits.get(number)
         if found is None:
             if len(self._digits) > 100_000:
