@@ -12,6 +12,8 @@ SAMPLES = {
     "reported_capability": ["MCOPSTN1", "mcopstnpp", " MCOEV ", "FREECALL", "X" * 17, ""],
     "duration_seconds": ["0", "300", "0300", "12.0", "12.5", "-3", "٣", " 42 ", "9" * 10, ""],
     "sms_type": ["outbound", "Inbound", "OUT", "sideways"],
+    "display_name": ["Alice", "Line\nbreak\r\nand more", "tab\there", "x" * 256, "x" * 257, "odd\u2028separator", ""],
+    "upn": [" Alice@Contoso.test ", "bob@contoso.test", "a\nb@contoso.test", "x" * 255],
 }
 
 

@@ -321,6 +321,16 @@ def compile_cleaner(specs, mapping, defaults):
             f"{indent}    bad = True",
         ]
 
+    def shortcut(field, position, test, value, read=None):
+        """`value` when the raw text (or what `read` makes of it), x, passes `test`; else the check."""
+        return [
+            f"    x = {read or f'v[{position}]'}",
+            f"    if {test}:",
+            f"        r[{field!r}] = {value}",
+            "    else:",
+            *call(field, position, "        "),
+        ]
+
     for position, field in mapping:
         spec = specs.get(field, IGNORE)
         if spec == IGNORE:
@@ -331,7 +341,9 @@ def compile_cleaner(specs, mapping, defaults):
             slow = f"slow_{field}"
             env[slow] = text_check(limit, lower)
             lines.append(f"    x = v[{position}]{'.strip().lower()' if lower else ''}")
-            lines.append(f"    if len(x) > {limit} or '\\n' in x or '\\r' in x:")
+            # isprintable() is False for line breaks (and tabs, and other control characters): one call
+            # for the common case; the check itself then decides.
+            lines.append(f"    if len(x) > {limit} or not x.isprintable():")
             lines.append("        try:")
             lines.append(f"            x = {slow}(x)")
             lines.append("        except Bad as problem:")
@@ -359,24 +371,12 @@ def compile_cleaner(specs, mapping, defaults):
             lines.append("    else:")
             lines += call(field, position, "        ")
         elif kind == "guid":
-            lines.append(f"    x = v[{position}]")
-            lines.append("    if len(x) == 36 and guid_form(x):")
-            lines.append(f"        r[{field!r}] = x.lower()")
-            lines.append("    else:")
-            lines += call(field, position, "        ")
+            lines += shortcut(field, position, "len(x) == 36 and guid_form(x)", "x.lower()")
         elif kind == "choice":
             env[f"fast_{field}"] = spec[2]
-            lines.append(f"    x = fast_{field}.get(v[{position}])")
-            lines.append("    if x is not None:")
-            lines.append(f"        r[{field!r}] = x")
-            lines.append("    else:")
-            lines += call(field, position, "        ")
+            lines += shortcut(field, position, "x is not None", "x", read=f"fast_{field}.get(v[{position}])")
         elif kind == "int":
-            lines.append(f"    x = v[{position}]")
-            lines.append("    if x.isascii() and x.isdigit() and len(x) < 10:")
-            lines.append(f"        r[{field!r}] = int(x)")
-            lines.append("    else:")
-            lines += call(field, position, "        ")
+            lines += shortcut(field, position, "x.isascii() and x.isdigit() and len(x) < 10", "int(x)")
         elif kind == "amount":
             lines.append(f"    x = v[{position}]")
             lines.append("    if x and plain_amount(x):")

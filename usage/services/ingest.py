@@ -453,9 +453,10 @@ def _integrity_problem(exc):
 
 def attach_person(ctx, record):
     """The record's person (a PersonInfo or None), added to the directory if unknown there."""
-    person = ctx.person(
-        record["upn"], record["user_object_id"], record["display_name"], record["user_location"], record["reported_capability"]
-    )
+    upn = record["upn"]
+    person = ctx.people.get(upn) if upn else None
+    if person is None or person.auto:  # the common case, a person of the directory, needs no more
+        person = ctx.person(upn, record["user_object_id"], record["display_name"], record["user_location"], record["reported_capability"])
     if person is not None:
         record["person_id"] = person.id
         if not record["display_name"]:
@@ -531,27 +532,14 @@ class _Run:
         is_call = self.kind is CALLS
         type_field, units_field = ("call_type", "duration_seconds") if is_call else ("sms_type", "segments")
         totals = self.totals.rows
-        person_of = ctx.person
-        directory = ctx.people
         # Each record is formatted for COPY right after rating, while it is still in the CPU's cache.
         copy_line = self.writer.copy_line if self.writer.use_copy else None
         lines = []
         add_line = lines.append
         charged = refused = 0
-        # rate_record and attach_person, inline: this loop runs once per record of the file.
+        # rate_record, inline: this loop runs once per record of the file.
         for record in records:
-            upn = record["upn"]
-            person = directory.get(upn) if upn else None
-            if person is None or person.auto:
-                person = person_of(
-                    upn, record["user_object_id"], record["display_name"], record["user_location"], record["reported_capability"]
-                )
-            if person is not None:
-                record["person_id"] = person.id
-                if not record["display_name"]:
-                    record["display_name"] = person.display_name
-                if not record["user_location"]:
-                    record["user_location"] = person.location
+            person = attach_person(ctx, record)
             outcome = rater(ctx, record, person)
             rating = outcome.rating
             context = outcome.destination_context
