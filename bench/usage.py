@@ -434,8 +434,8 @@ def write_docs(results):
 
     lines = [START, "", f"Measured {datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M} UTC on {machine()}, PostgreSQL "
              f"(`python -m bench.usage`), {results['rows']:,} call records in one organization, generated deterministically "
-             f"({results['file_mb']:.0f} MB of CSV, a year of calls). Other work was running on the machine: compare the ratios, "
-             "which are measured against their reference in the same run.", "",
+             f"({results['file_mb']:.0f} MB of CSV, a year of calls). Compare the ratios: each is measured against its reference "
+             "in the same run, and other work on the machine weighs on them.", "",
              "| figure | value | note |", "| --- | --- | --- |"]
     for figure in figures(results):
         name, value, unit = figure[:3]
