@@ -7,7 +7,7 @@ from billing.admin import ReadOnlyAdmin
 
 from .forms import ApiTokenAdminForm
 from .models import ApiToken, CallRecord, DailyUsage, Export, ImportBatch, Person, PoolUsage, Rate, SmsRecord
-from .services.api_keys import create_api_key
+from .services.api_keys import create_api_key, revoke_api_key
 
 
 @admin.register(Rate)
@@ -87,8 +87,9 @@ class ApiTokenAdmin(admin.ModelAdmin):
     actions = ["revoke"]
 
     def get_readonly_fields(self, request, obj=None):
-        # A new key is active; it is revoked afterwards, like on the page.
-        return self.readonly_fields + (("revoked_at",) if obj is None else ())
+        # A new key is active; an existing one keeps its organization, and is revoked by the action
+        # (like on the page), never brought back.
+        return self.readonly_fields + (("revoked_at",) if obj is None else ("organization", "revoked_at"))
 
     def save_model(self, request, obj, form, change):
         if change:
@@ -102,7 +103,8 @@ class ApiTokenAdmin(admin.ModelAdmin):
 
     @admin.action(description="Revoke the selected keys")
     def revoke(self, request, queryset):
-        from django.utils import timezone
-
-        count = queryset.filter(revoked_at__isnull=True).update(revoked_at=timezone.now())
+        count = 0
+        for token in queryset.select_related("organization"):
+            _, newly_revoked = revoke_api_key(organization=token.organization, token_id=token.pk, actor=request.user)
+            count += newly_revoked
         messages.success(request, f"{count} key(s) revoked.")

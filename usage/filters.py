@@ -30,13 +30,18 @@ class UsageFilterSet(django_filters.FilterSet):
         value = value.strip().lower()
         if not value:
             return queryset
-        # Through the person (every record with a UPN has one, see usage.services.ingest): their ids
+        # Through the person (the import gives every record with a UPN one): their ids
         # are read first, so that the planner sees how few they are and walks the records'
         # (organization, person, time) index newest first. A whole UPN is matched exactly, a start of
         # one by prefix; a prefix matching many people is better served by the time index.
+        exact = "@" in value
         people = Person.objects.filter(organization=self.organization)
-        people = people.filter(upn=value) if "@" in value else people.filter(upn__startswith=value)
+        people = people.filter(upn=value) if exact else people.filter(upn__startswith=value)
         ids = list(people.values_list("pk", flat=True)[: MANY_PEOPLE + 1])
+        if not ids:
+            # No such person now (deleted, or renamed in the directory): the records' own UPN, which
+            # no index serves, but the rows the table shows under that name are found.
+            return queryset.filter(upn=value) if exact else queryset.filter(upn__startswith=value)
         if len(ids) <= MANY_PEOPLE:
             return queryset.filter(person_id__in=ids)
         return queryset.filter(person_id__in=people.values("pk"))

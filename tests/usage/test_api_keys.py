@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from billing.access import SESSION_KEY
 from billing.choices import AdminRole
-from tests.factories import admin_in
+from tests.factories import OrganizationFactory, admin_in
 from usage.models import ApiToken
 from usage.services.api_keys import create_api_key, hash_key, revoke_api_key
 from usage.views import NEW_API_KEY_LIFETIME, NEW_API_KEY_SESSION
@@ -377,3 +377,27 @@ def test_editing_a_key_in_django_admin_makes_no_new_key(client, admin_user, thei
     assert response.status_code == 302
     token.refresh_from_db()
     assert token.name == "Renamed" and hash_key(key) == token.key_hash and ApiToken.objects.count() == 1
+
+
+def test_django_admin_cannot_move_a_key_to_another_organization_or_bring_it_back(client, admin_user, their_key, org):
+    token, key = their_key
+    ApiToken.objects.filter(pk=token.pk).update(revoked_at=timezone.now())
+    other = OrganizationFactory()
+    client.force_login(admin_user)
+    change = reverse("admin:usage_apitoken_change", args=[token.pk])
+    response = client.post(change, {"organization": other.pk, "name": "Moved", "revoked_at_0": "", "revoked_at_1": ""})
+    assert response.status_code == 302
+    token.refresh_from_db()
+    assert token.organization_id == org.pk and token.revoked_at is not None and token.name == "Moved"
+
+
+def test_the_django_admin_revoke_action_goes_through_the_service(client, admin_user, their_key, caplog):
+    token, key = their_key
+    client.force_login(admin_user)
+    changelist = reverse("admin:usage_apitoken_changelist")
+    with caplog.at_level("INFO", logger="usage.services.api_keys"):
+        client.post(changelist, {"action": "revoke", "_selected_action": [token.pk]})
+        client.post(changelist, {"action": "revoke", "_selected_action": [token.pk]})
+    token.refresh_from_db()
+    assert token.revoked_at is not None
+    assert sum("revoked" in r.getMessage() for r in caplog.records) == 1  # the second time changes nothing

@@ -264,3 +264,23 @@ def test_a_finished_background_export_records_an_export_ready_email_for_whoever_
     exports.build_export(export.pk)
     event = Event.objects.get(organization=org, kind="export_ready")
     assert list(Delivery.objects.filter(event=event).values_list("email", flat=True)) == [reports_reader.email]
+
+
+@pytest.mark.parametrize("export_format", ["csv_zip", "xlsx"])
+def test_an_export_filtered_by_a_username_no_one_has_is_empty_not_an_error(calls, org, tmp_path, export_format):
+    parameters = exports.parameters_for("pstn", today_at(10).date(), today_at().date(), {"user": "nobody@contoso.test"})
+    path = tmp_path / f"empty.{export_format}"
+    assert exports.build_file(org, export_format, parameters, str(path), public_id="empty") == 0
+    assert path.exists()
+
+
+def test_the_username_filter_still_finds_rows_whose_person_is_gone_or_renamed(calls, org):
+    parameters = exports.parameters_for("pstn", today_at(10).date(), today_at().date(), {"user": "bob@contoso.test"})
+    Person.objects.filter(organization=org, upn="bob@contoso.test").delete()
+    assert exports.export_queryset(org, parameters).count() == 1
+    renamed = Person.objects.get(organization=org, upn="alice@contoso.test")
+    renamed.upn = "alice.new@contoso.test"
+    renamed.save()
+    old_name = exports.parameters_for("pstn", today_at(10).date(), today_at().date(), {"user": "alice@contoso.test"})
+    new_name = exports.parameters_for("pstn", today_at(10).date(), today_at().date(), {"user": "alice.new@contoso.test"})
+    assert exports.export_queryset(org, old_name).count() == 12 == exports.export_queryset(org, new_name).count()

@@ -243,9 +243,12 @@ def test_awkward_values_are_stored_exactly_as_read(org, people, rates):
         export_row(**{"User Display Name": "Plain", "Start Time": "2024-05-06T11:00:00.250000+00:00", "End Time": "",
                       "Connection Fee": "", "Charge": ""}),
         export_row(**{"User Display Name": "{braces} %s \"quotes\"", "Start Time": "2024-05-06 12:00:00", "End Time": "2024-05-06T12:01:00Z"}),
+        # As long as the common form and read by Python, but not by PostgreSQL: must not be sent as text.
+        export_row(**{"Start Time": "2024-W19-1T13:00:00Z", "End Time": "2024-W19-1T13:05:00Z"}),
     ]
     import_csv(org, csv_bytes(rows))
-    first, second, third = (CallRecord.objects.get(usage_id=row["UsageId"]) for row in rows)
+    first, second, third, fourth = (CallRecord.objects.get(usage_id=row["UsageId"]) for row in rows)
+    assert (fourth.start_time, fourth.end_time) == (at(time="13:00:00"), at(time="13:05:00"))
     assert first.display_name == "Back\\slash \\N and\ttab"
     assert first.operator == "Line break here"  # line breaks become spaces (cleaning.one_line)
     assert first.administrative_units == "\\"
@@ -255,3 +258,14 @@ def test_awkward_values_are_stored_exactly_as_read(org, people, rates):
     assert third.display_name == "{braces} %s \"quotes\"" and third.start_time == at(time="12:00:00")
     assert {r.organization_id for r in (first, second, third)} == {org.pk}
     assert len({r.batch_id for r in (first, second, third)}) == 1
+
+
+def test_text_a_database_cannot_hold_is_refused_by_row_and_column(org, people, rates):
+    rows = [graph_call(userDisplayName="nul\x00inside"), graph_call(userDisplayName="half \ud800 pair"), graph_call(usageCountryCode="ßa")]
+    with pytest.raises(ImportRejected) as refused:
+        import_page(org, rows)
+    problems = {(e.row, e.column): e.problem for e in refused.value.errors}
+    assert "NUL" in problems[("value[0]", "userDisplayName")]
+    assert "surrogate" in problems[("value[1]", "userDisplayName")]
+    assert "country code" in problems[("value[2]", "usageCountryCode")]
+    assert not CallRecord.objects.exists()

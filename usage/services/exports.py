@@ -27,6 +27,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import xlsxwriter
 from django.conf import settings
+from django.core.exceptions import EmptyResultSet
 from django.core.files import File
 from django.db import connection, transaction
 from django.db.models import Q
@@ -298,7 +299,12 @@ def _csv_members_by_copy(archive, rows, kind, parameters, member_pattern, header
             low = datetime.combine(day, datetime.min.time(), tzinfo=UTC)
             day_rows = rows.filter(**{f"{time_field}__gte": low, f"{time_field}__lt": low + timedelta(days=1)})
             day_rows = day_rows.extra(select={f"c{i}": _sql_text(f, table) for i, f in enumerate(fields)})
-            sql, params = day_rows.values_list(*[f"c{i}" for i in range(len(fields))]).query.sql_with_params()
+            try:
+                sql, params = day_rows.values_list(*[f"c{i}" for i in range(len(fields))]).query.sql_with_params()
+            except EmptyResultSet:
+                # A filter that can match nothing (a username no one has) compiles to no query at all.
+                day += timedelta(days=1)
+                continue
             handle = None
             with raw.copy(f"COPY ({mogrify(sql, params)}) TO STDOUT (FORMAT csv)") as copy:
                 for block in copy:

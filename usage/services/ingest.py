@@ -475,7 +475,7 @@ def rate_record(ctx, rater, record, is_call=True):
     record["charge"] = outcome.charge
     record["charged_units"] = outcome.charged_units
     record["destination_context"] = outcome.destination_context
-    record["currency"] = ctx.currency
+    record["currency"] = ctx.currency  # the writers also have it as a constant of the import
     if is_call:
         record["connection_fee"] = outcome.connection_fee
     return outcome
@@ -537,21 +537,11 @@ class _Run:
         lines = []
         add_line = lines.append
         charged = refused = 0
-        # rate_record, inline: this loop runs once per record of the file.
         for record in records:
-            person = attach_person(ctx, record)
-            outcome = rater(ctx, record, person)
+            outcome = rate_record(ctx, rater, record, is_call)
             rating = outcome.rating
             context = outcome.destination_context
             charge = outcome.charge
-            record["rating"] = rating
-            record["rating_reason"] = outcome.reason[:300]
-            record["capability"] = outcome.capability
-            record["charge"] = charge
-            record["charged_units"] = outcome.charged_units
-            record["destination_context"] = context
-            if is_call:
-                record["connection_fee"] = outcome.connection_fee
             if rating == "charged":
                 charged += 1
             elif rating == "refused":
