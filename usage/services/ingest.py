@@ -467,7 +467,8 @@ def attach_person(ctx, record):
 
 
 def rate_record(ctx, rater, record, is_call=True):
-    """Rate a record (finding its person first) and store the outcome in it."""
+    """Rate a record (finding its person first) and store the outcome in it. The currency is the
+    import's, which the writers add to every record as a constant."""
     outcome = rater(ctx, record, attach_person(ctx, record))
     record["rating"] = outcome.rating
     record["rating_reason"] = outcome.reason[:300]
@@ -475,7 +476,6 @@ def rate_record(ctx, rater, record, is_call=True):
     record["charge"] = outcome.charge
     record["charged_units"] = outcome.charged_units
     record["destination_context"] = outcome.destination_context
-    record["currency"] = ctx.currency  # the writers also have it as a constant of the import
     if is_call:
         record["connection_fee"] = outcome.connection_fee
     return outcome
