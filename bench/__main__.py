@@ -22,6 +22,8 @@ import time
 import traceback
 from pathlib import Path
 
+from bench import cpu_model
+
 BENCH_DIR = Path(__file__).resolve().parent
 
 
@@ -30,15 +32,7 @@ def discover():
 
 
 def machine():
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{platform.node()}: {cpu}, {os.cpu_count()} CPUs, Python {platform.python_version()}, {platform.system()} {platform.release()}"
+    return f"{platform.node()}: {cpu_model()}, {os.cpu_count()} CPUs, Python {platform.python_version()}, {platform.system()} {platform.release()}"
 
 
 def normalise(figure):

@@ -17,7 +17,6 @@ It works in a throwaway test database (created and dropped here) and sends only 
 import argparse
 import datetime
 import os
-import platform
 import re
 import signal
 import socket
@@ -26,6 +25,8 @@ import sys
 import time
 import uuid
 from pathlib import Path
+
+from bench import cpu_model
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs" / "performance.md"
@@ -56,14 +57,7 @@ def machine():
         except OSError:
             return "?"
 
-    cpu = "?"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        cpu = platform.processor() or "?"
+    cpu = cpu_model()
     memory = next((line.split()[1] for line in run(["free", "-h"]).splitlines() if line.startswith("Mem:")), "?")
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     return {"nproc": run(["nproc"]), "cpu": cpu, "memory": memory, "load": load, "date": datetime.datetime.now(datetime.UTC)}

@@ -28,6 +28,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from unittest import mock
 
+from bench import cpu_model
+
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs" / "performance.md"
 START, END = "<!-- auto-recharge-bench:start -->", "<!-- auto-recharge-bench:end -->"
@@ -303,14 +305,7 @@ def measure(accounts=ACCOUNTS, recharges=RECHARGES, worker=True):
 
 
 def machine():
-    cpu = "?"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    cpu = cpu_model()
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     return {"nproc": os.cpu_count(), "cpu": cpu, "load": load}
 

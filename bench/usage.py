@@ -159,15 +159,20 @@ def copy_reference(path):
     with connection.cursor() as cursor:
         cursor.execute("DROP TABLE IF EXISTS bench_bare_calls")
         cursor.execute(f"CREATE TABLE bench_bare_calls ({columns})")
-        started = time.perf_counter()
-        with open(path, "rb") as handle, cursor.cursor.copy("COPY bench_bare_calls FROM STDIN (FORMAT csv, HEADER true)") as copy:
-            for block in iter(lambda: handle.read(1 << 20), b""):
-                copy.write(block)
-        seconds = time.perf_counter() - started
+        seconds = copy_file_in(cursor, path, "COPY bench_bare_calls FROM STDIN (FORMAT csv, HEADER true)")
         cursor.execute("SELECT count(*) FROM bench_bare_calls")
         count = cursor.fetchone()[0]
         cursor.execute("DROP TABLE bench_bare_calls")
     return count, seconds
+
+
+def copy_file_in(cursor, path, statement):
+    """Seconds that `statement` (a COPY ... FROM STDIN) takes to load the file at `path`."""
+    started = time.perf_counter()
+    with open(path, "rb") as handle, cursor.cursor.copy(statement) as copy:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            copy.write(block)
+    return time.perf_counter() - started
 
 
 def records_floor(tmp):
@@ -182,11 +187,7 @@ def records_floor(tmp):
                 handle.write(block)
         cursor.execute("DROP TABLE IF EXISTS bench_records_floor")
         cursor.execute("CREATE TABLE bench_records_floor (LIKE usage_callrecord INCLUDING ALL)")
-        started = time.perf_counter()
-        with open(dump, "rb") as handle, cursor.cursor.copy("COPY bench_records_floor FROM STDIN") as copy:
-            for block in iter(lambda: handle.read(1 << 20), b""):
-                copy.write(block)
-        seconds = time.perf_counter() - started
+        seconds = copy_file_in(cursor, dump, "COPY bench_records_floor FROM STDIN")
         cursor.execute("SELECT count(*) FROM bench_records_floor")
         count = cursor.fetchone()[0]
         cursor.execute("DROP TABLE bench_records_floor")

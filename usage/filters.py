@@ -22,6 +22,12 @@ def filter_charged(queryset, name, value):
 class UsageFilterSet(django_filters.FilterSet):
     """A report's filters, for one organization (whose people the username filter looks up)."""
 
+    user = django_filters.CharFilter(
+        label="Username",
+        method="filter_user",
+        widget=forms.TextInput(attrs={"placeholder": "name@contoso.com", "autocomplete": "off"}),
+    )
+
     def __init__(self, data=None, queryset=None, *, organization, **kwargs):
         super().__init__(data, queryset, **kwargs)
         self.organization = organization
@@ -48,11 +54,6 @@ class UsageFilterSet(django_filters.FilterSet):
 
 
 class CallRecordFilter(UsageFilterSet):
-    user = django_filters.CharFilter(
-        label="Username",
-        method="filter_user",
-        widget=forms.TextInput(attrs={"placeholder": "name@contoso.com", "autocomplete": "off"}),
-    )
     call_type = django_filters.ChoiceFilter(
         label="Call type", choices=[(code, f"{code}: {text}") for code, text in CALL_TYPE_HELP.items()], empty_label="All call types"
     )
@@ -69,11 +70,6 @@ class CallRecordFilter(UsageFilterSet):
 
 
 class SmsRecordFilter(UsageFilterSet):
-    user = django_filters.CharFilter(
-        label="Username",
-        method="filter_user",
-        widget=forms.TextInput(attrs={"placeholder": "name@contoso.com", "autocomplete": "off"}),
-    )
     direction = django_filters.ChoiceFilter(
         label="Direction", field_name="sms_type", choices=[("outbound", "Outbound"), ("inbound", "Inbound")], empty_label="Both directions"
     )

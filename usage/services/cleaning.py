@@ -326,13 +326,14 @@ def compile_cleaner(specs, mapping, defaults):
             f"{indent}    bad = True",
         ]
 
-    def shortcut(field, position, test, value, read=None):
-        """`value` when the raw text (or what `read` makes of it), x, passes `test`; else the check."""
+    def shortcut(field, position, test, value, read=None, blank_keeps_default=False):
+        """`value` when the raw text (or what `read` makes of it), x, passes `test`; else the check
+        (or, with `blank_keeps_default`, nothing for an empty text)."""
         return [
             f"    x = {read or f'v[{position}]'}",
             f"    if {test}:",
             f"        r[{field!r}] = {value}",
-            "    else:",
+            "    elif x:" if blank_keeps_default else "    else:",
             *call(field, position, "        "),
         ]
 
@@ -356,11 +357,7 @@ def compile_cleaner(specs, mapping, defaults):
             lines.append("            bad = True")
             lines.append(f"    r[{field!r}] = x")
         elif kind == "country":
-            lines.append(f"    x = v[{position}]")
-            lines.append("    if len(x) == 2 and x.isascii() and x.isalpha():")
-            lines.append(f"        r[{field!r}] = x.upper()")
-            lines.append("    elif x:")
-            lines += call(field, position, "        ")
+            lines += shortcut(field, position, "len(x) == 2 and x.isascii() and x.isalpha()", "x.upper()", blank_keeps_default=True)
         elif kind == "time":
             lines.append("    try:")
             lines.append(f"        x = fromisoformat(v[{position}])")
@@ -386,12 +383,8 @@ def compile_cleaner(specs, mapping, defaults):
         elif kind == "int":
             lines += shortcut(field, position, "x.isascii() and x.isdigit() and len(x) < 10", "int(x)")
         elif kind == "amount":
-            lines.append(f"    x = v[{position}]")
-            lines.append("    if x and plain_amount(x):")
             # Already the amount to the cent: kept as its text, which the database reads as that number.
-            lines.append(f"        r[{field!r}] = x")
-            lines.append("    elif x:")
-            lines += call(field, position, "        ")
+            lines += shortcut(field, position, "x and plain_amount(x)", "x", blank_keeps_default=True)
         else:
             lines += call(field, position)
     lines.append("    return None if bad else r")
