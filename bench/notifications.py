@@ -109,19 +109,18 @@ def dispatch(org, key):
     from django.db import connection, transaction
     from django.test.utils import CaptureQueriesContext
 
-    from notifications import events, services
-    from notifications.services import outbox
+    from notifications import kinds, receivers, services
 
-    enqueue, outbox.enqueue_event = outbox.enqueue_event, lambda *a, **k: None
+    enqueue, receivers.enqueue_event_deliveries = receivers.enqueue_event_deliveries, lambda *a, **k: None
     try:
         started = time.perf_counter()
         with CaptureQueriesContext(connection) as queries, transaction.atomic():
             event = services.record_event(
-                kind=events.BALANCE_DEPLETED, organization=org, account=org.credit_account, dedupe_key=key
+                kind=kinds.BALANCE_DEPLETED, organization=org, account=org.credit_account, dedupe_key=key
             )
         elapsed = time.perf_counter() - started
     finally:
-        outbox.enqueue_event = enqueue
+        receivers.enqueue_event_deliveries = enqueue
     return event, len(queries), elapsed
 
 
@@ -179,7 +178,7 @@ def deliver_with_worker(event, count, smtp_port, broker):
 
     from credits_site.celery import app
     from notifications.models import Delivery
-    from notifications.services import outbox
+    from notifications.tasks import enqueue_event_deliveries
 
     db = connection.settings_dict
     env = dict(
@@ -209,7 +208,7 @@ def deliver_with_worker(event, count, smtp_port, broker):
                 break
         started = datetime.datetime.now(datetime.UTC)
         clock = time.perf_counter()
-        outbox.enqueue_event(event.pk, count)
+        enqueue_event_deliveries(event.pk, count)
         deadline = time.monotonic() + 600
         while sent_count(event) < count and time.monotonic() < deadline:
             time.sleep(0.25)

@@ -72,7 +72,6 @@ def populate(accounts=ACCOUNTS, due_share=DUE_SHARE):
     from datetime import timedelta
     from decimal import Decimal
 
-    from django.db import connection
     from django.utils import timezone
 
     from billing.models import CreditAccount, Organization

@@ -272,12 +272,11 @@ def run_child(name, database_url, today, extra=()):
 
 def page_timings(org, today, repeat=15):
     from django.conf import settings
+    from django.contrib.auth import get_user_model
     from django.db import connection, reset_queries
     from django.test import Client
     from django.test.client import RequestFactory
     from django.test.utils import CaptureQueriesContext
-
-    from django.contrib.auth import get_user_model
 
     from billing.choices import AdminRole
     from billing.models import Membership, MembershipRole

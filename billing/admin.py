@@ -8,10 +8,12 @@ from django.contrib import admin, messages
 from django.shortcuts import redirect, render
 from django.urls import path, reverse
 
-from . import recharge, services
+from . import selectors, services
 from .exceptions import BillingError
 from .models import (
     AutoRechargeChange,
+    AutoRechargePolicy,
+    AutoRechargeState,
     CreditAccount,
     CreditLot,
     LedgerEntry,
@@ -25,7 +27,9 @@ from .models import (
     ReconciliationMismatch,
     Subscription,
 )
-from .reconciliation import find_mismatches, reconcile
+from .services.auto_recharge.support import resume_auto_recharge, retry_failed_recharge
+from .services.reconciliation import find_mismatches, reconcile
+from .services.usage_charges import spend_demo_credits
 
 
 class ReadOnlyMixin:
@@ -83,13 +87,12 @@ class OrganizationAdmin(admin.ModelAdmin):
     @admin.action(description="Turn off auto-recharge for selected NCE/MCA organizations")
     def turn_off_post_usage_auto_recharge(self, request, queryset):
         count = 0
-        for org in queryset.filter(commerce_model__in=["nce", "mca"]):
-            account = services.get_credit_account(org)
-            if account.auto_recharge_enabled:
-                services.turn_off_auto_recharge(
-                    organization=org, actor=request.user, reason="Support: post-usage billing (NCE/MCA)."
-                )
-                count += 1
+        post_usage = queryset.filter(
+            commerce_model__in=["nce", "mca"], credit_account__auto_recharge_policy__enabled=True
+        )
+        for org in post_usage:
+            services.turn_off_auto_recharge(organization=org, actor=request.user, reason="Support: post-usage billing (NCE/MCA).")
+            count += 1
         self.message_user(request, f"Auto-recharge turned off for {count} organization(s).")
 
 
@@ -125,42 +128,59 @@ class PausedFilter(admin.SimpleListFilter):
 
     def queryset(self, request, queryset):
         if self.value() == "paused":
-            return queryset.filter(auto_recharge_paused_at__isnull=False)
+            return queryset.filter(auto_recharge_state__paused_at__isnull=False)
         if self.value() == "due":
-            return queryset.filter(recharge_due_since__isnull=False)
+            return queryset.filter(auto_recharge_state__due_since__isnull=False)
         if self.value() == "failing":
-            return queryset.filter(consecutive_recharge_failures__gt=0, auto_recharge_paused_at__isnull=True)
+            return queryset.filter(
+                auto_recharge_state__consecutive_failures__gt=0, auto_recharge_state__paused_at__isnull=True
+            )
         return queryset
+
+
+class AutoRechargePolicyInline(ReadOnlyMixin, admin.StackedInline):
+    """Settings change through the tenant's page (audited); support reads them here."""
+
+    model = AutoRechargePolicy
+    fields = ("enabled", "amount", "trigger", "payment_method", "monthly_cap")
+    readonly_fields = fields
+
+
+class AutoRechargeStateInline(ReadOnlyMixin, admin.StackedInline):
+    model = AutoRechargeState
+    fields = (
+        "crossing",
+        "due_since",
+        "retry_at",
+        "paused_at",
+        "paused_reason",
+        "resumed_at",
+        "consecutive_failures",
+        "monthly_cap_reached_at",
+        "card_expiry_warned_for",
+        "updated_at",
+    )
+    readonly_fields = fields
 
 
 @admin.register(CreditAccount)
 class CreditAccountAdmin(admin.ModelAdmin):
     list_display = ("organization", "balance", "currency", "auto_recharge_enabled", "recharge_state", "depleted_at")
-    list_filter = ("auto_recharge_enabled", PausedFilter, "currency")
+    list_filter = ("auto_recharge_policy__enabled", PausedFilter, "currency")
     search_fields = ("organization__name",)
-    list_select_related = ("organization",)
+    list_select_related = ("organization", "auto_recharge_policy", "auto_recharge_state")
     actions = ["resume_auto_recharge", "spend_demo_credits"]
-    readonly_fields = (
-        "organization",
-        "currency",
-        "balance",
-        "recharge_crossing",
-        "recharge_due_since",
-        "recharge_retry_at",
-        "auto_recharge_paused_at",
-        "auto_recharge_paused_reason",
-        "auto_recharge_resumed_at",
-        "consecutive_recharge_failures",
-        "monthly_cap_reached_at",
-        "card_expiry_warned_for",
-        "depleted_at",
-        "updated_at",
-    )
-    fields = readonly_fields + ("auto_recharge_enabled", "recharge_amount", "recharge_trigger", "monthly_recharge_cap")
+    readonly_fields = ("organization", "currency", "balance", "depleted_at", "updated_at")
+    fields = readonly_fields
+    inlines = [AutoRechargePolicyInline, AutoRechargeStateInline]
+
+    @admin.display(description="Auto-recharge on", boolean=True)
+    def auto_recharge_enabled(self, obj):
+        return obj.auto_recharge_policy.enabled
 
     @admin.display(description="Auto-recharge")
     def recharge_state(self, obj):
-        return recharge.describe_account_state(obj)
+        return selectors.auto_recharge_summary(obj)
 
     def has_resume_permission(self, request):
         return request.user.has_perm("billing.resume_auto_recharge")
@@ -169,7 +189,7 @@ class CreditAccountAdmin(admin.ModelAdmin):
     def resume_auto_recharge(self, request, queryset):
         resumed = 0
         for account_id in queryset.values_list("pk", flat=True):
-            resumed += recharge.resume_auto_recharge(
+            resumed += resume_auto_recharge(
                 account_id=account_id, actor=request.user, reason=f"Resumed by support ({request.user.get_username()})."
             )
         skipped = queryset.count() - resumed
@@ -185,7 +205,7 @@ class CreditAccountAdmin(admin.ModelAdmin):
     @admin.action(description="Demo: spend credits to fall below the trigger", permissions=["spend_demo"])
     def spend_demo_credits(self, request, queryset):
         for account in queryset:
-            entry = recharge.spend_for_demo(account.pk)
+            entry = spend_demo_credits(account.pk)
             self.message_user(
                 request,
                 f"{account}: spent {-entry.amount}; the balance is now {entry.balance_after}. Auto-recharge, if on, "
@@ -308,7 +328,7 @@ class PaymentAdmin(ReadOnlyAdmin):
     @admin.action(description="Retry the selected failed auto-recharges now", permissions=["retry"])
     def retry_failed_recharges(self, request, queryset):
         for payment_id in queryset.values_list("pk", flat=True):
-            outcome = recharge.retry_failed_recharge(payment_id=payment_id, actor=request.user)
+            outcome = retry_failed_recharge(payment_id=payment_id, actor=request.user)
             self.message_user(request, outcome.message, messages.SUCCESS if outcome.retried else messages.WARNING)
 
 

@@ -6,10 +6,20 @@ from datetime import timedelta
 from django.db.models import Sum
 from django.utils import timezone
 
-from .choices import PaymentMethodKind, PurchaseChannel
-from .models import AutoRechargeChange, CreditLot, LedgerEntry, Payment, PaymentMethod, Receipt, Subscription
+from .choices import PaymentMethodKind, PaymentPurpose, PaymentStatus, PurchaseChannel
+from .gateways.base import describe_failure
+from .models import AutoRechargeChange, CreditAccount, CreditLot, LedgerEntry, Payment, PaymentMethod, Receipt, Subscription
+from .money import ZERO, format_money
 from .rules import auto_recharge_must_be_off, included_destinations_notice, purchase_blockers, usage_coverage_notes
-from .services.payments import get_credit_account
+from .services.auto_recharge.card_expiry import card_expiry_warning
+from .services.auto_recharge.guards import monthly_cap_reached
+
+
+def credit_account(organization) -> CreditAccount:
+    """The organization's account, with its auto-recharge policy (and card) and state."""
+    return CreditAccount.objects.select_related(
+        "auto_recharge_policy__payment_method", "auto_recharge_state"
+    ).get(organization=organization)
 
 
 def active_payment_methods(organization):
@@ -54,6 +64,8 @@ class CreditsStatus:
 @dataclass
 class CreditsOverview:
     account: object
+    policy: object
+    state: object
     status: CreditsStatus
     blockers: list
     nce_auto_recharge_warning: bool
@@ -75,7 +87,8 @@ class CreditsOverview:
 
 
 def credits_overview(organization) -> CreditsOverview:
-    account = get_credit_account(organization)
+    account = credit_account(organization)
+    policy, state = account.auto_recharge_policy, account.auto_recharge_state
     blockers = purchase_blockers(organization)
     if blockers:
         status = CreditsStatus("not_purchasable", "Not purchasable", "Credits can't be bought for this organization: the reason and what to do are shown above.")
@@ -87,25 +100,27 @@ def credits_overview(organization) -> CreditsOverview:
         status = CreditsStatus("active", "Active", "Calls beyond your subscriptions are paid from this balance.")
     subscriptions = list(organization_subscriptions(organization))
     methods = list(active_payment_methods(organization))
-    recharge_card = next((m for m in methods if m.pk == account.recharge_payment_method_id), None)
+    recharge_card = next((m for m in methods if m.pk == policy.payment_method_id), None)
     soon = timezone.now() + timedelta(days=30)
     expiring = CreditLot.objects.filter(account=account, remaining__gt=0, expires_at__lte=soon)
     next_lot = CreditLot.objects.filter(account=account, remaining__gt=0).order_by("expires_at").first()
-    from . import recharge
-
-    warning = None if auto_recharge_must_be_off(organization) else recharge.card_expiry_warning(account, recharge_card)
+    warning = None if auto_recharge_must_be_off(organization) else card_expiry_warning(account, policy, recharge_card)
     card_warning = warning.message if warning else None
-    cap_reached = account.auto_recharge_enabled and recharge.monthly_cap_reached(account)
+    cap_reached = policy.enabled and monthly_cap_reached(account, policy)
     recent_failure = (
-        Payment.objects.filter(account=account, purpose="recharge", status="failed").select_related("payment_method").first()
-        if account.consecutive_recharge_failures or account.auto_recharge_paused_at
+        Payment.objects.filter(account=account, purpose=PaymentPurpose.RECHARGE, status=PaymentStatus.FAILED)
+        .select_related("payment_method")
+        .first()
+        if state.consecutive_failures or state.paused_at
         else None
     )
     return CreditsOverview(
         account=account,
+        policy=policy,
+        state=state,
         status=status,
         blockers=blockers,
-        nce_auto_recharge_warning=account.auto_recharge_enabled and auto_recharge_must_be_off(organization),
+        nce_auto_recharge_warning=policy.enabled and auto_recharge_must_be_off(organization),
         coverage_notice=None if blockers else included_destinations_notice(subscriptions),
         usage_coverage=[] if blockers else usage_coverage_notes(organization),
         subscriptions=subscriptions,
@@ -118,7 +133,20 @@ def credits_overview(organization) -> CreditsOverview:
         card_expiry_warning=card_warning,
         recent_failure=recent_failure,
         monthly_cap_reached=cap_reached,
-        recent_failure_fix=recharge.failure_fix(recent_failure) if recent_failure else "",
+        recent_failure_fix=describe_failure(recent_failure.failure_code)[1] if recent_failure else "",
         can_pay_by_agreement=organization.purchase_channel == PurchaseChannel.VOLUME_LICENSING,
         has_agreement=any(m.kind == PaymentMethodKind.ENTERPRISE_AGREEMENT for m in methods),
     )
+
+
+def auto_recharge_summary(account) -> str:
+    """One line for support (Django admin) on where the account's auto-recharge stands."""
+    policy, state = account.auto_recharge_policy, account.auto_recharge_state
+    if not policy.enabled:
+        return "off"
+    if state.paused_at:
+        return f"paused: {state.paused_reason}"
+    if state.due_since is None:
+        return "armed"
+    amount = format_money(policy.amount or ZERO, account.currency)
+    return f"due since {state.due_since:%Y-%m-%d %H:%M} ({amount})"

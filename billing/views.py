@@ -25,7 +25,7 @@ from .forms import AddCardForm, AddFundsForm, AgreementForm, AutoRechargeForm
 from .models import Payment, PaymentMethod, Receipt
 from .money import format_money
 from .rules import purchase_blockers
-from .services.settings import validate_auto_recharge
+from .services.auto_recharge.policy import validate_auto_recharge
 from .tables import LedgerEntryTable
 
 CONFIRM_SALT = "billing.add-funds.confirm"
@@ -43,7 +43,7 @@ class ProductsView(AdminCenterMixin, TemplateView):
     template_name = "billing/products.html"
 
     def get_context_data(self, **kwargs):
-        account = services.get_credit_account(self.organization)
+        account = selectors.credit_account(self.organization)
         return super().get_context_data(
             subscriptions=selectors.organization_subscriptions(self.organization), account=account, **kwargs
         )
@@ -93,7 +93,7 @@ class AddFundsView(BillingManagerMixin, View):
             "organization": self.organization.pk,
         }
         token = signing.dumps(payload, salt=CONFIRM_SALT)
-        account = services.get_credit_account(self.organization)
+        account = selectors.credit_account(self.organization)
         return render(
             request,
             "billing/add_funds_confirm.html",
@@ -163,13 +163,13 @@ class AutoRechargeView(BillingManagerMixin, View):
     template_name = "billing/auto_recharge.html"
 
     def form(self, data=None):
-        account = services.get_credit_account(self.organization)
+        policy = selectors.credit_account(self.organization).auto_recharge_policy
         initial = {
-            "enabled": account.auto_recharge_enabled,
-            "recharge_amount": account.recharge_amount,
-            "recharge_trigger": account.recharge_trigger,
-            "payment_method": account.recharge_payment_method_id,
-            "monthly_cap": account.monthly_recharge_cap,
+            "enabled": policy.enabled,
+            "recharge_amount": policy.amount,
+            "recharge_trigger": policy.trigger,
+            "payment_method": policy.payment_method_id,
+            "monthly_cap": policy.monthly_cap,
         }
         return AutoRechargeForm(data, initial=initial, cards=selectors.card_payment_methods(self.organization))
 
@@ -186,7 +186,7 @@ class AutoRechargeView(BillingManagerMixin, View):
         if not form.is_valid():
             return self.render_form(request, form, status=400)
         data = form.cleaned_data
-        balance_before = services.get_credit_account(self.organization).balance
+        balance_before = selectors.credit_account(self.organization).balance
         settings_are_valid = not validate_auto_recharge(
             enabled=data["enabled"], amount=data["recharge_amount"], trigger=data["recharge_trigger"],
             payment_method=data["payment_method"], monthly_cap=data["monthly_cap"],
@@ -198,7 +198,7 @@ class AutoRechargeView(BillingManagerMixin, View):
             # Money would move on Save: say so and ask first.
             return self.render_form(request, form, confirm_charge=True)
         try:
-            account = services.update_auto_recharge(
+            services.update_auto_recharge(
                 organization=self.organization,
                 actor=request.user,
                 enabled=data["enabled"],
@@ -215,19 +215,14 @@ class AutoRechargeView(BillingManagerMixin, View):
                 form.add_error(field if field in form.fields else None, message)
             return self.render_form(request, form, status=400)
         messages.success(request, "Auto recharge settings saved.")
-        account.refresh_from_db()
-        if account.balance > balance_before:
-            messages.info(
-                request,
-                f"The balance was below {format_money(account.recharge_trigger, account.currency)}, so a recharge of "
-                f"{format_money(account.recharge_amount, account.currency)} was charged right away. The receipt is below.",
-            )
-        elif account.auto_recharge_enabled and account.recharge_due_since:
-            messages.info(
-                request,
-                f"The balance is below {format_money(account.recharge_trigger, account.currency)}, so a recharge of "
-                f"{format_money(account.recharge_amount, account.currency)} is being charged now.",
-            )
+        account = selectors.credit_account(self.organization)
+        policy, state = account.auto_recharge_policy, account.auto_recharge_state
+        charged_now = account.balance > balance_before
+        if charged_now or (policy.enabled and state.due_since):
+            trigger, amount = format_money(policy.trigger, account.currency), format_money(policy.amount, account.currency)
+            what = "was charged right away. The receipt is below." if charged_now else "is being charged now."
+            verb = "was" if charged_now else "is"
+            messages.info(request, f"The balance {verb} below {trigger}, so a recharge of {amount} {what}")
         return redirect("billing:credits")
 
 

@@ -1,7 +1,7 @@
 import django_filters
 from django import forms
 
-from . import events
+from . import kinds
 
 
 class EventFilter(django_filters.FilterSet):
@@ -9,7 +9,7 @@ class EventFilter(django_filters.FilterSet):
 
     kind = django_filters.ChoiceFilter(
         label="Notification",
-        choices=[(code, events.REGISTRY[code].label) for code in events.TENANT_VISIBLE],
+        choices=[(code, kinds.REGISTRY[code].label) for code in kinds.TENANT_VISIBLE],
         empty_label="All notifications",
     )
     state = django_filters.ChoiceFilter(label="Delivery", choices=STATE_CHOICES, empty_label="Any state", method="filter_state")

@@ -3,7 +3,7 @@ from django import forms
 from billing.choices import AdminRole
 from billing.money import CENT
 
-from . import events
+from . import kinds
 from .services.preferences import THRESHOLD_MAX, THRESHOLD_MIN
 
 
@@ -25,7 +25,7 @@ class PreferencesForm(forms.Form):
 
     def __init__(self, *args, current, disabled=False, **kwargs):
         super().__init__(*args, **kwargs)
-        for event_type in events.OPTIONAL:
+        for event_type in kinds.OPTIONAL:
             self.fields[event_type.code] = forms.MultipleChoiceField(
                 label=event_type.label,
                 help_text=event_type.description,

@@ -12,7 +12,7 @@ from django.db.models import Q
 from billing.choices import AdminRole
 from billing.models import money_field
 
-from . import events
+from . import kinds
 
 
 class Event(models.Model):
@@ -21,7 +21,7 @@ class Event(models.Model):
     )
     # Not a `choices` field on purpose: a new kind is a registry entry, not a migration.
     kind = models.CharField(max_length=64)
-    audience = models.CharField(max_length=16, choices=events.Audience.CHOICES, default=events.Audience.ROLES)
+    audience = models.CharField(max_length=16, choices=kinds.Audience.CHOICES, default=kinds.Audience.ROLES)
     # One event per occurrence: a signal sent twice for the same payment records one event.
     dedupe_key = models.CharField(max_length=255, unique=True)
     context = models.JSONField(default=dict, help_text="What the email says, as it was when the event happened.")
@@ -42,7 +42,7 @@ class Event(models.Model):
 
     @property
     def event_type(self):
-        return events.get(self.kind)
+        return kinds.get(self.kind)
 
     @property
     def label(self):

@@ -1,15 +1,20 @@
 """Listeners for what billing (and usage) announce. They run inside the sender's transaction.
 
-A failure here must never undo a payment: each listener records its event in a savepoint and, if
-anything goes wrong, logs the error loudly and lets the money transaction carry on.
+A failure here must never undo a payment: each event is recorded in a savepoint and, if anything goes
+wrong, the error is logged loudly and the money transaction carries on.
+
+Also notifications listening to itself: deliveries recorded (`outbox.deliveries_due`) are enqueued
+through notifications/tasks.py once the transaction commits, so that services never import tasks.
 """
 
 import logging
+from functools import partial
 
 from django.db import transaction
 
-from . import selectors
+from . import mapping
 from .services import events_api
+from .tasks import enqueue_event_deliveries
 
 logger = logging.getLogger(__name__)
 
@@ -23,31 +28,19 @@ def _guarded(name, record, **kwargs):
         return None
 
 
-def on_payment_succeeded(sender, payment, receipt, **kwargs):
-    _guarded("transaction succeeded", events_api.payment_succeeded, payment=payment, receipt=receipt)
-
-
-def on_payment_failed(sender, payment, **kwargs):
-    _guarded("recharge failed", events_api.recharge_failed, payment=payment)
-
-
-def on_balance_depleted(sender, account, entry, **kwargs):
-    _guarded("balance reached zero", events_api.balance_depleted, account=account, entry=entry)
-
-
-def on_ledger_entry_posted(sender, account, entry, previous_balance, **kwargs):
-    # Every usage charge passes here: one indexed read, and a savepoint only when a threshold is crossed.
-    if entry.balance_after >= previous_balance:
+def on_event(sender, event, **kwargs):
+    handler = mapping.handler_for(event)
+    if handler is None:
+        # tests/notifications/test_mapping.py keeps this from happening; never let it stop the sender.
+        logger.error("No notification is mapped for %s; add it to notifications.mapping.", type(event).__name__)
         return
-    crossed = list(selectors.crossed_thresholds(account.organization_id, previous_balance, entry.balance_after))
-    if crossed:
-        _guarded("low balance", events_api.low_balance, account=account, entry=entry, crossed=crossed)
-
-
-def on_auto_recharge_event(sender, account, event, context=None, **kwargs):
-    _guarded(event, events_api.auto_recharge_event, account=account, event=event, context=context or {})
+    _guarded(event.code.replace("_", " "), handler, event=event)
 
 
 def on_export_ready(sender, **kwargs):
     kwargs.pop("signal", None)  # Django's own keyword, not part of the export's description
     _guarded("export ready", events_api.notify_export_ready, **kwargs)
+
+
+def on_deliveries_due(sender, event_id, delivery_count, **kwargs):
+    transaction.on_commit(partial(enqueue_event_deliveries, event_id, delivery_count))

@@ -7,7 +7,7 @@ from django.db.models import Count, Prefetch, Q
 from billing.choices import AdminRole
 from billing.models import MembershipRole
 
-from . import events
+from . import kinds
 from .models import Delivery, DeliveryStatus, Event, LowBalanceThreshold, RolePreference
 
 
@@ -98,7 +98,7 @@ def preferences(organization) -> dict:
         chosen[(kind, role)] = enabled
     return {
         t.code: frozenset(r for r in AdminRole.values if chosen.get((t.code, r), r in t.default_roles))
-        for t in events.OPTIONAL
+        for t in kinds.OPTIONAL
     }
 
 
@@ -119,8 +119,8 @@ def organization_events(organization):
     """The Message center's rows: the organization's notifications with their delivery counts."""
     originals = Q(deliveries__resend_of__isnull=True)
     return (
-        Event.objects.filter(organization=organization, kind__in=events.TENANT_VISIBLE)
-        .exclude(audience=events.Audience.SUPPORT)
+        Event.objects.filter(organization=organization, kind__in=kinds.TENANT_VISIBLE)
+        .exclude(audience=kinds.Audience.SUPPORT)
         .annotate(
             recipient_count=Count("deliveries", filter=originals),
             sent_count=Count("deliveries", filter=Q(deliveries__status=DeliveryStatus.SENT)),

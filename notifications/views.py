@@ -12,7 +12,7 @@ from django_tables2 import RequestConfig, SingleTableMixin
 from billing.access import AdminCenterMixin, BillingManagerMixin
 from billing.models import CreditAccount
 
-from . import events, selectors, services
+from . import kinds, selectors, services
 from .filters import EventFilter
 from .forms import PreferencesForm, ThresholdForm
 from .models import Event
@@ -57,7 +57,7 @@ class NotificationSettingsView(AdminCenterMixin, View):
             "thresholds": list(selectors.thresholds(self.organization)),
             "account": account,
             "currency": account.currency if account else self.organization.currency,
-            "core_events": [t for t in events.EVENT_TYPES if t.core],
+            "core_events": [t for t in kinds.KINDS if t.core],
             "can_edit": can_edit,
         }
         return render(request, self.template_name, context, status=status)

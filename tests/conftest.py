@@ -9,6 +9,7 @@ from django.core.management import call_command
 
 from billing import services
 from billing.choices import AdminRole
+from billing.selectors import credit_account
 from tests.factories import DEFAULT_PASSWORD, CardFactory, OrganizationFactory, UserFactory, admin_in
 
 
@@ -54,7 +55,7 @@ def card(org):
 
 @pytest.fixture
 def account(org):
-    return services.get_credit_account(org)
+    return credit_account(org)
 
 
 @pytest.fixture
@@ -62,7 +63,7 @@ def funded_account(org, card, billing_admin):
     services.fund_credits(
         organization=org, actor=billing_admin, amount=Decimal("100.00"), payment_method=card, idempotency_key="fixture:fund"
     )
-    return services.get_credit_account(org)
+    return credit_account(org)
 
 
 def sign_in(client, user):

@@ -1,6 +1,9 @@
+from decimal import Decimal
+
 import factory
 from django.contrib.auth import get_user_model
 
+from billing import services
 from billing.catalog import ensure_catalog
 from billing.choices import AdminRole, CommerceModel, PurchaseChannel
 from billing.gateways.sandbox import sandbox_token
@@ -40,10 +43,6 @@ class OrganizationFactory(factory.django.DjangoModelFactory):
     commerce_model = CommerceModel.TRADITIONAL
     currency = "USD"
 
-    @factory.post_generation
-    def account(obj, create, extracted, **kwargs):
-        if create:
-            CreditAccount.objects.get_or_create(organization=obj, defaults={"currency": obj.currency})
 
 
 class MembershipFactory(factory.django.DjangoModelFactory):
@@ -96,3 +95,34 @@ class SubscriptionFactory(factory.django.DjangoModelFactory):
 
 
 ALL_ROLES = list(AdminRole)
+
+
+# Ledger state is built only through the billing services, so that it cannot break the invariants.
+
+
+def arm(org, card, actor, *, balance="100.00", amount="50.00", trigger="20.00", cap=None):
+    """Fund the account through the services and turn auto-recharge on; returns the account."""
+    if balance and Decimal(balance) > 0:
+        services.fund_credits(
+            organization=org, actor=actor, amount=Decimal(balance), payment_method=card, idempotency_key=f"arm:{org.pk}"
+        )
+    services.update_auto_recharge(
+        organization=org,
+        actor=actor,
+        enabled=True,
+        amount=Decimal(amount),
+        trigger=Decimal(trigger),
+        payment_method=card,
+        monthly_cap=None if cap is None else Decimal(cap),
+    )
+    return CreditAccount.objects.get(organization=org)
+
+
+_spent = iter(range(1, 10**9))
+
+
+def spend(account, amount):
+    """A call charged to credits (usage), through the service."""
+    return services.charge_usage(
+        account_id=account.pk, amount=Decimal(amount), idempotency_key=f"call:{next(_spent)}", memo="Test call"
+    )

@@ -16,7 +16,7 @@ from django.db.models import Count, F, Q, Sum
 from django.db.models.functions import TruncDate
 
 from billing.money import ZERO, to_money
-from billing.services import get_credit_account
+from billing.selectors import credit_account
 
 from .choices import COVERED_RATINGS, ExportStatus, Rating, RecordKind
 from .models import ApiToken, CallRecord, DailyUsage, Export, ReportPreference, SmsRecord
@@ -372,7 +372,7 @@ def recommendation(organization, *, today=None) -> Recommendation:
     burn_90 = charged[90] / 90
     # The busier of the two windows: a recent rise is not averaged away, a quiet month does not hide a busy quarter.
     burn = max(burn_28, burn_90)
-    account = get_credit_account(organization)
+    account = credit_account(organization)
     balance = account.balance
     currency = account.currency
     coverage = coverage_summary(organization, today=today)

@@ -1,7 +1,7 @@
 from django.conf import settings
 from django.utils.module_loading import import_string
 
-from .base import CardDetails, CardDeclined, ChargeResult, GatewayError, PaymentGateway, TransientGatewayError
+from .base import CardDeclined, CardDetails, ChargeResult, GatewayError, PaymentGateway, TransientGatewayError
 
 __all__ = [
     "CardDeclined",

@@ -1,14 +1,20 @@
-"""The one write path for money: every movement is a ledger entry posted here."""
+"""The one write path for money: every movement is a ledger entry posted here.
+
+The ledger knows money only: it appends the entry, draws or adds lots, moves the balance and holds
+the invariants. What reacts to money moving (auto-recharge, low-balance alerts) hears of it through
+the `EntryPosted` event, sent under the account's row lock before the transaction commits.
+"""
 
 from dataclasses import dataclass
 from decimal import Decimal
 
 from dateutil.relativedelta import relativedelta
 from django.db import transaction
+from django.db.models import Sum
 from django.utils import timezone
 
-from billing import signals
 from billing.choices import LOT_CREATING_KINDS, EntryKind
+from billing.events import BalanceDepleted, EntryPosted, announce
 from billing.exceptions import BillingError, InsufficientCredits
 from billing.limits import LOT_LIFETIME_MONTHS
 from billing.models import CreditAccount, CreditLot, LedgerEntry
@@ -90,12 +96,11 @@ def post_entry(
         elif new_balance > 0 and account.depleted_at is not None:
             account.depleted_at = None
             changed.append("depleted_at")
-        changed += _track_recharge_trigger(account, previous, at)
         account.save(update_fields=changed)
 
-        signals.ledger_entry_posted.send(sender=CreditAccount, account=account, entry=entry, previous_balance=previous)
+        announce(EntryPosted(account=account, entry=entry, previous_balance=previous))
         if new_balance <= 0 < previous:
-            signals.balance_depleted.send(sender=CreditAccount, account=account, entry=entry)
+            announce(BalanceDepleted(account=account, entry=entry))
         return Posting(entry=entry, created=True)
 
 
@@ -129,39 +134,6 @@ def _draw_lots(account, amount: Decimal, only_lot):
         left -= take
 
 
-def _track_recharge_trigger(account, previous, at):
-    """Keep `recharge_due_since` and `recharge_crossing` in step with the balance and the trigger.
-
-    A downward crossing of the trigger is counted once; the auto-recharge answers each crossing once.
-    """
-    trigger = account.recharge_trigger
-    if not account.auto_recharge_enabled or trigger is None:
-        if account.recharge_due_since is not None:
-            account.recharge_due_since = None
-            return ["recharge_due_since"]
-        return []
-    below_now = account.balance < trigger
-    if below_now and account.recharge_due_since is None:
-        account.recharge_due_since = at
-        account.recharge_crossing += 1
-        # A new crossing is a new round: an old cool-down or back-off does not delay it.
-        account.recharge_retry_at = None
-        _enqueue_recharge_on_commit(account.pk)
-        return ["recharge_due_since", "recharge_crossing", "recharge_retry_at"]
-    if not below_now and account.recharge_due_since is not None:
-        account.recharge_due_since = None
-        return ["recharge_due_since"]
-    return []
-
-
-def _enqueue_recharge_on_commit(account_id):
-    from billing import recharge
-
-    recharge.enqueue_on_commit(account_id)
-
-
 def ledger_total(account_id) -> Decimal:
-    from django.db.models import Sum
-
     total = LedgerEntry.objects.filter(account_id=account_id).aggregate(total=Sum("amount"))["total"]
     return to_money(total or 0)

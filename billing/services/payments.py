@@ -12,15 +12,16 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from billing import signals
 from billing.choices import EntryKind, PaymentMethodKind, PaymentPurpose, PaymentStatus, ProductKind
+from billing.events import PaymentFailed, PaymentSucceeded, announce
 from billing.exceptions import BillingError, PurchaseBlocked
 from billing.gateways import GatewayError, get_gateway
 from billing.gateways.base import describe_failure
 from billing.limits import FUNDING_MAX, FUNDING_MIN
-from billing.models import CreditAccount, Payment, PaymentMethod, Product, Receipt, Subscription
+from billing.models import CreditAccount, Payment, Product, Receipt, Subscription
 from billing.money import format_money, to_money
 from billing.rules import purchase_blockers
+from credits_site.background import backoff_seconds
 
 from .ledger import post_entry
 
@@ -28,13 +29,9 @@ from .ledger import post_entry
 STALE_PROCESSING_AFTER = timedelta(minutes=2)
 # A funding payment meeting transient errors is given up (and reported) after this many gateway calls.
 MAX_FUNDING_GATEWAY_CALLS = 4
-
-
-def get_credit_account(organization) -> CreditAccount:
-    account, _ = CreditAccount.objects.get_or_create(
-        organization=organization, defaults={"currency": organization.currency}
-    )
-    return account
+# Retried in the background 30 s after the first failed call, then 60 s, then 120 s.
+FUNDING_BACKOFF_BASE_SECONDS = 30
+FUNDING_BACKOFF_MAX_SECONDS = 3600
 
 
 def validate_funding_amount(amount):
@@ -62,7 +59,7 @@ def start_funding(*, organization, actor, amount, payment_method, idempotency_ke
         )
     if payment_method.kind == PaymentMethodKind.CARD and payment_method.expires_before(timezone.now().date()):
         raise BillingError("This card has expired. Add a valid card first.", code="expired_card", field="payment_method")
-    account = get_credit_account(organization)
+    account = CreditAccount.objects.get(organization=organization)
     try:
         with transaction.atomic(durable=True):
             payment, created = Payment.objects.get_or_create(
@@ -171,15 +168,17 @@ def record_payment_success(payment_id, reference) -> Payment:
             Subscription.objects.get_or_create(
                 organization_id=payment.account.organization_id, product=credits_product, defaults={"quantity": 0}
             )
-        signals.payment_succeeded.send(sender=Payment, payment=payment, receipt=receipt)
+        announce(PaymentSucceeded(account=payment.account, payment=payment, receipt=receipt))
         return payment
 
 
-def record_payment_failure(payment_id, error: GatewayError, *, final=True, retry_at=None, notify=True) -> Payment:
-    """`notify=False` records a final failure without `payment_failed`: auto-recharge announces only the
-    first failure of a streak, so an admin hears of a failing card once, not at every attempt."""
+def record_payment_failure(
+    payment_id, error: GatewayError, *, final=True, retry_at=None, announce_failure=True
+) -> Payment:
+    """`announce_failure=False` records a final failure without `PaymentFailed`: auto-recharge announces
+    only the first failure of a streak, so an admin hears of a failing card once, not at every attempt."""
     with transaction.atomic():
-        payment = Payment.objects.select_for_update().get(pk=payment_id)
+        payment = Payment.objects.select_for_update(of=("self",)).select_related("account").get(pk=payment_id)
         if payment.is_final:
             return payment
         payment.failure_code = error.code
@@ -193,8 +192,8 @@ def record_payment_failure(payment_id, error: GatewayError, *, final=True, retry
             payment.status = PaymentStatus.PENDING
             payment.next_retry_at = retry_at
         payment.save(update_fields=["status", "failure_code", "failure_message", "finished_at", "next_retry_at"])
-        if final and notify:
-            signals.payment_failed.send(sender=Payment, payment=payment)
+        if final and announce_failure:
+            announce(PaymentFailed(account=payment.account, payment=payment))
         return payment
 
 
@@ -209,7 +208,9 @@ def process_funding(payment_id) -> Payment:
     if error.transient and payment.gateway_calls + 1 < MAX_FUNDING_GATEWAY_CALLS:
         # The processor may or may not have charged: only the same key can tell. Retried in the
         # background with that key (retry_pending_fundings); the page says so meanwhile.
-        retry_at = timezone.now() + timedelta(seconds=30 * 2 ** payment.gateway_calls)
+        calls = payment.gateway_calls + 1
+        delay = backoff_seconds(calls, base=FUNDING_BACKOFF_BASE_SECONDS, cap=FUNDING_BACKOFF_MAX_SECONDS)
+        retry_at = timezone.now() + timedelta(seconds=delay)
         return record_payment_failure(payment.pk, error, final=False, retry_at=retry_at)
     return record_payment_failure(payment.pk, error, final=True)
 
@@ -248,17 +249,3 @@ def failure_explanation(payment: Payment) -> tuple[str, str]:
 
 def payment_summary(payment: Payment) -> str:
     return f"{format_money(payment.amount, payment.currency)} with {payment.payment_method.label}"
-
-
-__all__ = [
-    "PaymentMethod",
-    "claim_payment",
-    "call_gateway",
-    "charge_at_gateway",
-    "fund_credits",
-    "get_credit_account",
-    "process_funding",
-    "record_payment_failure",
-    "record_payment_success",
-    "start_funding",
-]

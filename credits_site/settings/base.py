@@ -33,6 +33,8 @@ INSTALLED_APPS = [
     "billing",
     "usage",
     "notifications",
+    # The site itself: its management commands (load_demo) and shared helpers, no models.
+    "credits_site",
 ]
 
 MIDDLEWARE = [

@@ -2,7 +2,7 @@
 
 from .delivery import DeliveryRun, send_event_deliveries, send_pending_deliveries
 from .events_api import notify_export_ready
-from .outbox import UnknownEvent, enqueue_event, record_event
+from .outbox import UnknownEvent, record_event
 from .preferences import (
     NotificationSettingsError,
     add_low_balance_threshold,
@@ -16,7 +16,6 @@ __all__ = [
     "NotificationSettingsError",
     "UnknownEvent",
     "add_low_balance_threshold",
-    "enqueue_event",
     "notify_export_ready",
     "record_event",
     "remove_low_balance_threshold",

@@ -19,6 +19,8 @@ from django.db import transaction
 from django.db.models import F, Min
 from django.utils import timezone
 
+from credits_site.background import backoff_seconds
+
 from .. import conf
 from ..emails import build_message
 from ..models import Delivery, DeliveryFailure, DeliveryStatus
@@ -45,10 +47,6 @@ class Failure:
     permanent: bool
     # The connection cannot be used for the rest of the batch.
     connection_lost: bool
-
-
-def backoff_seconds(attempts: int) -> float:
-    return min(conf.retry_max_seconds(), conf.retry_base_seconds() * 2 ** max(0, attempts - 1))
 
 
 def classify(error: Exception) -> Failure:
@@ -118,7 +116,7 @@ def mark_failed(deliveries, token, failure: Failure, now=None) -> tuple[int, int
     records = []
     for delivery in deliveries:
         final = failure.permanent or delivery.attempts >= conf.max_attempts()
-        retry_at = None if final else now + timedelta(seconds=backoff_seconds(delivery.attempts))
+        retry_at = None if final else now + timedelta(seconds=backoff_seconds(delivery.attempts, base=conf.retry_base_seconds(), cap=conf.retry_max_seconds()))
         Delivery.objects.filter(pk=delivery.pk, claim_token=token).update(
             status=DeliveryStatus.FAILED if final else DeliveryStatus.PENDING,
             next_attempt_at=retry_at or now,

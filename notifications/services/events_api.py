@@ -1,19 +1,18 @@
-"""From what billing (and usage) announce to recorded events: one function per announcement."""
+"""From what billing (and usage) announce to recorded events: one function per kind of announcement,
+each taking the sender's event payload. `notifications.mapping` says which function answers which event."""
 
-import logging
+from dataclasses import fields
 
 from django.urls import reverse
 from django.utils import timezone
 
 from billing.choices import PaymentPurpose
 from billing.gateways.base import describe_failure
-from billing.models import CreditAccount, Organization
+from billing.models import AutoRechargeState, CreditAccount, Organization
 from billing.money import format_money
 
-from .. import events, selectors
-from .outbox import record_event, safe_path
-
-logger = logging.getLogger(__name__)
+from .. import kinds, selectors
+from .outbox import json_safe, record_event, safe_path
 
 
 def _account_with_org(account) -> CreditAccount:
@@ -23,11 +22,12 @@ def _account_with_org(account) -> CreditAccount:
     return account
 
 
-def payment_succeeded(payment, receipt):
-    account = _account_with_org(payment.account)
+def payment_succeeded(event):
+    payment, receipt = event.payment, event.receipt
+    account = _account_with_org(event.account)
     method = payment.payment_method
     return record_event(
-        kind=events.TRANSACTION_SUCCEEDED,
+        kind=kinds.TRANSACTION_SUCCEEDED,
         organization=account.organization,
         account=account,
         # The payment's account was read before the credit was posted: the receipt's entry has the balance.
@@ -45,15 +45,18 @@ def payment_succeeded(payment, receipt):
     )
 
 
-def recharge_failed(payment):
+def recharge_failed(event):
     """A failed auto-recharge (a failed funding is shown to the person at the screen instead)."""
+    payment = event.payment
     if payment.purpose != PaymentPurpose.RECHARGE:
         return None
-    account = _account_with_org(CreditAccount.objects.get(pk=payment.account_id))
+    account = _account_with_org(event.account)
+    # As the round left it in this transaction: the failure streak, and whether it paused.
+    state = AutoRechargeState.objects.get(account_id=account.pk)
     reason, fix = describe_failure(payment.failure_code)
     method = payment.payment_method
     return record_event(
-        kind=events.RECHARGE_FAILED,
+        kind=kinds.RECHARGE_FAILED,
         organization=account.organization,
         account=account,
         dedupe_key=f"payment:{payment.pk}",
@@ -63,37 +66,40 @@ def recharge_failed(payment):
             "reason": payment.failure_message or reason,
             "fix": fix,
             "paid_with": method.label if method else "",
-            "failures_in_a_row": account.consecutive_recharge_failures,
-            "paused": account.auto_recharge_paused_at is not None,
+            "failures_in_a_row": state.consecutive_failures,
+            "paused": state.paused_at is not None,
             "link_path": reverse("billing:payment", args=[payment.idempotency_key]),
         },
     )
 
 
-def balance_depleted(account, entry):
-    account = _account_with_org(account)
+def balance_depleted(event):
+    account, entry = _account_with_org(event.account), event.entry
     return record_event(
-        kind=events.BALANCE_DEPLETED,
+        kind=kinds.BALANCE_DEPLETED,
         organization=account.organization,
         account=account,
         balance=entry.balance_after,
         dedupe_key=f"entry:{entry.pk}",
         occurred_at=entry.created_at,
-        context={"entry_kind": entry.get_kind_display(), "auto_recharge_enabled": account.auto_recharge_enabled},
+        context={"entry_kind": entry.get_kind_display(), "auto_recharge_enabled": _auto_recharge_on(account)},
     )
 
 
-def low_balance(account, entry, crossed=None, previous_balance=None):
+def low_balance(event):
     """One warning per downward crossing: a threshold is crossed only when the previous balance was at or
-    above it, so no repeat until the balance has risen back to it. Several crossed at once: one email."""
-    if crossed is None:
-        crossed = list(selectors.crossed_thresholds(account.organization_id, previous_balance, entry.balance_after))
+    above it, so no repeat until the balance has risen back to it. Several crossed at once: one email.
+    Every ledger entry passes here: an entry that does not lower the balance costs nothing."""
+    account, entry = event.account, event.entry
+    if entry.balance_after >= event.previous_balance:
+        return None
+    crossed = list(selectors.crossed_thresholds(account.organization_id, event.previous_balance, entry.balance_after))
     if not crossed:
         return None
     account = _account_with_org(account)
     lowest = crossed[0]
     event = record_event(
-        kind=events.LOW_BALANCE,
+        kind=kinds.LOW_BALANCE,
         organization=account.organization,
         account=account,
         balance=entry.balance_after,
@@ -102,27 +108,36 @@ def low_balance(account, entry, crossed=None, previous_balance=None):
         context={
             "threshold": lowest.amount,
             "thresholds_display": ", ".join(format_money(t.amount, account.currency) for t in reversed(crossed)),
-            "auto_recharge_enabled": account.auto_recharge_enabled,
+            "auto_recharge_enabled": _auto_recharge_on(account),
         },
     )
     type(lowest).objects.filter(pk__in=[t.pk for t in crossed]).update(last_warned_at=entry.created_at)
     return event
 
 
-def auto_recharge_event(account, event, context):
-    """Any event of the auto-recharge engine that the registry knows; unknown codes are logged, not fatal."""
-    event_type = events.get(event)
-    if event_type is None:
-        logger.warning("No notification is registered for auto-recharge event %r; add it to notifications.events.", event)
-        return None
-    account = _account_with_org(account)
-    context = dict(context or {})
-    if event == "auto_recharge_paused":
-        context.setdefault("reason", account.auto_recharge_paused_reason)
-    if event_type.audience == events.Audience.SUPPORT:
-        context.setdefault("account_id", account.pk)
-        context.setdefault("link_path", reverse("admin:billing_creditaccount_change", args=[account.pk]))
-    return record_event(kind=event, organization=account.organization, account=account, context=context)
+def _auto_recharge_on(account) -> bool:
+    return account.auto_recharge_policy.enabled
+
+
+def payload_context(event) -> dict:
+    """The event's own fields (but the account), as the email's context: JSON-safe, so that a kind's
+    dedupe key is the same text whether read now or from a stored event."""
+    return {f.name: json_safe(getattr(event, f.name)) for f in fields(event) if f.name != "account"}
+
+
+def announced(kind):
+    """The handler of an event whose email says what its payload says: the kind's own dedupe rule applies."""
+
+    def record(event):
+        account = _account_with_org(event.account)
+        context = payload_context(event)
+        if kinds.get(kind).audience == kinds.Audience.SUPPORT:
+            context.setdefault("account_id", account.pk)
+            context.setdefault("link_path", reverse("admin:billing_creditaccount_change", args=[account.pk]))
+        return record_event(kind=kind, organization=account.organization, account=account, context=context)
+
+    record.kind = kind
+    return record
 
 
 def notify_export_ready(
@@ -144,7 +159,7 @@ def notify_export_ready(
     this export was announced before.
     """
     return record_event(
-        kind=events.EXPORT_READY,
+        kind=kinds.EXPORT_READY,
         organization=organization,
         requested_by=requested_by,
         dedupe_key=f"export:{export_id}",

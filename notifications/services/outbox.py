@@ -1,27 +1,30 @@
 """Recording an event and its deliveries, in the caller's transaction, and handing them to Celery on commit."""
 
 import logging
-import math
 import uuid
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from functools import partial
 
 from django.db import IntegrityError, models, transaction
+from django.dispatch import Signal
 from django.template.loader import render_to_string
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
 from billing.money import format_money
 
-from .. import conf, events, selectors
+from .. import conf, kinds, selectors
 from ..models import Delivery, Event
 
 logger = logging.getLogger(__name__)
 
-# A broker that is down must not hold up the request that committed: one quick try, then the sweep.
-ENQUEUE_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.2}
+# Sent with `event_id` and `delivery_count` when an event has deliveries to send: notifications'
+# receivers enqueue them through notifications/tasks.py once the transaction commits.
+deliveries_due = Signal()
 
+
+def ask_for_delivery(event_id, delivery_count=1) -> None:
+    deliveries_due.send(sender=Event, event_id=event_id, delivery_count=delivery_count)
 
 class UnknownEvent(ValueError):
     pass
@@ -31,7 +34,7 @@ def format_time(value: datetime) -> str:
     return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
-def _json_safe(value):
+def json_safe(value):
     if isinstance(value, Decimal):
         return str(value)
     if isinstance(value, (datetime, date)):
@@ -41,9 +44,9 @@ def _json_safe(value):
     if value is None or isinstance(value, (str, int, float, bool)):
         return value
     if isinstance(value, (list, tuple, set, frozenset)):
-        return [_json_safe(v) for v in value]
+        return [json_safe(v) for v in value]
     if isinstance(value, dict):
-        return {str(k): _json_safe(v) for k, v in value.items()}
+        return {str(k): json_safe(v) for k, v in value.items()}
     return str(value)
 
 
@@ -63,7 +66,7 @@ def build_context(event_type, *, organization, account, context, occurred_at, ba
     currency = account.currency if account is not None else organization.currency
     data = {}
     for key, value in (context or {}).items():
-        data[key] = _json_safe(value)
+        data[key] = json_safe(value)
         if isinstance(value, str) and key.endswith(("_at", "_on")):
             value = _parse_iso(value)
         if key in event_type.money_keys and value not in (None, ""):
@@ -110,9 +113,9 @@ def render_summary(event_type, data) -> str:
 
 
 def recipients_for(event_type, organization, requested_by=None):
-    if event_type.audience == events.Audience.SUPPORT:
+    if event_type.audience == kinds.Audience.SUPPORT:
         return selectors.support_recipients(conf.support_emails())
-    if event_type.audience == events.Audience.REQUESTER:
+    if event_type.audience == kinds.Audience.REQUESTER:
         return selectors.requester_recipient(organization.pk, requested_by)
     return selectors.role_recipients(organization.pk, selectors.enabled_roles(organization.pk, event_type))
 
@@ -126,7 +129,7 @@ def record_event(
     Returns None when this occurrence was recorded before (same dedupe key): nothing new is sent.
     Delivery is handed to Celery only once the caller's transaction commits; a rollback sends nothing.
     """
-    event_type = events.get(kind)
+    event_type = kinds.get(kind)
     if event_type is None:
         raise UnknownEvent(f"No notification is registered for {kind!r}.")
     now = timezone.now()
@@ -174,17 +177,5 @@ def record_event(
             return None
         raise
     if recipients:
-        transaction.on_commit(partial(enqueue_event, event.pk, len(recipients)))
+        ask_for_delivery(event.pk, len(recipients))
     return event
-
-
-def enqueue_event(event_id, delivery_count=1):
-    """Ask Celery to send the event's deliveries. If the broker is down the rows wait for the sweep."""
-    from ..tasks import send_event_deliveries_task
-
-    copies = max(1, min(conf.parallel_sends(), math.ceil(delivery_count / conf.batch_size())))
-    try:
-        for _ in range(copies):
-            send_event_deliveries_task.apply_async((event_id,), retry=True, retry_policy=ENQUEUE_RETRY_POLICY)
-    except Exception:  # noqa: BLE001 - any broker failure: the periodic sweep sends what is pending
-        logger.warning("Could not enqueue notification event %s; the periodic sweep will send it.", event_id)

@@ -7,7 +7,7 @@ from django.db import IntegrityError, transaction
 from billing.choices import AdminRole
 from billing.money import to_money
 
-from .. import events
+from .. import kinds
 from ..models import LowBalanceThreshold, RolePreference
 
 THRESHOLD_MIN = Decimal("1.00")
@@ -24,7 +24,7 @@ class NotificationSettingsError(ValueError):
 
 def set_role_preferences(*, organization, actor, kind, roles) -> frozenset:
     """Choose which roles receive an optional event. Core events cannot be changed: they reach all 20 roles."""
-    event_type = events.get(kind)
+    event_type = kinds.get(kind)
     if event_type is None or not event_type.optional:
         raise NotificationSettingsError("Only optional notifications can be chosen per role.")
     roles = frozenset(roles)

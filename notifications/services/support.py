@@ -4,7 +4,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from ..models import Delivery, DeliveryStatus
-from .outbox import enqueue_event
+from .outbox import ask_for_delivery
 
 
 def resend_delivery(*, delivery, actor) -> Delivery:
@@ -22,7 +22,7 @@ def resend_delivery(*, delivery, actor) -> Delivery:
             resend_of=original,
             resent_by=actor,
         )
-        transaction.on_commit(lambda: enqueue_event(copy.event_id))
+        ask_for_delivery(copy.event_id)
     return copy
 
 
@@ -33,5 +33,5 @@ def retry_now(*, deliveries) -> int:
         count = Delivery.objects.filter(pk__in=ids, status=DeliveryStatus.PENDING).update(next_attempt_at=timezone.now())
         events_ = set(Delivery.objects.filter(pk__in=ids).values_list("event_id", flat=True))
         for event_id in events_:
-            transaction.on_commit(lambda event_id=event_id: enqueue_event(event_id))
+            ask_for_delivery(event_id)
     return count

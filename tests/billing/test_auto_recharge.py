@@ -4,22 +4,32 @@ NCE/MCA, depletion. Runs on SQLite with Celery eager (the on-commit task runs at
 the real worker are in test_recharge_concurrency.py and test_recharge_worker.py."""
 
 from datetime import timedelta
-
-from dateutil.relativedelta import relativedelta
 from decimal import Decimal
 from unittest import mock
 
 import pytest
+from dateutil.relativedelta import relativedelta
 from django.urls import reverse
 from django.utils import timezone
 from kombu.exceptions import OperationalError
 
-from billing import recharge, selectors, services, tasks
+from billing import selectors, services, tasks
 from billing.choices import CommerceModel, EntryKind, PaymentStatus
-from billing.models import CreditAccount, CreditLot, LedgerEntry, Payment, Receipt, SandboxCharge
-from billing.reconciliation import find_mismatches
-from tests.billing.test_recharge_helpers import arm, recorder, spend  # noqa: F401 - recorder is a fixture
-from tests.factories import CardFactory, OrganizationFactory
+from billing.models import (
+    AutoRechargePolicy,
+    AutoRechargeState,
+    CreditAccount,
+    CreditLot,
+    LedgerEntry,
+    Payment,
+    Receipt,
+    SandboxCharge,
+)
+from billing.services.auto_recharge import card_expiry, guards, rounds
+from billing.services.auto_recharge.support import resume_auto_recharge
+from billing.services.reconciliation import find_mismatches
+from tests.billing.gateways import GATEWAYS
+from tests.factories import CardFactory, OrganizationFactory, arm, spend
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -40,7 +50,7 @@ def test_a_debit_below_the_trigger_is_recharged_once_with_a_new_lot_a_receipt_an
     spend(account, "85.00")  # 100 -> 15, below 20: the on-commit task recharges 50
     account.refresh_from_db()
     assert account.balance == Decimal("65.00")
-    assert account.recharge_due_since is None and account.recharge_crossing == 1
+    assert account.auto_recharge_state.due_since is None and account.auto_recharge_state.crossing == 1
     payment = recharges(account).get()
     assert payment.status == PaymentStatus.SUCCEEDED and payment.gateway_calls == 1
     assert payment.idempotency_key == f"recharge:{account.pk}:1"
@@ -64,7 +74,7 @@ def test_running_the_recharge_again_for_the_same_crossing_charges_nothing_more(o
     account = arm(org, card, billing_admin)
     spend(account, "85.00")
     for _ in range(3):
-        recharge.run_auto_recharge(account.pk)
+        rounds.run_auto_recharge(account.pk)
     assert recharges(account).count() == 1
     assert SandboxCharge.objects.filter(idempotency_key__startswith="recharge:").count() == 1
 
@@ -74,7 +84,7 @@ def test_each_new_crossing_gets_its_own_recharge(org, card, billing_admin):
     spend(account, "85.00")  # 15 -> 65
     spend(account, "50.00")  # 15 -> 65
     account.refresh_from_db()
-    assert account.balance == Decimal("65.00") and account.recharge_crossing == 2
+    assert account.balance == Decimal("65.00") and account.auto_recharge_state.crossing == 2
     assert [p.crossing for p in recharges(account)] == [1, 2]
 
 
@@ -102,15 +112,15 @@ def test_a_transient_error_is_retried_with_the_same_key_and_a_growing_back_off(o
     first_wait = (payment.next_retry_at - timezone.now()).total_seconds()
     assert 25 < first_wait <= 30
     # Not before its time: a sweep or a duplicate message now does not call the gateway.
-    recharge.run_auto_recharge(account.pk)
+    rounds.run_auto_recharge(account.pk)
     assert recharges(account).get().gateway_calls == 1
-    with pytest.raises(recharge.TransientRecharge) as second:
-        recharge.run_auto_recharge(account.pk, now=later(minutes=1))
+    with pytest.raises(rounds.TransientRecharge) as second:
+        rounds.run_auto_recharge(account.pk, now=later(minutes=1))
     assert second.value.countdown == 60
     payment = recharges(account).get()
     assert payment.gateway_calls == 2 and payment.idempotency_key == f"recharge:{account.pk}:1"
     account.refresh_from_db()
-    assert account.consecutive_recharge_failures == 0, "a transient error is not a failure yet"
+    assert account.auto_recharge_state.consecutive_failures == 0, "a transient error is not a failure yet"
 
 
 def test_transient_errors_stop_after_the_bound_and_count_as_one_failure(org, billing_admin, recorder):
@@ -121,26 +131,26 @@ def test_transient_errors_stop_after_the_bound_and_count_as_one_failure(org, bil
     waits = []
     for step in range(1, 10):
         try:
-            payment = recharge.run_auto_recharge(account.pk, now=later(hours=step))
-        except recharge.TransientRecharge as transient:
+            payment = rounds.run_auto_recharge(account.pk, now=later(hours=step))
+        except rounds.TransientRecharge as transient:
             waits.append(transient.countdown)
             continue
         break
     assert waits == [60, 120, 240]
-    assert payment.status == PaymentStatus.FAILED and payment.gateway_calls == recharge.MAX_GATEWAY_CALLS
+    assert payment.status == PaymentStatus.FAILED and payment.gateway_calls == rounds.MAX_GATEWAY_CALLS
     assert payment.failure_code == "processing_error"
     account.refresh_from_db()
-    assert account.consecutive_recharge_failures == 1
+    assert account.auto_recharge_state.consecutive_failures == 1
     assert recorder.failed == [payment.pk]
 
 
 def test_a_gateway_timeout_after_charging_is_settled_by_the_retry_with_the_same_key(org, card, billing_admin, settings):
-    settings.PAYMENT_GATEWAY = "tests.billing.test_recharge_helpers.TimeoutAfterChargeGateway"
+    settings.PAYMENT_GATEWAY = f"{GATEWAYS}.TimeoutAfterChargeGateway"
     account = arm(org, card, billing_admin, balance="0")  # below the trigger at once: the first call times out
     payment = recharges(account).get()
     assert payment.status == PaymentStatus.PENDING and payment.failure_code == "timeout"
     assert SandboxCharge.objects.filter(idempotency_key=payment.idempotency_key).count() == 1
-    recharge.run_auto_recharge(account.pk, now=later(minutes=1))
+    rounds.run_auto_recharge(account.pk, now=later(minutes=1))
     payment.refresh_from_db()
     assert payment.status == PaymentStatus.SUCCEEDED and payment.gateway_calls == 2
     assert SandboxCharge.objects.filter(idempotency_key=payment.idempotency_key).count() == 1
@@ -163,18 +173,18 @@ def test_a_hard_decline_is_final_at_once_and_is_not_retried_blindly(org, billing
     payment = recharges(account).get()
     assert payment.status == PaymentStatus.FAILED and payment.gateway_calls == 1 and payment.failure_code == behaviour
     for _ in range(3):  # the sweep, a duplicate message, a retried task
-        recharge.run_auto_recharge(account.pk)
-    recharge.run_auto_recharge(account.pk, now=later(minutes=59))
+        rounds.run_auto_recharge(account.pk)
+    rounds.run_auto_recharge(account.pk, now=later(minutes=59))
     assert recharges(account).count() == 1 and recharges(account).get().gateway_calls == 1
     account.refresh_from_db()
-    assert account.recharge_retry_at > later(minutes=59)
-    assert account.pk not in recharge.due_accounts(later(minutes=59)).values_list("pk", flat=True)
+    assert account.auto_recharge_state.retry_at > later(minutes=59)
+    assert account.pk not in rounds.due_accounts(later(minutes=59))
 
 
 def test_after_the_cool_down_a_new_attempt_is_made_with_a_new_key(org, billing_admin):
     account = declining(org, billing_admin)
-    assert account.pk in recharge.due_accounts(later(hours=1, minutes=1)).values_list("pk", flat=True)
-    recharge.run_auto_recharge(account.pk, now=later(hours=1, minutes=1))
+    assert account.pk in rounds.due_accounts(later(hours=1, minutes=1))
+    rounds.run_auto_recharge(account.pk, now=later(hours=1, minutes=1))
     first, second = recharges(account)
     assert (first.crossing, second.crossing) == (1, 2)
     assert second.idempotency_key != first.idempotency_key and second.status == PaymentStatus.FAILED
@@ -182,7 +192,7 @@ def test_after_the_cool_down_a_new_attempt_is_made_with_a_new_key(org, billing_a
 
 def test_the_recharge_failed_event_goes_out_once_per_failure_streak(org, billing_admin, recorder):
     account = declining(org, billing_admin)
-    recharge.run_auto_recharge(account.pk, now=later(hours=2))
+    rounds.run_auto_recharge(account.pk, now=later(hours=2))
     assert recharges(account).filter(status="failed").count() == 2
     assert len(recorder.failed) == 1, "the second failure of the streak is not announced again"
     # A new card (re-arm) ends the streak; its failure starts a new one and is announced.
@@ -193,17 +203,17 @@ def test_the_recharge_failed_event_goes_out_once_per_failure_streak(org, billing
 
 def test_three_failures_in_a_row_pause_auto_recharge_visibly_until_an_admin_acts(org, billing_admin, recorder, client):
     account = declining(org, billing_admin)
-    recharge.run_auto_recharge(account.pk, now=later(hours=2))
-    recharge.run_auto_recharge(account.pk, now=later(hours=4))
+    rounds.run_auto_recharge(account.pk, now=later(hours=2))
+    rounds.run_auto_recharge(account.pk, now=later(hours=4))
     account.refresh_from_db()
-    assert account.consecutive_recharge_failures == 3 and account.auto_recharge_paused_at is not None
-    assert "3 failed recharges in a row" in account.auto_recharge_paused_reason
+    assert account.auto_recharge_state.consecutive_failures == 3 and account.auto_recharge_state.paused_at is not None
+    assert "3 failed recharges in a row" in account.auto_recharge_state.paused_reason
     paused = recorder.of("auto_recharge_paused")
     assert len(paused) == 1 and paused[0]["failure_code"] == "card_declined"
     # Paused: nothing is charged any more, however long we wait.
-    recharge.run_auto_recharge(account.pk, now=later(days=3))
+    rounds.run_auto_recharge(account.pk, now=later(days=3))
     assert recharges(account).count() == 3
-    assert account.pk not in recharge.due_accounts(later(days=3)).values_list("pk", flat=True)
+    assert account.pk not in rounds.due_accounts(later(days=3))
     client.force_login(billing_admin)
     page = client.get(reverse("billing:credits")).content.decode()
     assert "Auto-recharge is paused" in page and "The card was declined by its issuer." in page
@@ -212,12 +222,12 @@ def test_three_failures_in_a_row_pause_auto_recharge_visibly_until_an_admin_acts
 
 def test_a_new_card_re_arms_a_paused_auto_recharge_and_charges_it_at_once(org, billing_admin, recorder):
     account = declining(org, billing_admin)
-    recharge.run_auto_recharge(account.pk, now=later(hours=2))
-    recharge.run_auto_recharge(account.pk, now=later(hours=4))
+    rounds.run_auto_recharge(account.pk, now=later(hours=2))
+    rounds.run_auto_recharge(account.pk, now=later(hours=4))
     services.add_card(organization=org, actor=billing_admin, number="4242424242424242", exp_month=12, exp_year=2031, cvc="123")
     account.refresh_from_db()
-    assert account.auto_recharge_paused_at is None and account.consecutive_recharge_failures == 0
-    assert account.recharge_payment_method.last4 == "4242"
+    assert account.auto_recharge_state.paused_at is None and account.auto_recharge_state.consecutive_failures == 0
+    assert account.auto_recharge_policy.payment_method.last4 == "4242"
     assert account.balance == Decimal("60.00")
     assert recharges(account).last().status == PaymentStatus.SUCCEEDED
     assert "auto_recharge_rearmed" in recorder.codes()
@@ -228,7 +238,7 @@ def test_saving_the_settings_with_another_card_re_arms_at_once(org, billing_admi
     good = CardFactory(organization=org)
     services.update_auto_recharge(organization=org, actor=billing_admin, enabled=True, amount=50, trigger=20, payment_method=good)
     account.refresh_from_db()
-    assert account.balance == Decimal("60.00") and account.recharge_retry_at is None
+    assert account.balance == Decimal("60.00") and account.auto_recharge_state.retry_at is None
 
 
 # --- guards ---------------------------------------------------------------------------------------------------
@@ -241,16 +251,16 @@ def test_the_monthly_cap_stops_recharges_with_a_visible_state_and_one_event(org,
     spend(account, "50.00")  # a third would make 150: stopped
     account.refresh_from_db()
     assert recharges(account).count() == 2 and account.balance == Decimal("15.00")
-    assert account.monthly_cap_reached_at is not None
-    assert account.recharge_retry_at == recharge.next_month_start(timezone.now())
-    recharge.run_auto_recharge(account.pk)  # the sweep again: still stopped, no second event
+    assert account.auto_recharge_state.monthly_cap_reached_at is not None
+    assert account.auto_recharge_state.retry_at == guards.next_month_start(timezone.now())
+    rounds.run_auto_recharge(account.pk)  # the sweep again: still stopped, no second event
     capped = recorder.of("monthly_cap_reached")
     assert len(capped) == 1 and capped[0]["cap"] == "100.00" and capped[0]["spent"] == "100.00"
     assert selectors.credits_overview(org).monthly_cap_reached
     client.force_login(billing_admin)
     assert "Monthly auto-recharge limit reached" in client.get(reverse("billing:credits")).content.decode()
     # Next month the cap starts afresh.
-    recharge.run_auto_recharge(account.pk, now=recharge.next_month_start(timezone.now()) + timedelta(minutes=1))
+    rounds.run_auto_recharge(account.pk, now=guards.next_month_start(timezone.now()) + timedelta(minutes=1))
     assert recharges(account).count() == 3
 
 
@@ -264,7 +274,7 @@ def test_raising_the_monthly_cap_lets_the_waiting_recharge_through(org, card, bi
     )
     account.refresh_from_db()
     assert recharges(account).count() == 2 and account.balance == Decimal("65.00")
-    assert account.monthly_cap_reached_at is None
+    assert account.auto_recharge_state.monthly_cap_reached_at is None
 
 
 def test_more_than_three_recharges_in_ten_minutes_pause_and_alert(org, card, billing_admin, recorder):
@@ -275,9 +285,10 @@ def test_more_than_three_recharges_in_ten_minutes_pause_and_alert(org, card, bil
     spend(account, "50.00")  # a fourth within 10 minutes: runaway usage or fraud
     account.refresh_from_db()
     assert recharges(account).count() == 3
-    assert account.auto_recharge_paused_at is not None and "3 recharges in 10 minutes" in account.auto_recharge_paused_reason
+    assert account.auto_recharge_state.paused_at is not None and "3 recharges in 10 minutes" in account.auto_recharge_state.paused_reason
     assert recorder.of("burst_guard_paused") == [
-        {"reason": account.auto_recharge_paused_reason, "recharges": 3, "minutes": 10}
+        {"paused_at": account.auto_recharge_state.paused_at.isoformat(), "reason": account.auto_recharge_state.paused_reason,
+         "recharges": 3, "minutes": 10}
     ]
 
 
@@ -285,10 +296,10 @@ def test_support_resuming_after_the_burst_guard_recharges_at_once(org, card, bil
     account = arm(org, card, billing_admin)
     for amount in ("85.00", "50.00", "50.00", "50.00"):
         spend(account, amount)
-    assert recharge.resume_auto_recharge(account_id=account.pk, actor=admin_user) is True
-    assert recharge.resume_auto_recharge(account_id=account.pk, actor=admin_user) is False, "resuming twice is a no-op"
+    assert resume_auto_recharge(account_id=account.pk, actor=admin_user) is True
+    assert resume_auto_recharge(account_id=account.pk, actor=admin_user) is False, "resuming twice is a no-op"
     account.refresh_from_db()
-    assert recharges(account).count() == 4 and account.auto_recharge_paused_at is None
+    assert recharges(account).count() == 4 and account.auto_recharge_state.paused_at is None
     assert account.auto_recharge_changes.filter(changed_by=admin_user).count() == 1
 
 
@@ -299,7 +310,7 @@ def test_recharges_spread_over_more_than_ten_minutes_do_not_trip_the_burst_guard
     Payment.objects.filter(account=account).update(finished_at=timezone.now() - timedelta(minutes=11))
     spend(account, "50.00")
     account.refresh_from_db()
-    assert recharges(account).count() == 4 and account.auto_recharge_paused_at is None
+    assert recharges(account).count() == 4 and account.auto_recharge_state.paused_at is None
 
 
 # --- card expiry -------------------------------------------------------------------------------------------
@@ -313,8 +324,8 @@ def test_a_card_expiring_before_the_next_likely_recharge_is_announced_once(org, 
         services.charge_usage(
             account_id=account.pk, amount=Decimal("10.00"), idempotency_key=f"d{day}", at=timezone.now() - timedelta(days=day)
         )
-    assert recharge.warn_expiring_cards() == 1
-    assert recharge.warn_expiring_cards() == 0, "once per card"
+    assert card_expiry.warn_expiring_cards() == 1
+    assert card_expiry.warn_expiring_cards() == 0, "once per card"
     (warning,) = recorder.of("card_expires_before_next_recharge")
     assert warning["expires"] == f"{today.month:02d}/{today.year}" and warning["next_recharge_at"]
     client.force_login(billing_admin)
@@ -326,7 +337,7 @@ def test_a_card_valid_beyond_the_next_likely_recharge_is_not_announced(org, bill
     card = CardFactory(organization=org, exp_month=in_eight_months.month, exp_year=in_eight_months.year)
     account = arm(org, card, billing_admin, balance="500.00")
     spend(account, "100.00")  # at this pace the trigger is some 114 days away, before the card expires
-    assert recharge.warn_expiring_cards() == 0
+    assert card_expiry.warn_expiring_cards() == 0
     assert selectors.credits_overview(org).card_expiry_warning is None
     assert recorder.of("card_expires_before_next_recharge") == []
 
@@ -340,14 +351,13 @@ def test_post_usage_billed_organizations_never_auto_recharge_whatever_the_settin
     card = CardFactory(organization=org)
     account = CreditAccount.objects.get(organization=org)
     services.adjust_balance(account=account, actor=None, amount=Decimal("35.00"), reason="Carried over before NCE")
-    CreditAccount.objects.filter(pk=account.pk).update(
-        auto_recharge_enabled=True, recharge_amount=50, recharge_trigger=10, recharge_payment_method=card
-    )
+    # Stored before the move to post-usage billing (the service would refuse it now).
+    AutoRechargePolicy.objects.filter(account=account).update(enabled=True, amount=50, trigger=10, payment_method=card)
     spend(account, "30.00")
     account.refresh_from_db()
-    assert account.recharge_due_since is not None, "below the trigger, as the stored setting says"
-    assert recharge.run_auto_recharge(account.pk) is None
-    assert recharge.sweep() == 0
+    assert account.auto_recharge_state.due_since is not None, "below the trigger, as the stored setting says"
+    assert rounds.run_auto_recharge(account.pk) is None
+    assert tasks.sweep_auto_recharge_task() == 0
     assert not recharges(account).exists() and account.balance == Decimal("5.00")
 
 
@@ -355,7 +365,7 @@ def test_a_paused_or_switched_off_auto_recharge_charges_nothing(org, card, billi
     account = arm(org, card, billing_admin)
     services.turn_off_auto_recharge(organization=org, actor=billing_admin)
     spend(account, "85.00")
-    assert recharge.run_auto_recharge(account.pk) is None and not recharges(account).exists()
+    assert rounds.run_auto_recharge(account.pk) is None and not recharges(account).exists()
 
 
 # --- depletion ------------------------------------------------------------------------------------------------
@@ -387,8 +397,8 @@ def test_a_lost_message_loses_nothing_the_sweep_catches_up(org, card, billing_ad
         spend(account, "85.00")  # the debit commits although the broker is down
     account.refresh_from_db()
     assert account.balance == Decimal("15.00") and not recharges(account).exists()
-    assert list(recharge.due_accounts().values_list("pk", flat=True)) == [account.pk]
-    assert recharge.sweep() == 1
+    assert list(rounds.due_accounts()) == [account.pk]
+    assert tasks.sweep_auto_recharge_task() == 1
     account.refresh_from_db()
     assert account.balance == Decimal("65.00") and recharges(account).count() == 1
 
@@ -397,10 +407,10 @@ def test_the_sweep_skips_accounts_that_are_paused_cooling_down_or_above_the_trig
     armed = arm(org, card, billing_admin)
     cooling = declining(OrganizationFactory(), billing_admin)
     paused = declining(OrganizationFactory(), billing_admin)
-    CreditAccount.objects.filter(pk=paused.pk).update(auto_recharge_paused_at=timezone.now(), recharge_retry_at=None)
-    due = list(recharge.due_accounts().values_list("pk", flat=True))
+    AutoRechargeState.objects.filter(account=paused).update(paused_at=timezone.now(), retry_at=None)
+    due = list(rounds.due_accounts())
     assert armed.pk not in due and cooling.pk not in due and paused.pk not in due
-    assert list(recharge.due_accounts(later(hours=2)).values_list("pk", flat=True)) == [cooling.pk]
+    assert list(rounds.due_accounts(later(hours=2))) == [cooling.pk]
 
 
 def test_the_sweeps_batch_recharges_each_account_on_its_own(billing_admin):
@@ -413,19 +423,19 @@ def test_the_sweeps_batch_recharges_each_account_on_its_own(billing_admin):
         with mock.patch.object(tasks.run_auto_recharge_task, "apply_async"):  # the message is lost
             spend(account, "85.00")
         accounts.append(account)
-    real = recharge.run_auto_recharge
+    real = rounds.run_auto_recharge
 
     def with_a_bug_for_the_last(account_id, **kwargs):
         if account_id == accounts[3].pk:
             raise RuntimeError("a bug that hits one account only")
         return real(account_id, **kwargs)
 
-    with mock.patch.object(recharge, "run_auto_recharge", side_effect=with_a_bug_for_the_last):
-        outcome = recharge.run_batch([a.pk for a in accounts])
+    with mock.patch.object(rounds, "run_auto_recharge", side_effect=with_a_bug_for_the_last):
+        outcome = tasks.run_auto_recharge_batch_task([a.pk for a in accounts])
     assert outcome == {"recharged": 2, "waiting": 1, "errors": 1}
     assert [recharges(a).filter(status="succeeded").count() for a in accounts] == [1, 0, 1, 0]
     assert recharges(accounts[1]).get().status == PaymentStatus.PENDING, "waits for its back-off"
-    assert sorted(recharge.due_accounts().values_list("pk", flat=True)) == [accounts[3].pk], "the next sweep's"
+    assert sorted(rounds.due_accounts()) == [accounts[3].pk], "the next sweep's"
 
 
 def test_an_attempt_still_retrying_on_the_replaced_card_does_not_hold_up_the_new_one(org, card, billing_admin, recorder):
@@ -436,12 +446,12 @@ def test_an_attempt_still_retrying_on_the_replaced_card_does_not_hold_up_the_new
     services.update_auto_recharge(organization=org, actor=billing_admin, enabled=True, amount=50, trigger=20, payment_method=card)
     for step in range(1, 6):  # the old card's payment keeps its key and card until its calls run out
         try:
-            recharge.run_auto_recharge(account.pk, now=later(minutes=10 * step))
-        except recharge.TransientRecharge:
+            rounds.run_auto_recharge(account.pk, now=later(minutes=10 * step))
+        except rounds.TransientRecharge:
             continue
     old, new = recharges(account)
     assert old.status == PaymentStatus.FAILED and old.payment_method == flaky
     assert new.status == PaymentStatus.SUCCEEDED and new.payment_method == card
     account.refresh_from_db()
-    assert account.balance == Decimal("65.00") and account.consecutive_recharge_failures == 0
+    assert account.balance == Decimal("65.00") and account.auto_recharge_state.consecutive_failures == 0
     assert recorder.failed == [], "the replaced card's failure is not announced"

@@ -9,7 +9,8 @@ from django.db import connection, connections
 from billing import services
 from billing.choices import EntryKind
 from billing.models import CreditLot, LedgerEntry, Payment, SandboxCharge
-from billing.reconciliation import find_mismatches
+from billing.selectors import credit_account
+from billing.services.reconciliation import find_mismatches
 from tests.markers import requires_postgres
 
 pytestmark = [requires_postgres, pytest.mark.django_db(transaction=True)]
@@ -53,7 +54,7 @@ def test_many_threads_funding_and_charging_one_account_lose_no_update(funded_acc
     expected = Decimal("100.00") + 20 * Decimal("7.00") - 20 * Decimal("3.25")
     assert funded_account.balance == expected
     assert services.ledger_total(account_id) == funded_account.balance
-    assert sum(l.remaining for l in CreditLot.objects.filter(account_id=account_id)) == expected
+    assert sum(lot.remaining for lot in CreditLot.objects.filter(account_id=account_id)) == expected
     assert find_mismatches() == []
 
 
@@ -78,7 +79,7 @@ def test_a_double_submitted_funding_racing_itself_charges_once(org, card, billin
     assert errors == []
     assert Payment.objects.count() == 1
     assert SandboxCharge.objects.count() == 1
-    assert services.get_credit_account(org).balance == Decimal("30.00")
+    assert credit_account(org).balance == Decimal("30.00")
 
 
 def test_concurrent_refunds_never_take_the_balance_below_zero(funded_account, billing_admin):

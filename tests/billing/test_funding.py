@@ -7,9 +7,10 @@ from django.utils import timezone
 from billing import services
 from billing.choices import CommerceModel, PaymentStatus, PurchaseChannel
 from billing.exceptions import BillingError, PurchaseBlocked
-from billing.models import LedgerEntry, Payment, Receipt, SandboxCharge
 from billing.gateways import TransientGatewayError
 from billing.gateways.sandbox import SandboxGateway
+from billing.models import LedgerEntry, Payment, Receipt, SandboxCharge
+from billing.selectors import credit_account
 from billing.services.payments import MAX_FUNDING_GATEWAY_CALLS, retry_pending_fundings
 from tests.factories import CardFactory, OrganizationFactory
 
@@ -25,7 +26,7 @@ def fund(org, user, card, amount="25.00", key="k1", **kw):
 def test_funding_with_a_good_card_credits_the_balance_and_issues_a_receipt(org, billing_admin, card):
     payment = fund(org, billing_admin, card, "25.00")
     assert payment.status == PaymentStatus.SUCCEEDED
-    account = services.get_credit_account(org)
+    account = credit_account(org)
     assert account.balance == Decimal("25.00")
     receipt = Receipt.objects.get(entry=payment.entry)
     assert receipt.number.startswith("CC-") and receipt.amount == Decimal("25.00")
@@ -38,7 +39,7 @@ def test_submitting_the_same_confirmation_twice_charges_once(org, billing_admin,
     assert first.pk == second.pk
     assert SandboxCharge.objects.count() == 1
     assert LedgerEntry.objects.filter(account__organization=org).count() == 1
-    assert services.get_credit_account(org).balance == Decimal("25.00")
+    assert credit_account(org).balance == Decimal("25.00")
 
 
 def test_a_reused_key_with_another_amount_is_refused(org, billing_admin, card):
@@ -52,7 +53,7 @@ def test_a_declined_card_fails_without_moving_money(org, billing_admin):
     payment = fund(org, billing_admin, card)
     assert payment.status == PaymentStatus.FAILED
     assert payment.failure_code == "card_declined"
-    assert services.get_credit_account(org).balance == 0
+    assert credit_account(org).balance == 0
     assert not LedgerEntry.objects.exists()
 
 
@@ -68,7 +69,7 @@ def test_a_transient_gateway_error_is_retried_in_the_background_with_the_same_ke
     assert payment.status == PaymentStatus.FAILED
     assert payment.gateway_calls == MAX_FUNDING_GATEWAY_CALLS
     assert SandboxCharge.objects.count() == 0
-    assert services.get_credit_account(org).balance == 0
+    assert credit_account(org).balance == 0
 
 
 class FlakyThenFineGateway(SandboxGateway):
@@ -95,7 +96,7 @@ def test_a_funding_that_timed_out_after_charging_is_finished_once_by_the_retry(o
     payment.refresh_from_db()
     assert payment.status == PaymentStatus.SUCCEEDED
     assert SandboxCharge.objects.count() == 1
-    assert services.get_credit_account(org).balance == Decimal("25.00")
+    assert credit_account(org).balance == Decimal("25.00")
 
 
 def test_a_funding_left_processing_by_a_dead_request_is_finished_by_the_retry(org, billing_admin, card):
@@ -106,7 +107,7 @@ def test_a_funding_left_processing_by_a_dead_request_is_finished_by_the_retry(or
     assert retry_pending_fundings() == 1
     payment.refresh_from_db()
     assert payment.status == PaymentStatus.SUCCEEDED
-    assert services.get_credit_account(org).balance == Decimal("25.00")
+    assert credit_account(org).balance == Decimal("25.00")
 
 
 @pytest.mark.parametrize("amount", ["9.99", "10000.01", "0", "-5"])

@@ -6,7 +6,8 @@ from billing import services
 from billing.exceptions import BillingError
 from billing.gateways import CardDeclined, TransientGatewayError
 from billing.gateways.sandbox import SandboxGateway, luhn_valid
-from billing.models import PaymentMethod
+from billing.models import PaymentMethod, SandboxCharge
+from tests.billing.gateways import CountingGateway, TimeoutAfterChargeGateway
 
 
 @pytest.mark.parametrize(
@@ -68,3 +69,23 @@ def test_an_expired_card_is_refused_with_its_reason(org, billing_admin):
         services.add_card(organization=org, actor=billing_admin, number="4000000000000069", exp_month=7, exp_year=2031, cvc="321")
     assert "expired" in error.value.message
     assert not PaymentMethod.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_timeout_gateway_charges_once_and_answers_the_retry_with_the_same_charge(card):
+    gateway = TimeoutAfterChargeGateway()
+    with pytest.raises(TransientGatewayError):
+        gateway.charge(token=card.gateway_token, amount=Decimal("5.00"), currency="USD", idempotency_key="k1")
+    again = gateway.charge(token=card.gateway_token, amount=Decimal("5.00"), currency="USD", idempotency_key="k1")
+    assert SandboxCharge.objects.filter(idempotency_key="k1").count() == 1
+    assert again.reference == SandboxCharge.objects.get(idempotency_key="k1").reference
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_counting_gateway_counts_every_call_but_charges_once_per_key(card):
+    CountingGateway.reset()
+    gateway = CountingGateway()
+    for _ in range(3):
+        gateway.charge(token=card.gateway_token, amount=Decimal("5.00"), currency="USD", idempotency_key="k2")
+    assert CountingGateway.calls == 3
+    assert SandboxCharge.objects.filter(idempotency_key="k2").count() == 1

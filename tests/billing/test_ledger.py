@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from billing import services
 from billing.choices import EntryKind
+from billing.events import BalanceDepleted, billing_event
 from billing.exceptions import BillingError, InsufficientCredits
 from billing.models import CreditLot, LedgerEntry
 from billing.money import to_money
@@ -107,19 +108,17 @@ def test_money_that_arrives_while_in_debt_pays_the_debt_first(account):
     account.refresh_from_db()
     assert account.balance == Decimal("17.00")
     open_lots = CreditLot.objects.filter(account=account, remaining__gt=0)
-    assert sum(l.remaining for l in open_lots) == Decimal("17.00")
+    assert sum(lot.remaining for lot in open_lots) == Decimal("17.00")
     assert account.depleted_at is None
 
 
 def test_depletion_is_signalled_once_per_crossing(account):
-    from billing import signals
-
     seen = []
 
-    def listener(sender, account, entry, **kw):
-        seen.append(entry.idempotency_key)
+    def listener(sender, event, **kw):
+        seen.append(event.entry.idempotency_key)
 
-    signals.balance_depleted.connect(listener)
+    billing_event.connect(listener, sender=BalanceDepleted)
     try:
         post(account, EntryKind.FUNDING, "5.00", "f1")
         post(account, EntryKind.USAGE_CHARGE, "-5.00", "c1")
@@ -127,5 +126,5 @@ def test_depletion_is_signalled_once_per_crossing(account):
         post(account, EntryKind.FUNDING, "10.00", "f2")
         post(account, EntryKind.USAGE_CHARGE, "-10.00", "c3")
     finally:
-        signals.balance_depleted.disconnect(listener)
+        billing_event.disconnect(listener, sender=BalanceDepleted)
     assert seen == ["c1", "c3"]

@@ -9,9 +9,8 @@ from django.core.management import call_command
 from django.urls import reverse
 
 from billing.gateways.sandbox import sandbox_token
-from billing.models import CreditAccount, LedgerEntry, Payment, PaymentMethod
-from tests.billing.test_recharge_helpers import arm, spend
-from tests.factories import CardFactory, UserFactory
+from billing.models import AutoRechargeState, CreditAccount, LedgerEntry, Payment, PaymentMethod
+from tests.factories import CardFactory, UserFactory, arm, spend
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -50,7 +49,7 @@ def test_retrying_a_failed_recharge_makes_one_new_attempt_however_often_it_is_as
     assert [p.status for p in attempts] == ["failed", "succeeded"]
     assert "already followed by another attempt" in response.content.decode()
     account = CreditAccount.objects.get(pk=failed_recharge.account_id)
-    assert account.balance == Decimal("50.00") and account.consecutive_recharge_failures == 0
+    assert account.balance == Decimal("50.00") and account.auto_recharge_state.consecutive_failures == 0
 
 
 def test_a_funding_payment_is_not_retried_behind_the_customers_back(client, support, funded_account):
@@ -65,7 +64,7 @@ def test_a_funding_payment_is_not_retried_behind_the_customers_back(client, supp
 
 def test_support_resumes_a_paused_auto_recharge(client, support, failed_recharge):
     account = failed_recharge.account
-    CreditAccount.objects.filter(pk=account.pk).update(auto_recharge_paused_at="2026-01-01T00:00Z", auto_recharge_paused_reason="Paused")
+    AutoRechargeState.objects.filter(account=account).update(paused_at="2026-01-01T00:00Z", paused_reason="Paused")
     PaymentMethod.objects.filter(pk=failed_recharge.payment_method_id).update(gateway_token=sandbox_token("ok"))
     client.force_login(support)
     listing = client.get(ACCOUNTS, {"recharge_state": "paused"}).content.decode()
@@ -73,7 +72,7 @@ def test_support_resumes_a_paused_auto_recharge(client, support, failed_recharge
     response = client.post(ACCOUNTS, {"action": "resume_auto_recharge", "_selected_action": [account.pk]}, follow=True)
     assert "Auto-recharge resumed for 1 account(s)." in response.content.decode()
     account.refresh_from_db()
-    assert account.auto_recharge_paused_at is None and account.balance == Decimal("50.00")
+    assert account.auto_recharge_state.paused_at is None and account.balance == Decimal("50.00")
     assert account.auto_recharge_changes.filter(changed_by=support).exists()
 
 

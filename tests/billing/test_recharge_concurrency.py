@@ -12,11 +12,13 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
-from billing import recharge, services, tasks
+from billing import services, tasks
 from billing.choices import EntryKind, PaymentStatus
 from billing.models import CreditAccount, LedgerEntry, Payment, SandboxCharge
-from billing.reconciliation import find_mismatches
-from tests.billing.test_recharge_helpers import HELPERS, CountingGateway, WorkerDied, arm, spend
+from billing.services.auto_recharge import guards, rounds
+from billing.services.reconciliation import find_mismatches
+from tests.billing.gateways import GATEWAYS, CountingGateway, WorkerDied
+from tests.factories import arm, spend
 from tests.markers import requires_postgres
 
 pytestmark = [requires_postgres, pytest.mark.django_db(transaction=True)]
@@ -67,16 +69,16 @@ def assert_one_charge(account):
 
 
 def test_eight_workers_racing_on_one_crossing_make_one_charge(org, card, billing_admin, settings):
-    settings.PAYMENT_GATEWAY = f"{HELPERS}.CountingGateway"
+    settings.PAYMENT_GATEWAY = f"{GATEWAYS}.CountingGateway"
     account = quietly_below_trigger(org, card, billing_admin)
     CountingGateway.reset()  # the funding's call is not a recharge
-    in_threads(8, lambda i: recharge.run_auto_recharge(account.pk))
+    in_threads(8, lambda i: rounds.run_auto_recharge(account.pk))
     payment = assert_one_charge(account)
     assert payment.gateway_calls == 1 and CountingGateway.calls == 1
 
 
 def test_the_beat_sweep_and_the_on_commit_trigger_racing_make_one_charge(org, card, billing_admin, settings, monkeypatch):
-    settings.PAYMENT_GATEWAY = f"{HELPERS}.SlowGateway"
+    settings.PAYMENT_GATEWAY = f"{GATEWAYS}.SlowGateway"
     monkeypatch.setenv("RECHARGE_TEST_GATEWAY_DELAY", "0.3")
     account = arm(org, card, billing_admin)
     CountingGateway.reset()
@@ -87,10 +89,10 @@ def test_the_beat_sweep_and_the_on_commit_trigger_racing_make_one_charge(org, ca
         else:
             deadline = time.monotonic() + 1.5
             while time.monotonic() < deadline:  # the sweep, arriving any time around the commit
-                recharge.sweep()
+                tasks.sweep_auto_recharge_task()
 
     in_threads(2, racer)
-    recharge.sweep()
+    tasks.sweep_auto_recharge_task()
     payment = assert_one_charge(account)
     assert CountingGateway.calls == 1 and payment.gateway_calls == 1
 
@@ -98,32 +100,32 @@ def test_the_beat_sweep_and_the_on_commit_trigger_racing_make_one_charge(org, ca
 def test_a_worker_killed_mid_call_is_finished_by_the_next_run_with_one_charge(org, card, billing_admin, settings):
     account = quietly_below_trigger(org, card, billing_admin)
     # The first worker claims the payment and charges the card, then dies before recording anything.
-    settings.PAYMENT_GATEWAY = f"{HELPERS}.DyingGateway"
+    settings.PAYMENT_GATEWAY = f"{GATEWAYS}.DyingGateway"
     with pytest.raises(WorkerDied):
-        recharge.run_auto_recharge(account.pk)
+        rounds.run_auto_recharge(account.pk)
     settings.PAYMENT_GATEWAY = "billing.gateways.sandbox.SandboxGateway"
     payment = Payment.objects.get(account=account, purpose="recharge")
     assert payment.status == PaymentStatus.PROCESSING and payment.gateway_calls == 1
     reference = SandboxCharge.objects.get(idempotency_key=payment.idempotency_key).reference
     # The redelivered task, while the claim is fresh, does not call the gateway again ...
-    recharge.run_auto_recharge(account.pk)
+    rounds.run_auto_recharge(account.pk)
     payment.refresh_from_db()
     assert payment.status == PaymentStatus.PROCESSING and payment.gateway_calls == 1
     # ... and once the claim is stale, finishes it with the same key: the gateway answers with the first charge.
     Payment.objects.filter(pk=payment.pk).update(started_at=timezone.now() - timedelta(minutes=3))
-    in_threads(3, lambda i: recharge.run_auto_recharge(account.pk))
+    in_threads(3, lambda i: rounds.run_auto_recharge(account.pk))
     payment = assert_one_charge(account)
     assert payment.gateway_reference == reference and payment.gateway_calls == 2
 
 
 def test_a_timeout_after_charging_retried_by_racing_workers_makes_one_charge(org, card, billing_admin, settings):
     account = arm(org, card, billing_admin)
-    settings.PAYMENT_GATEWAY = f"{HELPERS}.TimeoutAfterChargeGateway"
+    settings.PAYMENT_GATEWAY = f"{GATEWAYS}.TimeoutAfterChargeGateway"
     spend(account, "85.00")  # the first call charges, then times out
     payment = Payment.objects.get(account=account, purpose="recharge")
     assert payment.status == PaymentStatus.PENDING and payment.failure_code == "timeout"
     soon = timezone.now() + timedelta(minutes=1)
-    in_threads(4, lambda i: recharge.run_auto_recharge(account.pk, now=soon))
+    in_threads(4, lambda i: rounds.run_auto_recharge(account.pk, now=soon))
     payment = assert_one_charge(account)
     assert payment.gateway_calls == 2
 
@@ -136,12 +138,12 @@ def test_calls_charged_from_many_threads_while_recharges_run_keep_the_ledger_who
             services.charge_usage(account_id=account.pk, amount=Decimal("4.25"), idempotency_key=f"t{i}-{n}")
 
     in_threads(6, caller)  # 382.50 of calls: at least one crossing below 50, each answered once
-    recharge.sweep()
+    tasks.sweep_auto_recharge_task()
     account.refresh_from_db()
     recharges = Payment.objects.filter(account=account, purpose="recharge")
-    assert recharges.filter(status="succeeded").count() == account.recharge_crossing >= 1
+    assert recharges.filter(status="succeeded").count() == account.auto_recharge_state.crossing >= 1
     assert account.balance == Decimal("100.00") - Decimal("382.50") + 250 * recharges.count()
-    assert account.balance >= Decimal("50.00") or account.recharge_due_since is not None
+    assert account.balance >= Decimal("50.00") or account.auto_recharge_state.due_since is not None
     assert find_mismatches([account.pk]) == []
 
 
@@ -153,8 +155,8 @@ def test_a_burst_of_crossings_from_many_threads_is_stopped_by_the_burst_guard(or
             services.charge_usage(account_id=account.pk, amount=Decimal("9.00"), idempotency_key=f"b{i}-{n}")
 
     in_threads(4, caller)  # 360 of calls against 50-dollar recharges: runaway usage
-    recharge.sweep()
+    tasks.sweep_auto_recharge_task()
     account = CreditAccount.objects.get(pk=account.pk)
-    assert Payment.objects.filter(account=account, purpose="recharge", status="succeeded").count() == recharge.BURST_LIMIT
-    assert account.auto_recharge_paused_at is not None
+    assert Payment.objects.filter(account=account, purpose="recharge", status="succeeded").count() == guards.BURST_LIMIT
+    assert account.auto_recharge_state.paused_at is not None
     assert find_mismatches([account.pk]) == []

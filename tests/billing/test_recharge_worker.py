@@ -26,9 +26,10 @@ from django.utils import timezone
 from billing import tasks
 from billing.choices import EntryKind, PaymentStatus
 from billing.models import CreditAccount, LedgerEntry, Payment, SandboxCharge
-from billing.reconciliation import find_mismatches
+from billing.services.reconciliation import find_mismatches
 from credits_site.celery import app
-from tests.billing.test_recharge_helpers import HELPERS, CountingGateway, arm, spend
+from tests.billing.gateways import GATEWAYS, CountingGateway
+from tests.factories import arm, spend
 from tests.markers import REDIS_URL, requires_postgres, requires_redis
 
 pytestmark = [requires_postgres, requires_redis, pytest.mark.django_db(transaction=True)]
@@ -102,7 +103,7 @@ def assert_one_charge(account, calls=1):
     assert SandboxCharge.objects.filter(idempotency_key=payment.idempotency_key).count() == 1
     assert LedgerEntry.objects.filter(account=account, kind=EntryKind.RECHARGE).count() == 1
     account.refresh_from_db()
-    assert account.balance == Decimal("65.00") and account.recharge_due_since is None
+    assert account.balance == Decimal("65.00") and account.auto_recharge_state.due_since is None
     assert find_mismatches([account.pk]) == []
     return payment
 
@@ -111,7 +112,7 @@ def test_the_beat_sweep_and_the_on_commit_trigger_racing_on_one_account_make_one
     org, card, billing_admin, settings, monkeypatch, redis_db, not_eager
 ):
     account = arm(org, card, billing_admin)
-    settings.PAYMENT_GATEWAY = f"{HELPERS}.SlowGateway"
+    settings.PAYMENT_GATEWAY = f"{GATEWAYS}.SlowGateway"
     monkeypatch.setenv("RECHARGE_TEST_GATEWAY_DELAY", "0.5")
     CountingGateway.reset()
     with running_worker():
@@ -129,7 +130,7 @@ def test_a_gateway_that_times_out_after_charging_then_succeeds_on_the_retry_make
     org, card, billing_admin, settings, redis_db, not_eager
 ):
     account = arm(org, card, billing_admin)
-    settings.PAYMENT_GATEWAY = f"{HELPERS}.TimeoutAfterChargeGateway"
+    settings.PAYMENT_GATEWAY = f"{GATEWAYS}.TimeoutAfterChargeGateway"
     settings.AUTO_RECHARGE_BACKOFF_SECONDS = 0.5  # Celery's retry countdown, shortened for the test
     with running_worker():
         spend(account, "85.00")
@@ -156,7 +157,7 @@ def test_a_hard_decline_through_the_worker_is_final_at_once_and_not_retried(org,
     payment = Payment.objects.get(account=account, purpose="recharge")
     assert payment.status == PaymentStatus.FAILED and payment.gateway_calls == 1
     account.refresh_from_db()
-    assert account.consecutive_recharge_failures == 1 and account.recharge_retry_at > timezone.now()
+    assert account.auto_recharge_state.consecutive_failures == 1 and account.auto_recharge_state.retry_at > timezone.now()
 
 
 def test_redis_down_when_a_debit_commits_loses_nothing_the_sweep_catches_up(org, card, billing_admin, redis_db, not_eager):
@@ -169,7 +170,7 @@ def test_redis_down_when_a_debit_commits_loses_nothing_the_sweep_catches_up(org,
         spend(account, "85.00")
         assert time.monotonic() - started < 2, "a broker outage must not hold the debit"
         account.refresh_from_db()
-        assert account.balance == Decimal("15.00") and account.recharge_due_since is not None
+        assert account.balance == Decimal("15.00") and account.auto_recharge_state.due_since is not None
         time.sleep(0.5)
         assert not Payment.objects.filter(account=account, purpose="recharge").exists(), "the message was lost"
         # Redis is back; beat's next sweep finds the account still below its trigger.
@@ -202,7 +203,7 @@ def test_a_worker_killed_mid_recharge_and_the_task_redelivered_make_one_charge(
     doomed = subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "credits_site", "worker", "--pool=solo", "--loglevel=INFO", "-n", "doomed@%h"],
         cwd=ROOT,
-        env=worker_process_env(PAYMENT_GATEWAY=f"{HELPERS}.SlowGateway", RECHARGE_TEST_GATEWAY_DELAY="120"),
+        env=worker_process_env(PAYMENT_GATEWAY=f"{GATEWAYS}.SlowGateway", RECHARGE_TEST_GATEWAY_DELAY="120"),
         stdout=log,
         stderr=subprocess.STDOUT,
         start_new_session=True,
@@ -224,4 +225,4 @@ def test_a_worker_killed_mid_recharge_and_the_task_redelivered_make_one_charge(
     with running_worker(visibility_timeout=2, unacked_restore_interval=1, unacked_restore_throttle=1):
         wait_for(settled(account.pk), timeout=30, what="the redelivered task")
     payment = assert_one_charge(account, calls=2)
-    assert CreditAccount.objects.get(pk=account.pk).consecutive_recharge_failures == 0
+    assert CreditAccount.objects.get(pk=account.pk).auto_recharge_state.consecutive_failures == 0

@@ -8,9 +8,8 @@ from django.urls import reverse
 
 from billing import services, tasks
 from billing.models import CreditAccount, CreditLot, Payment, ReconciliationMismatch
-from billing.reconciliation import find_mismatches, reconcile
-from tests.billing.test_recharge_helpers import arm, recorder, spend  # noqa: F401 - recorder is a fixture
-from tests.factories import UserFactory
+from billing.services.reconciliation import find_mismatches, reconcile
+from tests.factories import UserFactory, arm, spend
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -6,7 +6,8 @@ from django.urls import reverse
 
 from billing import services
 from billing.choices import AdminRole, CommerceModel, PurchaseChannel
-from billing.models import AutoRechargeChange, Payment, PaymentMethod, SandboxCharge
+from billing.models import AutoRechargeChange, AutoRechargePolicy, Payment, PaymentMethod, SandboxCharge
+from billing.selectors import credit_account
 from tests.factories import CardFactory, OrganizationFactory, admin_in
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -30,7 +31,7 @@ def test_a_billing_admin_adds_funds_after_a_confirmation_step(client, billing_ad
     assert done.status_code == 302
     page = client.get(done.url)
     assert "Funds added" in page.content.decode()
-    assert services.get_credit_account(org).balance == Decimal("40.00")
+    assert credit_account(org).balance == Decimal("40.00")
 
 
 def test_a_double_submitted_confirmation_charges_once(client, billing_admin, card, org):
@@ -40,7 +41,7 @@ def test_a_double_submitted_confirmation_charges_once(client, billing_admin, car
     second = client.post(ADD_FUNDS, {"token": token})
     assert first.url == second.url
     assert SandboxCharge.objects.count() == 1
-    assert services.get_credit_account(org).balance == Decimal("40.00")
+    assert credit_account(org).balance == Decimal("40.00")
 
 
 def test_a_tampered_confirmation_is_refused_and_charges_nothing(client, billing_admin, card):
@@ -93,16 +94,14 @@ def test_an_nce_organization_with_auto_recharge_on_gets_a_one_click_turn_off(cli
     org = OrganizationFactory(commerce_model=CommerceModel.NCE)
     admin = admin_in(org, AdminRole.BILLING_ADMINISTRATOR)
     card = CardFactory(organization=org)
-    account = services.get_credit_account(org)
-    type(account).objects.filter(pk=account.pk).update(
-        auto_recharge_enabled=True, recharge_amount=50, recharge_trigger=10, recharge_payment_method=card
-    )
+    account = credit_account(org)
+    AutoRechargePolicy.objects.filter(account=account).update(enabled=True, amount=50, trigger=10, payment_method=card)
     client.force_login(admin)
     turn_off = reverse("billing:turn_off_auto_recharge")
     assert turn_off in client.get(CREDITS).content.decode()
     client.post(turn_off)
     account.refresh_from_db()
-    assert not account.auto_recharge_enabled
+    assert not account.auto_recharge_policy.enabled
     assert turn_off not in client.get(CREDITS).content.decode()
     assert AutoRechargeChange.objects.filter(account=account, changed_by=admin).exists()
 
@@ -115,7 +114,7 @@ def test_an_nce_organization_cannot_turn_auto_recharge_on(client, card):
     client.force_login(admin)
     response = client.post(AUTO, {"enabled": "on", "recharge_amount": "50", "recharge_trigger": "10", "payment_method": card.pk})
     assert response.status_code == 400
-    assert not services.get_credit_account(org).auto_recharge_enabled
+    assert not credit_account(org).auto_recharge_policy.enabled
 
 
 def test_auto_recharge_settings_are_validated_and_audited(client, billing_admin, card, org):
@@ -130,8 +129,8 @@ def test_auto_recharge_settings_are_validated_and_audited(client, billing_admin,
         AUTO, {"enabled": "on", "recharge_amount": "50", "recharge_trigger": "10", "payment_method": card.pk, "confirm_charge": "1"}
     )
     assert ok.status_code == 302
-    account = services.get_credit_account(org)
-    assert account.auto_recharge_enabled and account.recharge_amount == Decimal("50.00")
+    account = credit_account(org)
+    assert account.auto_recharge_policy.enabled and account.auto_recharge_policy.amount == Decimal("50.00")
     change = AutoRechargeChange.objects.get(account=account)
     assert change.changed_by == billing_admin
     assert change.old["enabled"] is False and change.new["enabled"] is True and change.new["recharge_trigger"] == "10.00"
@@ -187,9 +186,9 @@ def test_saving_settings_that_would_charge_at_once_asks_first(client, billing_ad
     ask = client.post(AUTO, fields)
     assert ask.status_code == 200
     assert "Saving will charge your card now" in ask.content.decode()
-    assert not services.get_credit_account(org).auto_recharge_enabled
+    assert not credit_account(org).auto_recharge_policy.enabled
     assert not Payment.objects.exists()
     done = client.post(AUTO, {**fields, "confirm_charge": "1"}, follow=True)
     assert "was charged right away" in done.content.decode()
-    account = services.get_credit_account(org)
-    assert account.auto_recharge_enabled and account.balance == Decimal("50.00")
+    account = credit_account(org)
+    assert account.auto_recharge_policy.enabled and account.balance == Decimal("50.00")

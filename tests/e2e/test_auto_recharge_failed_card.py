@@ -8,8 +8,10 @@ import pytest
 from django.utils import timezone
 from playwright.sync_api import expect
 
-from billing import recharge, services
+from billing import services
 from billing.models import Payment
+from billing.selectors import credit_account
+from billing.services.auto_recharge import rounds
 from tests.e2e.helpers import assert_accessible, screenshot, sign_in
 from tests.factories import CardFactory
 
@@ -26,7 +28,7 @@ def test_a_failing_card_is_reported_pauses_auto_recharge_and_a_new_card_recovers
     services.update_auto_recharge(
         organization=org, actor=billing_admin, enabled=True, amount=Decimal("50.00"), trigger=Decimal("20.00"), payment_method=failing
     )
-    account = services.get_credit_account(org)
+    account = credit_account(org)
     services.charge_usage(account_id=account.pk, amount=Decimal("85.00"), idempotency_key="e2e:calls")  # 15: the recharge fails
 
     sign_in(page, live_url, billing_admin.email, password)
@@ -41,8 +43,8 @@ def test_a_failing_card_is_reported_pauses_auto_recharge_and_a_new_card_recovers
     screenshot(page, "auto-recharge-failed")
 
     # Two more attempts after their cool-downs fail as well: auto-recharge pauses itself.
-    recharge.run_auto_recharge(account.pk, now=timezone.now() + timedelta(hours=2))
-    recharge.run_auto_recharge(account.pk, now=timezone.now() + timedelta(hours=4))
+    rounds.run_auto_recharge(account.pk, now=timezone.now() + timedelta(hours=2))
+    rounds.run_auto_recharge(account.pk, now=timezone.now() + timedelta(hours=4))
     page.reload()
     paused = page.get_by_test_id("auto-recharge-paused")
     expect(paused.get_by_role("heading", name="Auto-recharge is paused")).to_be_visible()

@@ -7,6 +7,7 @@ from playwright.sync_api import expect
 
 from billing import services
 from billing.models import PaymentMethod, Receipt
+from billing.selectors import credit_account
 from tests.e2e.helpers import assert_accessible, screenshot, sign_in, stylesheet_applied
 from tests.factories import CardFactory
 
@@ -75,7 +76,7 @@ def test_a_billing_admin_adds_funds_with_the_card_on_file_and_opens_the_receipt(
     expect(page.get_by_test_id("balance")).to_have_text("$75.50")
     expect(page.get_by_test_id("status")).to_have_text("Active")
     expect(page.get_by_role("link", name=receipt.number)).to_be_visible()
-    assert services.get_credit_account(org).balance == receipt.amount
+    assert credit_account(org).balance == receipt.amount
     assert_accessible(page)
     screenshot(page, "billing-credits-after-funding")
 

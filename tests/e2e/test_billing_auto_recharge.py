@@ -6,6 +6,7 @@ import pytest
 from playwright.sync_api import expect
 
 from billing import services
+from billing.selectors import credit_account
 from tests.e2e.helpers import assert_accessible, screenshot, sign_in
 from tests.factories import CardFactory
 
@@ -57,9 +58,9 @@ def test_a_billing_admin_turns_auto_recharge_on_and_sees_the_settings_and_the_au
     expect(rows).to_have_count(2)  # the header and one change
     expect(rows.nth(1)).to_contain_text(billing_admin.get_full_name())
     expect(rows.nth(1)).to_contain_text("On, 50.00 below 10.00")
-    account = services.get_credit_account(org)
-    assert (account.auto_recharge_enabled, account.recharge_amount, account.recharge_trigger) == (True, 50, 10)
-    assert account.recharge_payment_method == cards[1]
+    account = credit_account(org)
+    assert (account.auto_recharge_policy.enabled, account.auto_recharge_policy.amount, account.auto_recharge_policy.trigger) == (True, 50, 10)
+    assert account.auto_recharge_policy.payment_method == cards[1]
     assert account.balance == Decimal("100.00")
     assert_accessible(page)
     screenshot(page, "billing-auto-recharge-saved")
@@ -89,6 +90,6 @@ def test_a_trigger_not_below_the_recharge_amount_is_explained_beside_the_field(
     assert error_id in trigger.get_attribute("aria-describedby").split()
     # What was typed is kept, and nothing was saved.
     expect(page.get_by_label("Recharge with")).to_have_value("50")
-    assert services.get_credit_account(org).auto_recharge_enabled is False
+    assert credit_account(org).auto_recharge_policy.enabled is False
     assert_accessible(page)
     screenshot(page, "billing-auto-recharge-invalid")

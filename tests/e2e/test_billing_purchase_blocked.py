@@ -8,6 +8,7 @@ from playwright.sync_api import expect
 from billing import services
 from billing.choices import AdminRole, CommerceModel, PurchaseChannel
 from billing.models import Payment
+from billing.selectors import credit_account
 from tests.e2e.helpers import assert_accessible, screenshot, sign_in
 from tests.factories import CardFactory, OrganizationFactory, admin_in
 
@@ -58,7 +59,7 @@ def test_an_nce_admin_sees_why_they_cannot_buy_and_turns_auto_recharge_off_in_on
     expect(page.get_by_test_id("auto-recharge-state")).to_have_text("Off")
     # The reason to stay blocked is still there; only the warning went away.
     expect(page.get_by_role("region", name="You can't buy Communications Credits here")).to_be_visible()
-    assert services.get_credit_account(org).auto_recharge_enabled is False
+    assert credit_account(org).auto_recharge_policy.enabled is False
     assert_accessible(page)
     screenshot(page, "billing-nce-auto-recharge-off")
 

@@ -5,7 +5,7 @@ from django.contrib.auth.models import Permission
 from django.db import transaction
 from django.urls import reverse
 
-from notifications import events, services
+from notifications import kinds, services
 from notifications.models import Delivery, DeliveryFailure, DeliveryStatus
 from tests.factories import UserFactory
 
@@ -31,9 +31,9 @@ def viewer(db):
 
 @pytest.fixture
 def failed_delivery(org, billing_admin, monkeypatch):
-    monkeypatch.setattr("notifications.services.outbox.enqueue_event", lambda *a, **k: None)
+    monkeypatch.setattr("notifications.receivers.enqueue_event_deliveries", lambda *a, **k: None)
     with transaction.atomic():
-        event = services.record_event(kind=events.BALANCE_DEPLETED, organization=org, account=org.credit_account, dedupe_key="x")
+        event = services.record_event(kind=kinds.BALANCE_DEPLETED, organization=org, account=org.credit_account, dedupe_key="x")
     delivery = Delivery.objects.get(event=event)
     Delivery.objects.filter(pk=delivery.pk).update(status=DeliveryStatus.FAILED, attempts=8, last_error="550 5.1.1 No such user")
     DeliveryFailure.objects.create(delivery=delivery, attempt=8, at=event.occurred_at, error="550 5.1.1 No such user", smtp_code=550, permanent=True)

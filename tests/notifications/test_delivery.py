@@ -12,7 +12,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from billing.choices import AdminRole
-from notifications import events, services, tasks
+from notifications import kinds, services, tasks
 from notifications.emails import message_id
 from notifications.models import Delivery, DeliveryFailure, DeliveryStatus, Event
 from notifications.services import delivery as sender
@@ -22,7 +22,7 @@ from tests.markers import requires_postgres
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def record(org, key="once", kind=events.BALANCE_DEPLETED):
+def record(org, key="once", kind=kinds.BALANCE_DEPLETED):
     """An event recorded, its task not yet run (as if the broker had not delivered it yet)."""
     with transaction.atomic():
         event = services.record_event(kind=kind, organization=org, account=org.credit_account, dedupe_key=key)
@@ -32,7 +32,7 @@ def record(org, key="once", kind=events.BALANCE_DEPLETED):
 @pytest.fixture
 def no_enqueue(monkeypatch):
     """The on-commit hand-off does nothing: tests drive the tasks themselves."""
-    monkeypatch.setattr("notifications.services.outbox.enqueue_event", lambda *args, **kwargs: None)
+    monkeypatch.setattr("notifications.receivers.enqueue_event_deliveries", lambda *args, **kwargs: None)
 
 
 class FlakyBackend(BaseEmailBackend):

@@ -12,7 +12,7 @@ from kombu.exceptions import OperationalError
 
 from billing import services as billing
 from billing.choices import AdminRole
-from notifications import events, services, tasks
+from notifications import kinds, services, tasks
 from notifications.models import Delivery, DeliveryStatus
 from tests.factories import CardFactory, admin_in
 from tests.markers import requires_postgres, requires_redis
@@ -24,10 +24,9 @@ pytestmark = [requires_postgres, requires_redis, pytest.mark.integration, pytest
 def worker():
     """A real Celery worker (two threads) consuming from Redis, in this process so it sees the test database."""
     from celery.contrib.testing.worker import start_worker
+    from celery.signals import task_prerun
 
     from credits_site.celery import app
-
-    from celery.signals import task_prerun
 
     runs = []
 
@@ -82,7 +81,7 @@ def test_an_smtp_server_that_refuses_then_accepts_ends_with_one_mail_through_the
     smtp_server.handler.refuse_first = 1
 
     with transaction.atomic():
-        services.record_event(kind=events.BALANCE_DEPLETED, organization=org, account=org.credit_account, dedupe_key="it")
+        services.record_event(kind=kinds.BALANCE_DEPLETED, organization=org, account=org.credit_account, dedupe_key="it")
 
     wait_for(all_sent(1), what="the retried delivery to be sent")
     time.sleep(1.5)  # a duplicate would have arrived by now
@@ -97,9 +96,9 @@ def test_tasks_delivered_several_times_to_concurrent_worker_threads_send_each_em
 ):
     settings.NOTIFICATIONS_BATCH_SIZE = 7
     people = [admin_in(org, AdminRole.TEAMS_ADMINISTRATOR) for _ in range(40)]
-    monkeypatch.setattr("notifications.services.outbox.enqueue_event", lambda *a, **k: None)
+    monkeypatch.setattr("notifications.receivers.enqueue_event_deliveries", lambda *a, **k: None)
     with transaction.atomic():
-        event = services.record_event(kind=events.BALANCE_DEPLETED, organization=org, account=org.credit_account, dedupe_key="dup")
+        event = services.record_event(kind=kinds.BALANCE_DEPLETED, organization=org, account=org.credit_account, dedupe_key="dup")
 
     for _ in range(4):
         tasks.send_event_deliveries_task.delay(event.pk)
@@ -120,7 +119,7 @@ def test_mail_recorded_while_the_broker_is_down_is_sent_by_the_sweep_when_it_is_
 
     monkeypatch.setattr(tasks.send_event_deliveries_task, "apply_async", broker_down)
     with transaction.atomic():
-        services.record_event(kind=events.BALANCE_DEPLETED, organization=org, account=org.credit_account, dedupe_key="down")
+        services.record_event(kind=kinds.BALANCE_DEPLETED, organization=org, account=org.credit_account, dedupe_key="down")
     time.sleep(1.0)
     assert smtp_server.handler.envelopes == []
     assert Delivery.objects.get().status == DeliveryStatus.PENDING

@@ -1,6 +1,8 @@
 """Events recorded with the change that caused them, sent after it commits, never on rollback."""
 
 import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
@@ -9,10 +11,23 @@ from django.db import transaction
 from kombu.exceptions import OperationalError
 
 from billing import services as billing
-from billing import signals
 from billing.choices import AdminRole
+from billing.events import (
+    AutoRechargePaused,
+    AutoRechargeRearmed,
+    BillingEvent,
+    BurstGuardPaused,
+    CardExpiresBeforeNextRecharge,
+    CreditsExpired,
+    CreditsExpiring,
+    MonthlyCapReached,
+    PaymentSucceeded,
+    ReconciliationMismatchFound,
+    announce,
+)
 from billing.models import CreditAccount, Payment
-from notifications import events, services, tasks
+from billing.selectors import credit_account
+from notifications import kinds, services, tasks
 from notifications.models import Delivery, DeliveryStatus, Event
 from tests.factories import CardFactory, admin_in
 
@@ -20,25 +35,42 @@ from tests.factories import CardFactory, admin_in
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-# As billing/recharge.py sends it.
-MONTHLY_CAP = {"cap": "300.00", "spent": "300.00", "amount": "100.00", "currency": "USD", "resumes_at": "2026-12-01T00:00:00+00:00"}
+PAUSED_AT = datetime(2026, 11, 30, 8, 0, tzinfo=UTC)
 
-# What the auto-recharge engine sends (billing/recharge.py, expiry.py, reconciliation.py), and a phrase
-# each email must carry.
+
+def monthly_cap(account):
+    return MonthlyCapReached(
+        account=account,
+        cap=Decimal("300.00"),
+        spent=Decimal("300.00"),
+        amount=Decimal("100.00"),
+        resumes_at=datetime(2026, 12, 1, tzinfo=UTC),
+    )
+
+
+# What the auto-recharge engine announces (billing/services/auto_recharge, expiry, reconciliation), and
+# a phrase each email must carry.
 ENGINE_EVENTS = [
-    ("auto_recharge_paused", {"reason": "Paused after 3 failed recharges in a row (last: The card has expired.).",
-                              "failures": 3, "failure_code": "expired_card", "failure_message": "The card has expired.",
-                              "payment": "recharge:1:3"}, "Why: Paused after 3 failed recharges in a row"),
-    ("burst_guard_paused", {"reason": "Paused: 4 recharges in 10 minutes, which can mean runaway usage or misuse.",
-                            "recharges": 4, "minutes": 10}, "4 recharges happened within 10 minutes"),
-    ("monthly_cap_reached", MONTHLY_CAP, "reached its cap of $300.00"),
-    ("card_expires_before_next_recharge", {"card": "Visa ending in 4242 (expires 12/2026)", "expires": "12/2026",
-                                           "next_recharge_at": "2027-01-04T10:00:00+00:00", "message": "..."},
-     "around 2027-01-04 10:00 UTC"),
-    ("credits_expiring", {"days": 7, "amount": "42.50", "currency": "USD", "expires_at": "2026-12-02T09:00:00+00:00",
-                          "notice": 7}, "$42.50 of the Communications Credits of Contoso Test expire on 2026-12-02 09:00 UTC, in 7 days"),
-    ("credits_expired", {"amount": "12.00", "currency": "USD", "lots": 2}, "what was left of 2 purchases"),
-    ("auto_recharge_rearmed", {"payment_method": 5}, "auto-recharge uses it from now on"),
+    ("auto_recharge_paused", lambda a: AutoRechargePaused(
+        account=a, paused_at=PAUSED_AT, reason="Paused after 3 failed recharges in a row (last: The card has expired.).",
+        failures=3, failure_code="expired_card", failure_message="The card has expired.", payment="recharge:1:3",
+    ), "Why: Paused after 3 failed recharges in a row"),
+    ("burst_guard_paused", lambda a: BurstGuardPaused(
+        account=a, paused_at=PAUSED_AT, reason="Paused: 4 recharges in 10 minutes, which can mean runaway usage or misuse.",
+        recharges=4, minutes=10,
+    ), "4 recharges happened within 10 minutes"),
+    ("monthly_cap_reached", monthly_cap, "reached its cap of $300.00"),
+    ("card_expires_before_next_recharge", lambda a: CardExpiresBeforeNextRecharge(
+        account=a, card="Visa ending in 4242 (expires 12/2026)", expires="12/2026",
+        next_recharge_at=datetime(2027, 1, 4, 10, 0, tzinfo=UTC), message="...",
+    ), "around 2027-01-04 10:00 UTC"),
+    ("credits_expiring", lambda a: CreditsExpiring(
+        account=a, days=7, amount=Decimal("42.50"), expires_at=datetime(2026, 12, 2, 9, 0, tzinfo=UTC), notice=7,
+    ), "$42.50 of the Communications Credits of Contoso Test expire on 2026-12-02 09:00 UTC, in 7 days"),
+    ("credits_expired", lambda a: CreditsExpired(account=a, amount=Decimal("12.00"), lots=2), "what was left of 2 purchases"),
+    ("auto_recharge_rearmed", lambda a: AutoRechargeRearmed(
+        account=a, payment_method=CardFactory(organization=a.organization),
+    ), "auto-recharge uses it from now on"),
 ]
 
 
@@ -53,7 +85,7 @@ def test_a_successful_funding_emails_every_admin_with_amount_balance_and_link(
 
     payment = fund(org, billing_admin, card, "125.50")
 
-    event = Event.objects.get(organization=org, kind=events.TRANSACTION_SUCCEEDED)
+    event = Event.objects.get(organization=org, kind=kinds.TRANSACTION_SUCCEEDED)
     assert sorted(m.to[0] for m in mail.outbox) == sorted([billing_admin.email, reports_reader.email])
     message = next(m for m in mail.outbox if m.to == [billing_admin.email])
     receipt = payment.entry.receipt
@@ -78,7 +110,7 @@ def test_no_email_carries_a_card_number_or_a_gateway_token(org, billing_admin, c
 
 
 def test_a_rolled_back_change_records_nothing_and_sends_nothing(org, billing_admin):
-    account = billing.get_credit_account(org)
+    account = credit_account(org)
 
     with pytest.raises(RuntimeError):
         with transaction.atomic():
@@ -110,9 +142,9 @@ def test_the_same_payment_announced_twice_is_one_event(org, billing_admin, card)
     payment = fund(org, billing_admin, card)
     receipt = payment.entry.receipt
     with transaction.atomic():
-        signals.payment_succeeded.send(sender=Payment, payment=payment, receipt=receipt)
+        announce(PaymentSucceeded(account=payment.account, payment=payment, receipt=receipt))
 
-    assert Event.objects.filter(kind=events.TRANSACTION_SUCCEEDED).count() == 1
+    assert Event.objects.filter(kind=kinds.TRANSACTION_SUCCEEDED).count() == 1
     assert len(mail.outbox) == 1
 
 
@@ -128,8 +160,8 @@ def test_a_broken_notification_never_undoes_the_payment(
         payment = fund(org, billing_admin, card)
 
     assert payment.status == "succeeded"
-    assert billing.get_credit_account(org).balance == Decimal("100.00")
-    assert "Could not record the transaction succeeded notification" in caplog.text
+    assert credit_account(org).balance == Decimal("100.00")
+    assert "Could not record the payment succeeded notification" in caplog.text
 
 
 def test_a_broker_outage_delays_mail_but_loses_none(
@@ -146,7 +178,7 @@ def test_a_broker_outage_delays_mail_but_loses_none(
     assert payment.status == "succeeded"
     assert mail.outbox == []
     assert Delivery.objects.get().status == DeliveryStatus.PENDING
-    assert "the periodic sweep will send it" in caplog.text
+    assert "the periodic sweep will pick it up" in caplog.text
 
     tasks.send_pending_deliveries_task.delay()
 
@@ -167,7 +199,7 @@ def test_a_failed_recharge_tells_every_admin_the_reason_and_what_to_do(
 
     billing.charge_usage(account_id=org.credit_account.pk, amount=Decimal("15.00"), idempotency_key="call:1")
 
-    event = Event.objects.get(kind=events.RECHARGE_FAILED)
+    event = Event.objects.get(kind=kinds.RECHARGE_FAILED)
     assert event.context["reason"] == "The card was declined by its issuer."
     assert sorted(m.to[0] for m in mail.outbox) == sorted([billing_admin.email, reports_reader.email])
     message = mail.outbox[0]
@@ -198,46 +230,33 @@ def test_reaching_zero_is_announced_once_per_crossing(org, billing_admin, card):
     billing.charge_usage(account_id=account_id, amount=Decimal("20.00"), idempotency_key="call:1")
     billing.charge_usage(account_id=account_id, amount=Decimal("5.00"), idempotency_key="call:2")
 
-    assert Event.objects.filter(kind=events.BALANCE_DEPLETED).count() == 1
+    assert Event.objects.filter(kind=kinds.BALANCE_DEPLETED).count() == 1
     depleted = [m for m in mail.outbox if "reached zero" in m.subject]
     assert len(depleted) == 1
     assert "calls charged to credits are refused" in depleted[0].body
 
 
-def test_an_auto_recharge_event_is_one_registry_entry_away(org, billing_admin):
+def test_the_same_announcement_twice_is_one_email(org, billing_admin):
     account = CreditAccount.objects.get(organization=org)
 
     with transaction.atomic():
-        signals.auto_recharge_event.send(
-            sender=CreditAccount,
-            account=account,
-            event="monthly_cap_reached",
-            context=MONTHLY_CAP,
-        )
+        announce(monthly_cap(account))
         # The engine announcing the same month twice is one event.
-        signals.auto_recharge_event.send(
-            sender=CreditAccount,
-            account=account,
-            event="monthly_cap_reached",
-            context=MONTHLY_CAP,
-        )
+        announce(monthly_cap(account))
 
     (message,) = mail.outbox
     assert message.subject == "Contoso Test: monthly auto-recharge cap of $300.00 reached"
     assert "No more automatic top-ups will be charged until 2026-12-01 00:00 UTC." in message.body
 
 
-@pytest.mark.parametrize("code, context, phrase", ENGINE_EVENTS, ids=[e[0] for e in ENGINE_EVENTS])
-def test_each_auto_recharge_engine_event_is_emailed_as_the_engine_sends_it(org, billing_admin, code, context, phrase):
-    from django.utils import timezone
-
+@pytest.mark.parametrize("code, make, phrase", ENGINE_EVENTS, ids=[e[0] for e in ENGINE_EVENTS])
+def test_each_auto_recharge_engine_event_is_emailed_as_the_engine_sends_it(org, billing_admin, code, make, phrase):
     account = CreditAccount.objects.get(organization=org)
-    account.auto_recharge_paused_at = timezone.now()
-    account.save()
+    event = make(account)
 
     with transaction.atomic():
-        signals.auto_recharge_event.send(sender=CreditAccount, account=account, event=code, context=dict(context))
-        signals.auto_recharge_event.send(sender=CreditAccount, account=account, event=code, context=dict(context))
+        announce(event)
+        announce(event)
 
     assert Event.objects.filter(kind=code).count() == 1, "announced twice, recorded once"
     (message,) = mail.outbox
@@ -249,11 +268,11 @@ def test_a_reconciliation_mismatch_lists_each_problem_for_support(org, billing_a
     settings.SUPPORT_EMAILS = ["desk@credits.example"]
     account = CreditAccount.objects.get(organization=org)
 
-    signals.auto_recharge_event.send(
-        sender=CreditAccount,
-        account=account,
-        event="reconciliation_mismatch",
-        context={"problems": ["balance 5.00 but the ledger sums to 4.00", "payment p1 succeeded without a ledger credit"]},
+    announce(
+        ReconciliationMismatchFound(
+            account=account,
+            problems=("balance 5.00 but the ledger sums to 4.00", "payment p1 succeeded without a ledger credit"),
+        )
     )
 
     (message,) = mail.outbox
@@ -263,26 +282,26 @@ def test_a_reconciliation_mismatch_lists_each_problem_for_support(org, billing_a
     assert f"/admin/billing/creditaccount/{account.pk}/change/" in message.body
 
 
-def test_an_unknown_auto_recharge_event_is_logged_and_changes_nothing(org, caplog):
-    account = CreditAccount.objects.get(organization=org)
+def test_an_event_nobody_mapped_is_logged_and_changes_nothing(org, caplog):
+    @dataclass(frozen=True, kw_only=True)
+    class BrandNewThing(BillingEvent):
+        code = "brand_new_thing"
 
-    with caplog.at_level(logging.WARNING):
-        signals.auto_recharge_event.send(sender=CreditAccount, account=account, event="brand_new_thing", context={})
+    with caplog.at_level(logging.ERROR):
+        announce(BrandNewThing(account=CreditAccount.objects.get(organization=org)))
 
-    assert "No notification is registered for auto-recharge event 'brand_new_thing'" in caplog.text
+    assert "No notification is mapped for BrandNewThing" in caplog.text
     assert not Event.objects.exists()
 
 
 def test_a_paused_auto_recharge_email_gives_the_reason(org, billing_admin):
-    from django.utils import timezone
-
     account = CreditAccount.objects.get(organization=org)
-    account.auto_recharge_paused_at = timezone.now()
-    account.auto_recharge_paused_reason = "Paused after 3 failed recharges in a row."
-    account.save()
 
-    signals.auto_recharge_event.send(
-        sender=CreditAccount, account=account, event="auto_recharge_paused", context={"payment": 7}
+    announce(
+        AutoRechargePaused(
+            account=account, paused_at=PAUSED_AT, reason="Paused after 3 failed recharges in a row.", failures=3,
+            failure_code="card_declined", failure_message="", payment="recharge:1:3",
+        )
     )
 
     (message,) = mail.outbox
@@ -331,7 +350,7 @@ def test_an_export_for_someone_who_lost_their_admin_role_is_recorded_but_not_sen
     assert not Delivery.objects.filter(event=event).exists()
 
 
-@pytest.mark.parametrize("event_type", events.EVENT_TYPES, ids=lambda t: t.code)
+@pytest.mark.parametrize("event_type", kinds.KINDS, ids=lambda t: t.code)
 def test_every_registered_event_renders_its_subject_text_and_html(org, event_type):
     admin_in(org, *AdminRole.values)
     sample = {

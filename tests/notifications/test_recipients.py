@@ -5,7 +5,7 @@ from decimal import Decimal
 import pytest
 
 from billing.choices import AdminRole
-from notifications import events, selectors, services
+from notifications import kinds, selectors, services
 from notifications.models import Delivery
 from tests.factories import UserFactory, admin_in
 
@@ -14,7 +14,7 @@ pytestmark = pytest.mark.django_db
 
 def record_core_event(org):
     return services.record_event(
-        kind=events.BALANCE_DEPLETED, organization=org, account=org.credit_account, context={}, dedupe_key="test"
+        kind=kinds.BALANCE_DEPLETED, organization=org, account=org.credit_account, context={}, dedupe_key="test"
     )
 
 
@@ -90,10 +90,10 @@ def test_an_optional_event_goes_to_its_default_roles(org, one_admin_per_role):
 
 def test_billing_admins_choose_the_roles_that_receive_an_optional_event(org, one_admin_per_role, billing_admin):
     services.set_role_preferences(
-        organization=org, actor=billing_admin, kind=events.LOW_BALANCE, roles=[AdminRole.HELPDESK_ADMINISTRATOR]
+        organization=org, actor=billing_admin, kind=kinds.LOW_BALANCE, roles=[AdminRole.HELPDESK_ADMINISTRATOR]
     )
 
-    roles = selectors.enabled_roles(org.pk, events.REGISTRY[events.LOW_BALANCE])
+    roles = selectors.enabled_roles(org.pk, kinds.REGISTRY[kinds.LOW_BALANCE])
 
     assert roles == {AdminRole.HELPDESK_ADMINISTRATOR}
 
@@ -101,10 +101,10 @@ def test_billing_admins_choose_the_roles_that_receive_an_optional_event(org, one
 def test_core_events_reach_all_twenty_roles_whatever_the_preferences(org, one_admin_per_role, billing_admin):
     with pytest.raises(services.NotificationSettingsError):
         services.set_role_preferences(
-            organization=org, actor=billing_admin, kind=events.BALANCE_DEPLETED, roles=[AdminRole.GLOBAL_ADMINISTRATOR]
+            organization=org, actor=billing_admin, kind=kinds.BALANCE_DEPLETED, roles=[AdminRole.GLOBAL_ADMINISTRATOR]
         )
 
-    assert selectors.enabled_roles(org.pk, events.REGISTRY[events.BALANCE_DEPLETED]) == set(AdminRole.values)
+    assert selectors.enabled_roles(org.pk, kinds.REGISTRY[kinds.BALANCE_DEPLETED]) == set(AdminRole.values)
 
 
 def test_an_optional_event_with_every_role_turned_off_is_recorded_with_nobody_to_email(org, billing_admin):

@@ -6,7 +6,8 @@ import pytest
 from django.core import mail
 
 from billing import services as billing
-from notifications import events, services
+from billing.selectors import credit_account
+from notifications import kinds, services
 from notifications.models import Event, LowBalanceThreshold
 from tests.factories import CardFactory
 
@@ -20,7 +21,7 @@ def account(org, billing_admin):
         organization=org, actor=billing_admin, amount=Decimal("100.00"), payment_method=card, idempotency_key="fund:1"
     )
     mail.outbox.clear()
-    return billing.get_credit_account(org)
+    return credit_account(org)
 
 
 def spend(account, amount, key):
@@ -32,7 +33,7 @@ def credit(account, amount, actor):
 
 
 def warnings():
-    return list(Event.objects.filter(kind=events.LOW_BALANCE).order_by("pk"))
+    return list(Event.objects.filter(kind=kinds.LOW_BALANCE).order_by("pk"))
 
 
 def threshold(org, actor, amount):

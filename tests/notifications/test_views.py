@@ -7,7 +7,7 @@ from django.db import transaction
 from django.urls import reverse
 
 from billing.choices import AdminRole
-from notifications import events, services
+from notifications import kinds, services
 from notifications.models import Delivery, DeliveryStatus, LowBalanceThreshold, RolePreference
 from tests.factories import admin_in
 
@@ -17,7 +17,7 @@ MESSAGE_CENTER = reverse("notifications:message_center")
 SETTINGS = reverse("notifications:settings")
 
 
-def record(org, kind=events.BALANCE_DEPLETED, key=None, **context):
+def record(org, kind=kinds.BALANCE_DEPLETED, key=None, **context):
     with transaction.atomic():
         return services.record_event(
             kind=kind, organization=org, account=org.credit_account, context=context, dedupe_key=key
@@ -130,14 +130,14 @@ def test_the_message_center_issues_the_same_few_queries_for_many_notifications(
 
 def test_a_billing_admin_chooses_who_receives_optional_notifications(client, org, billing_admin):
     client.force_login(billing_admin)
-    data = {t.code: [AdminRole.GLOBAL_ADMINISTRATOR] for t in events.OPTIONAL}
-    data[events.LOW_BALANCE] = [AdminRole.HELPDESK_ADMINISTRATOR, AdminRole.LICENSE_ADMINISTRATOR]
+    data = {t.code: [AdminRole.GLOBAL_ADMINISTRATOR] for t in kinds.OPTIONAL}
+    data[kinds.LOW_BALANCE] = [AdminRole.HELPDESK_ADMINISTRATOR, AdminRole.LICENSE_ADMINISTRATOR]
 
     response = client.post(SETTINGS, data)
 
     assert response.status_code == 302
     enabled = set(
-        RolePreference.objects.filter(organization=org, kind=events.LOW_BALANCE, enabled=True).values_list("role", flat=True)
+        RolePreference.objects.filter(organization=org, kind=kinds.LOW_BALANCE, enabled=True).values_list("role", flat=True)
     )
     assert enabled == {AdminRole.HELPDESK_ADMINISTRATOR, AdminRole.LICENSE_ADMINISTRATOR}
     page = client.get(SETTINGS).content.decode()
@@ -151,7 +151,7 @@ def test_other_admins_see_the_settings_but_cannot_change_them(client, org, repor
 
     assert "Only a Global Administrator or a Billing Administrator can change" in page
     assert "disabled" in page
-    assert client.post(SETTINGS, {events.LOW_BALANCE: [AdminRole.HELPDESK_ADMINISTRATOR]}).status_code == 403
+    assert client.post(SETTINGS, {kinds.LOW_BALANCE: [AdminRole.HELPDESK_ADMINISTRATOR]}).status_code == 403
     assert client.post(reverse("notifications:add_threshold"), {"amount": "20"}).status_code == 403
     assert not RolePreference.objects.exists() and not LowBalanceThreshold.objects.exists()
 

@@ -5,6 +5,7 @@ import pytest
 from billing import services
 from billing.catalog import ensure_catalog
 from billing.choices import EntryKind
+from billing.selectors import credit_account
 from tests.usage.factories import PersonFactory, standard_rates
 
 
@@ -39,7 +40,7 @@ def people(org, catalog):
 
 def fund(organization, amount="100.00", key="usage:fund"):
     """Credits posted through the ledger service (no gateway: usage tests are about spending)."""
-    account = services.get_credit_account(organization)
+    account = credit_account(organization)
     services.post_entry(account_id=account.pk, kind=EntryKind.FUNDING, amount=Decimal(amount), idempotency_key=key)
     account.refresh_from_db()
     return account

@@ -17,7 +17,7 @@ from decimal import Decimal, InvalidOperation
 
 from billing.money import to_money
 
-from ..choices import KNOWN_LICENSES, Capability, CallType, DestinationContext, Direction
+from ..choices import KNOWN_LICENSES, CallType, Capability, DestinationContext, Direction
 
 
 class Bad(ValueError):

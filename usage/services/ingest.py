@@ -21,14 +21,14 @@ another start time fails the import with that UsageId named.
 from collections import defaultdict
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from operator import itemgetter
 from decimal import Decimal
+from operator import itemgetter
 
 from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
 from billing.money import ZERO
-from billing.services import charge_usage, get_credit_account
+from billing.services import charge_usage
 
 from ..choices import Direction, RecordKind, is_inbound
 from ..models import CallRecord, DailyUsage, ImportBatch, RatingState, SmsRecord
@@ -573,7 +573,7 @@ class _Run:
         batch.rows_refused = self.refused
         batch.charged_total = ctx.charged_total
         if ctx.charged_total > 0:
-            account = get_credit_account(self.organization)
+            account = self.organization.credit_account
             posting = charge_usage(
                 account_id=account.pk,
                 amount=ctx.charged_total,

@@ -8,9 +8,9 @@ from decimal import Decimal
 
 from django.core.management.base import BaseCommand, CommandError
 
-from billing import recharge
 from billing.models import CreditAccount
 from billing.money import format_money
+from billing.services.usage_charges import spend_demo_credits
 
 
 class Command(BaseCommand):
@@ -21,20 +21,24 @@ class Command(BaseCommand):
         parser.add_argument("--amount", type=Decimal, help="Spend this much instead of just enough to cross the trigger.")
 
     def handle(self, *args, organization, amount, **options):
-        account = CreditAccount.objects.filter(organization__slug=organization).select_related("organization").first()
+        account = (
+            CreditAccount.objects.filter(organization__slug=organization)
+            .select_related("organization", "auto_recharge_policy")
+            .first()
+        )
         if account is None:
             raise CommandError(f"No credits account for organization {organization!r}; run load_demo first.")
-        entry = recharge.spend_for_demo(account.pk, amount)
-        account.refresh_from_db()
+        entry = spend_demo_credits(account.pk, amount)
+        policy = account.auto_recharge_policy
         self.stdout.write(
             f"{account.organization}: spent {format_money(-entry.amount, account.currency)}; the balance fell to "
             f"{format_money(entry.balance_after, account.currency)}."
         )
-        if account.auto_recharge_enabled and account.recharge_trigger is not None and entry.balance_after < account.recharge_trigger:
-            trigger = format_money(account.recharge_trigger, account.currency)
+        if policy.enabled and policy.trigger is not None and entry.balance_after < policy.trigger:
+            trigger = format_money(policy.trigger, account.currency)
             self.stdout.write(
                 self.style.SUCCESS(
-                    f"Below the {trigger} trigger: an auto-recharge of {format_money(account.recharge_amount, account.currency)} "
+                    f"Below the {trigger} trigger: an auto-recharge of {format_money(policy.amount, account.currency)} "
                     "follows within a minute (watch var/celery.log and the credits page)."
                 )
             )

@@ -1,9 +1,8 @@
-"""The kinds of notification, in one registry.
+"""The kinds of notification (the emails and Message center entries), in one registry.
 
-A new kind is one `EventType` entry here plus three templates in
-templates/notifications/emails/<code>/ (subject.txt, body.txt, body.html). Billing's
-`auto_recharge_event(account, event, context)` signal finds its entry by `event` code, so the
-auto-recharge engineer adds an event by adding an entry: no receiver to write.
+A kind's code is what `Event.kind` stores. A new kind is one `NotificationKind` entry here plus three
+templates in templates/notifications/emails/<code>/ (subject.txt, body.txt, body.html), and a line in
+`notifications.mapping` saying which event of which app it answers.
 """
 
 from dataclasses import dataclass, field
@@ -37,15 +36,8 @@ def keyed(*names, per_day=False):
     return dedupe
 
 
-def paused_once(account, context, now):
-    """One email per pause: the pause is identified by when it began."""
-    if account is None or account.auto_recharge_paused_at is None:
-        return None
-    return account.auto_recharge_paused_at.isoformat()
-
-
 @dataclass(frozen=True)
-class EventType:
+class NotificationKind:
     code: str
     label: str
     description: str
@@ -74,9 +66,17 @@ RECHARGE_FAILED = "recharge_failed"
 BALANCE_DEPLETED = "balance_depleted"
 LOW_BALANCE = "low_balance"
 EXPORT_READY = "export_ready"
+AUTO_RECHARGE_PAUSED = "auto_recharge_paused"
+BURST_GUARD_PAUSED = "burst_guard_paused"
+AUTO_RECHARGE_REARMED = "auto_recharge_rearmed"
+MONTHLY_CAP_REACHED = "monthly_cap_reached"
+CARD_EXPIRES_BEFORE_NEXT_RECHARGE = "card_expires_before_next_recharge"
+CREDITS_EXPIRING = "credits_expiring"
+CREDITS_EXPIRED = "credits_expired"
+RECONCILIATION_MISMATCH = "reconciliation_mismatch"
 
-EVENT_TYPES = [
-    EventType(
+KINDS = [
+    NotificationKind(
         TRANSACTION_SUCCEEDED,
         "Transaction succeeded",
         "Funds were added or an auto-recharge was paid.",
@@ -85,7 +85,7 @@ EVENT_TYPES = [
         money_keys=("amount",),
         link="billing:credits",
     ),
-    EventType(
+    NotificationKind(
         RECHARGE_FAILED,
         "Recharge failed",
         "An auto-recharge could not be charged, with the reason and what to do.",
@@ -93,63 +93,63 @@ EVENT_TYPES = [
         default_roles=ALL_ROLES,
         money_keys=("amount",),
     ),
-    EventType(
+    NotificationKind(
         BALANCE_DEPLETED,
         "Balance reached zero",
         "Calls charged to credits and toll-free numbers stop until the balance is positive again.",
         core=True,
         default_roles=ALL_ROLES,
     ),
-    EventType(
+    NotificationKind(
         LOW_BALANCE,
         "Low balance",
         "The balance fell below one of the thresholds set on this page.",
         default_roles=CALLING_OPERATORS,
         money_keys=("threshold",),
     ),
-    EventType(
-        "auto_recharge_paused",
+    NotificationKind(
+        AUTO_RECHARGE_PAUSED,
         "Auto-recharge paused",
         "Auto-recharge stopped itself after failed recharges in a row, until an admin acts.",
         default_roles=CALLING_OPERATORS,
-        dedupe=paused_once,
+        dedupe=keyed("paused_at"),
     ),
-    EventType(
-        "burst_guard_paused",
+    NotificationKind(
+        BURST_GUARD_PAUSED,
         "Auto-recharge paused: too many recharges",
         "Auto-recharge stopped itself after an unusual burst of recharges (runaway usage or misuse).",
         default_roles=CALLING_OPERATORS,
         money_keys=("amount",),
-        dedupe=paused_once,
+        dedupe=keyed("paused_at"),
     ),
-    EventType(
-        "auto_recharge_rearmed",
+    NotificationKind(
+        AUTO_RECHARGE_REARMED,
         "Auto-recharge started again",
         "A new card was added and auto-recharge uses it.",
         dedupe=keyed("payment_method"),
     ),
-    EventType(
-        "monthly_cap_reached",
+    NotificationKind(
+        MONTHLY_CAP_REACHED,
         "Monthly auto-recharge cap reached",
         "No more automatic top-ups this month: the monthly spending cap is reached.",
         money_keys=("cap", "spent", "amount"),
         dedupe=keyed("resumes_at"),
     ),
-    EventType(
-        "card_expires_before_next_recharge",
+    NotificationKind(
+        CARD_EXPIRES_BEFORE_NEXT_RECHARGE,
         "Card expires before the next recharge",
         "The card that auto-recharge charges expires before the next likely recharge.",
         dedupe=keyed("card", "expires"),
     ),
-    EventType(
-        "credits_expiring",
+    NotificationKind(
+        CREDITS_EXPIRING,
         "Credits about to expire",
         "Credits bought 12 months ago expire in 30 days, then in 7 days.",
         money_keys=("amount",),
         dedupe=keyed("notice", "expires_at"),
     ),
-    EventType(
-        "credits_expired",
+    NotificationKind(
+        CREDITS_EXPIRED,
         "Credits expired",
         "What was left of a purchase made 12 months ago has expired.",
         money_keys=("amount",),
@@ -158,7 +158,7 @@ EVENT_TYPES = [
         # day is the same announcement.
         dedupe=keyed("amount", per_day=True),
     ),
-    EventType(
+    NotificationKind(
         EXPORT_READY,
         "Export ready",
         "An export you asked for is ready to download.",
@@ -166,8 +166,8 @@ EVENT_TYPES = [
         default_roles=frozenset(),
         link="home",
     ),
-    EventType(
-        "reconciliation_mismatch",
+    NotificationKind(
+        RECONCILIATION_MISMATCH,
         "Reconciliation mismatch",
         "A ledger does not add up: support staff investigate.",
         audience=Audience.SUPPORT,
@@ -176,11 +176,11 @@ EVENT_TYPES = [
     ),
 ]
 
-REGISTRY = {event_type.code: event_type for event_type in EVENT_TYPES}
-CHOICES = [(event_type.code, event_type.label) for event_type in EVENT_TYPES]
+REGISTRY = {event_type.code: event_type for event_type in KINDS}
+CHOICES = [(event_type.code, event_type.label) for event_type in KINDS]
 TENANT_VISIBLE = [code for code, t in REGISTRY.items() if t.audience != Audience.SUPPORT]
-OPTIONAL = [t for t in EVENT_TYPES if t.optional]
+OPTIONAL = [t for t in KINDS if t.optional]
 
 
-def get(code) -> EventType | None:
+def get(code) -> NotificationKind | None:
     return REGISTRY.get(code)

@@ -1,10 +1,10 @@
-"""Demo tenants, people and money. Safe to run twice: everything is found or created by a fixed key."""
+"""Billing's demo: tenants, people, support staff and money. Safe to run twice: everything is found or
+created by a fixed key. `manage.py load_demo` runs it first, then the other apps' demos."""
 
 from decimal import Decimal
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group, Permission
-from django.core.management import call_command
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
@@ -12,7 +12,7 @@ from billing import services
 from billing.catalog import ensure_catalog
 from billing.choices import AdminRole, CommerceModel, PurchaseChannel
 from billing.gateways.sandbox import sandbox_token
-from billing.models import CreditAccount, Membership, MembershipRole, Organization, PaymentMethod, Subscription
+from billing.models import AutoRechargePolicy, Membership, MembershipRole, Organization, PaymentMethod, Subscription
 
 SUPPORT_PERMISSIONS = {
     "billing": ["view_organization", "view_membership", "view_membershiprole", "view_subscription", "view_product",
@@ -66,8 +66,6 @@ class Command(BaseCommand):
             role_text = ", ".join(AdminRole(r).label for r in roles) or "no admin role"
             self.stdout.write(f"  {email:30} {password:22} {orgs[slug].name} ({role_text})")
         self.stdout.write(f"  {SUPPORT_LOGIN[0]:30} {SUPPORT_LOGIN[1]:22} support staff, Django admin at /admin/")
-        # The usage app's demo (rates, people, a few months of calls and SMS), called by name: billing never imports usage.
-        call_command("load_usage_demo", stdout=self.stdout, stderr=self.stderr)
 
     def organizations(self):
         products = ensure_catalog()
@@ -81,7 +79,7 @@ class Command(BaseCommand):
                 Subscription.objects.update_or_create(organization=org, product=products[code], defaults={"quantity": quantity})
             if org.commerce_model == CommerceModel.TRADITIONAL and org.purchase_channel != PurchaseChannel.CSP:
                 Subscription.objects.get_or_create(organization=org, product=products["communications-credits"], defaults={"quantity": 0})
-            CreditAccount.objects.get_or_create(organization=org, defaults={"currency": org.currency})
+            services.open_credit_account(org)  # for organizations made before accounts opened themselves
             orgs[slug] = org
         return orgs
 
@@ -131,8 +129,8 @@ class Command(BaseCommand):
         card = self.card(contoso, billing)
         services.fund_credits(organization=contoso, actor=billing, amount=Decimal("200.00"), payment_method=card,
                               idempotency_key="demo:contoso:initial-funding")
-        account = services.get_credit_account(contoso)
-        if not account.auto_recharge_enabled and not account.auto_recharge_changes.exists():
+        account = contoso.credit_account
+        if not account.auto_recharge_policy.enabled and not account.auto_recharge_changes.exists():
             services.update_auto_recharge(organization=contoso, actor=billing, enabled=True, amount=Decimal("50.00"),
                                           trigger=Decimal("20.00"), payment_method=card)
         woodgrove = orgs["woodgrove"]
@@ -140,13 +138,13 @@ class Command(BaseCommand):
             services.add_enterprise_agreement(organization=woodgrove, actor=users["billing@woodgrove.example"], agreement_number="EA-7734-2201")
         # Fabrikam moved to NCE with a balance and auto-recharge still on: the page warns and offers to turn it off.
         fabrikam, farid = orgs["fabrikam"], users["admin@fabrikam.example"]
-        fab_account = services.get_credit_account(fabrikam)
+        fab_account = fabrikam.credit_account
         if not fab_account.entries.exists():
             services.adjust_balance(account=fab_account, actor=None, amount=Decimal("35.00"),
                                     reason="Balance carried over from prepaid billing before the move to NCE",
                                     idempotency_key="demo:fabrikam:carry-over")
             fab_card = self.card(fabrikam, farid)
-            CreditAccount.objects.filter(pk=fab_account.pk).update(
-                auto_recharge_enabled=True, recharge_amount=Decimal("50.00"), recharge_trigger=Decimal("10.00"),
-                recharge_payment_method=fab_card,
+            # Written directly: the service refuses to turn auto-recharge on for NCE, which is the point here.
+            AutoRechargePolicy.objects.filter(account=fab_account).update(
+                enabled=True, amount=Decimal("50.00"), trigger=Decimal("10.00"), payment_method=fab_card
             )

@@ -4,10 +4,8 @@ Run daily (`expire_credits_task`). Each lot has one expiry entry at most (key `e
 run repeated or overlapping another posts nothing twice. Warnings go out 30 and 7 days ahead, once each
 per lot, grouped per account, for amounts worth mentioning (EXPIRY_WARNING_MINIMUM or more).
 
-Events (billing.signals.auto_recharge_event):
-- "credits_expired", context {"amount", "currency", "lots"}: after the expiry entries are posted;
-- "credits_expiring", context {"days", "amount", "currency", "expires_at", "notice"}: days left until
-  the earliest of the lots warned about (rounded up), notice 30 or 7.
+Events: `CreditsExpired` after the expiry entries are posted; `CreditsExpiring` with the days left
+until the earliest of the lots warned about (rounded up), notice 30 or 7.
 """
 
 import logging
@@ -19,12 +17,13 @@ from decimal import Decimal
 from django.db import transaction
 from django.utils import timezone
 
-from billing import signals
 from billing.choices import EntryKind
+from billing.events import CreditsExpired, CreditsExpiring, announce
 from billing.exceptions import BillingError
-from billing.models import CreditAccount, CreditLot
+from billing.models import CreditLot
 from billing.money import ZERO
-from billing.services.ledger import post_entry
+
+from .ledger import lock_account, post_entry
 
 logger = logging.getLogger(__name__)
 
@@ -57,7 +56,7 @@ def expire_account_lots(account_id, now=None) -> Decimal:
     now = now or timezone.now()
     with transaction.atomic(durable=True):
         # The account's row lock first (as post_entry takes it), so no usage charge draws these lots meanwhile.
-        account = CreditAccount.objects.select_for_update().get(pk=account_id)
+        account = lock_account(account_id)
         lots = list(CreditLot.objects.filter(account=account, expires_at__lte=now, remaining__gt=0).order_by("expires_at", "pk"))
         total = ZERO
         for lot in lots:
@@ -75,12 +74,7 @@ def expire_account_lots(account_id, now=None) -> Decimal:
                 total += -posting.entry.amount
         if total:
             account.refresh_from_db()
-            signals.auto_recharge_event.send(
-                sender=CreditAccount,
-                account=account,
-                event="credits_expired",
-                context={"amount": str(total), "currency": account.currency, "lots": len(lots)},
-            )
+            announce(CreditsExpired(account=account, amount=total, lots=len(lots)))
         return total
 
 
@@ -103,7 +97,7 @@ def warn_expiring_lots(now=None) -> int:
 
 def _warn_account(account_id, lot_ids, notice, now) -> int:
     with transaction.atomic():
-        account = CreditAccount.objects.select_for_update().get(pk=account_id)
+        account = lock_account(account_id)
         lots = list(CreditLot.objects.filter(pk__in=lot_ids, remaining__gt=0).order_by("expires_at"))
         if not lots:
             return 0
@@ -117,16 +111,5 @@ def _warn_account(account_id, lot_ids, notice, now) -> int:
             return 0
         earliest = lots[0].expires_at
         days = max(1, math.ceil((earliest - now).total_seconds() / 86400))
-        signals.auto_recharge_event.send(
-            sender=CreditAccount,
-            account=account,
-            event="credits_expiring",
-            context={
-                "days": days,
-                "amount": str(amount),
-                "currency": account.currency,
-                "expires_at": earliest.isoformat(),
-                "notice": notice,
-            },
-        )
+        announce(CreditsExpiring(account=account, days=days, amount=amount, expires_at=earliest, notice=notice))
         return 1

@@ -3,7 +3,7 @@ payment has exactly one ledger credit (and every credit its payment).
 
 `find_mismatches` only reads. `reconcile` (the periodic task) keeps one open ReconciliationMismatch row
 per problem, which support sees in Django admin, resolves the rows a later run no longer finds, and
-announces new problems with the "reconciliation_mismatch" event so that support is alerted.
+announces new problems with the `ReconciliationMismatchFound` event so that support is alerted.
 """
 
 import logging
@@ -14,8 +14,8 @@ from django.db import transaction
 from django.db.models import F, Q, Sum
 from django.utils import timezone
 
-from billing import signals
 from billing.choices import EntryKind, PaymentStatus
+from billing.events import ReconciliationMismatchFound, announce
 from billing.models import CreditAccount, CreditLot, LedgerEntry, Payment, ReconciliationMismatch
 from billing.money import ZERO, to_money
 
@@ -109,7 +109,5 @@ def reconcile(now=None) -> list[Mismatch]:
         for account in CreditAccount.objects.filter(pk__in=new_by_account).select_related("organization"):
             problems = new_by_account[account.pk]
             logger.error("Ledger mismatch on account %s: %s", account.pk, "; ".join(problems))
-            signals.auto_recharge_event.send(
-                sender=CreditAccount, account=account, event="reconciliation_mismatch", context={"problems": problems}
-            )
+            announce(ReconciliationMismatchFound(account=account, problems=tuple(problems)))
     return found

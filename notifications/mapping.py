@@ -1,0 +1,41 @@
+"""Every event that another app announces, mapped to what notifications records for it (its email).
+
+The senders declare their events (billing/events.py, usage/events.py); this is the one place that
+says what each becomes. tests/notifications/test_mapping.py fails when an event is left unmapped or
+a line here names something that is not an event.
+"""
+
+from billing import events as billing
+
+from .kinds import (
+    AUTO_RECHARGE_PAUSED,
+    AUTO_RECHARGE_REARMED,
+    BURST_GUARD_PAUSED,
+    CARD_EXPIRES_BEFORE_NEXT_RECHARGE,
+    CREDITS_EXPIRED,
+    CREDITS_EXPIRING,
+    MONTHLY_CAP_REACHED,
+    RECONCILIATION_MISMATCH,
+)
+from .services import events_api
+
+HANDLERS = {
+    # A low-balance warning when the entry crosses one of the organization's thresholds.
+    billing.EntryPosted: events_api.low_balance,
+    billing.BalanceDepleted: events_api.balance_depleted,
+    billing.PaymentSucceeded: events_api.payment_succeeded,
+    # A failed auto-recharge; a failed funding is shown to the person at the screen instead.
+    billing.PaymentFailed: events_api.recharge_failed,
+    billing.AutoRechargePaused: events_api.announced(AUTO_RECHARGE_PAUSED),
+    billing.BurstGuardPaused: events_api.announced(BURST_GUARD_PAUSED),
+    billing.AutoRechargeRearmed: events_api.announced(AUTO_RECHARGE_REARMED),
+    billing.MonthlyCapReached: events_api.announced(MONTHLY_CAP_REACHED),
+    billing.CardExpiresBeforeNextRecharge: events_api.announced(CARD_EXPIRES_BEFORE_NEXT_RECHARGE),
+    billing.CreditsExpiring: events_api.announced(CREDITS_EXPIRING),
+    billing.CreditsExpired: events_api.announced(CREDITS_EXPIRED),
+    billing.ReconciliationMismatchFound: events_api.announced(RECONCILIATION_MISMATCH),
+}
+
+
+def handler_for(event):
+    return HANDLERS.get(type(event))
