@@ -1,7 +1,7 @@
 """Auto-recharge benchmark.
 
 1. Selecting the due accounts among 100,000 (the sweep's query): median and 95th percentile over
-   repeated runs, and the plan (EXPLAIN) showing the partial index `credit_account_due_idx`.
+   repeated runs, and the plan (EXPLAIN) showing the partial index `auto_recharge_due_idx`.
 2. End to end: N accounts below their trigger, one sweep sent through the broker to a real
    `celery worker` with 2 prefork processes, every recharge through the sandbox gateway; the rate is
    recharges per second from the sweep being sent to the last payment recorded. Then the ledger is
@@ -74,7 +74,7 @@ def populate(accounts=ACCOUNTS, due_share=DUE_SHARE):
 
     from django.utils import timezone
 
-    from billing.models import CreditAccount, Organization
+    from billing.models import AutoRechargePolicy, AutoRechargeState, CreditAccount, Organization
 
     now = timezone.now()
     batch = 5_000
@@ -89,24 +89,40 @@ def populate(accounts=ACCOUNTS, due_share=DUE_SHARE):
                 for i in range(start, min(start + batch, accounts))
             ]
         )
-        rows = []
-        for org in orgs:
-            i = int(org.slug.rsplit("-", 1)[1])
-            due = i % due_every == 0
-            armed = due or i % 10 < 6
-            rows.append(
+        accounts_rows = CreditAccount.objects.bulk_create(
+            [
                 CreditAccount(
                     organization=org,
-                    balance=Decimal("10.00") if due else Decimal("100.00"),
-                    auto_recharge_enabled=armed,
-                    recharge_amount=Decimal("50.00") if armed else None,
-                    recharge_trigger=Decimal("20.00") if armed else None,
-                    recharge_crossing=1 if due else 0,
-                    recharge_due_since=now - timedelta(seconds=i) if due else None,
+                    balance=Decimal("10.00") if number(org) % due_every == 0 else Decimal("100.00"),
+                )
+                for org in orgs
+            ]
+        )
+        policies, states = [], []
+        for account in accounts_rows:
+            i = number(account.organization)
+            due = i % due_every == 0
+            armed = due or i % 10 < 6
+            policies.append(
+                AutoRechargePolicy(
+                    account=account,
+                    enabled=armed,
+                    amount=Decimal("50.00") if armed else None,
+                    trigger=Decimal("20.00") if armed else None,
                 )
             )
-        CreditAccount.objects.bulk_create(rows)
+            states.append(
+                AutoRechargeState(
+                    account=account, crossing=1 if due else 0, due_since=now - timedelta(seconds=i) if due else None
+                )
+            )
+        AutoRechargePolicy.objects.bulk_create(policies)
+        AutoRechargeState.objects.bulk_create(states)
     analyze()
+
+
+def number(org):
+    return int(org.slug.rsplit("-", 1)[1])
 
 
 def analyze():
@@ -119,25 +135,23 @@ def analyze():
 
 
 def time_selection(runs=50):
-    from billing import recharge
+    from billing.services.auto_recharge.rounds import due_accounts
+    from billing.tasks import SWEEP_BATCH
 
-    query = recharge.due_accounts().values_list("pk", flat=True)[: recharge.SWEEP_BATCH]
-    found = len(list(query))
+    found = len(list(due_accounts()[:SWEEP_BATCH]))
     timings = []
     for _ in range(runs):
         started = time.perf_counter()
-        list(recharge.due_accounts().values_list("pk", flat=True)[: recharge.SWEEP_BATCH])
+        list(due_accounts()[:SWEEP_BATCH])
         timings.append((time.perf_counter() - started) * 1000)
     timings.sort()
-    plan = recharge.due_accounts().values_list("pk", flat=True)[: recharge.SWEEP_BATCH].explain(
-        **({"analyze": True} if _vendor() == "postgresql" else {})
-    )
+    plan = due_accounts()[:SWEEP_BATCH].explain(**({"analyze": True} if _vendor() == "postgresql" else {}))
     return {
         "found": found,
         "median_ms": statistics.median(timings),
         "p95_ms": timings[int(len(timings) * 0.95) - 1],
         "plan": plan,
-        "uses_index": "credit_account_due_idx" in plan,
+        "uses_index": "auto_recharge_due_idx" in plan,
     }
 
 
@@ -157,10 +171,10 @@ def arm_accounts(count):
 
     from billing import services
     from billing.gateways.sandbox import sandbox_token
-    from billing.models import CreditAccount, Organization, PaymentMethod
+    from billing.models import AutoRechargePolicy, Organization, PaymentMethod
 
     ids = []
-    with mock.patch("billing.recharge.send_recharge_task"):
+    with mock.patch("billing.receivers.enqueue_recharge_on_commit"):
         for i in range(count):
             org = Organization.objects.create(
                 name=f"Recharge {i}", slug=f"recharge-{i}", country="US", billing_region="US",
@@ -169,9 +183,9 @@ def arm_accounts(count):
             card = PaymentMethod.objects.create(
                 organization=org, brand="visa", last4="4242", exp_month=12, exp_year=2035, gateway_token=sandbox_token("ok")
             )
-            account = CreditAccount.objects.create(
-                organization=org, auto_recharge_enabled=True, recharge_amount=Decimal("50.00"),
-                recharge_trigger=Decimal("20.00"), recharge_payment_method=card,
+            account = org.credit_account  # opened with the organization
+            AutoRechargePolicy.objects.filter(account=account).update(
+                enabled=True, amount=Decimal("50.00"), trigger=Decimal("20.00"), payment_method=card
             )
             services.post_entry(account_id=account.pk, kind="adjustment", amount=Decimal("30.00"), idempotency_key="seed")
             services.charge_usage(account_id=account.pk, amount=Decimal("15.00"), idempotency_key="call")  # 15 < 20
@@ -236,7 +250,7 @@ def end_to_end(count, broker):
     from django.db.models import Max
 
     from billing.models import LedgerEntry, Payment, SandboxCharge
-    from billing.reconciliation import find_mismatches
+    from billing.services.reconciliation import find_mismatches
     from billing.tasks import sweep_auto_recharge_task
     from credits_site.celery import app
 
@@ -315,7 +329,7 @@ def figures(result):
         {"name": f"due accounts selected among {result['accounts']:,}", "value": sel["found"], "unit": "accounts"},
         {"name": "selection, median", "value": sel["median_ms"], "unit": "ms", "note": result["database"]},
         {"name": "selection, 95th percentile", "value": sel["p95_ms"], "unit": "ms"},
-        {"name": "plan uses credit_account_due_idx", "value": "yes" if sel["uses_index"] else "NO"},
+        {"name": "plan uses auto_recharge_due_idx", "value": "yes" if sel["uses_index"] else "NO"},
     ]
     e2e = result["e2e"]
     if e2e is None:
