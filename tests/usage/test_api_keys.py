@@ -16,7 +16,7 @@ from billing.choices import AdminRole
 from tests.factories import OrganizationFactory, admin_in
 from usage.models import ApiToken
 from usage.services.api_keys import create_api_key, hash_key, revoke_api_key
-from usage.views import NEW_API_KEY_LIFETIME, NEW_API_KEY_SESSION
+from usage.api_key_views import NEW_API_KEY_LIFETIME, NEW_API_KEY_SESSION
 
 pytestmark = pytest.mark.django_db
 

@@ -31,14 +31,13 @@ from django.core.exceptions import EmptyResultSet
 from django.core.files import File
 from django.db import connection, transaction
 from django.db.models import Q
-from django.http import QueryDict
 from django.urls import reverse
 from django.utils import timezone
 
-from .. import selectors, signals
+from .. import signals
+from ..selectors import TIME_FIELDS, export_queryset, parameters_for
 from ..choices import ExportFormat, ExportStatus, RecordKind
 from ..columns import PSTN_EXPORT_COLUMNS, SMS_EXPORT_COLUMNS
-from ..filters import CallRecordFilter, SmsRecordFilter
 from ..models import Export
 
 logger = logging.getLogger(__name__)
@@ -50,9 +49,7 @@ FETCH_CHUNK = 5_000
 EXCEL_EPOCH_DAYS = 25569  # 1970-01-01 in Excel's 1900 date system
 SECONDS_PER_DAY = 86400
 
-FILTERSETS = {RecordKind.PSTN: CallRecordFilter, RecordKind.SMS: SmsRecordFilter}
 COLUMNS = {RecordKind.PSTN: PSTN_EXPORT_COLUMNS, RecordKind.SMS: SMS_EXPORT_COLUMNS}
-TIME_FIELDS = selectors.TIME_FIELDS
 MONEY_FIELDS = frozenset({"charge", "connection_fee"})
 TIME_VALUE_FIELDS = frozenset({"start_time", "end_time", "sent_time"})
 INTEGER_FIELDS = frozenset({"duration_seconds", "segments"})
@@ -60,28 +57,6 @@ INTEGER_FIELDS = frozenset({"duration_seconds", "segments"})
 
 def immediate_limit():
     return getattr(settings, "USAGE_EXPORT_IMMEDIATE_ROWS", 5_000)
-
-
-def parameters_for(kind, start, end, filters):
-    return {
-        "kind": kind,
-        "start": start.isoformat(),
-        "end": end.isoformat(),
-        "filters": {k: v for k, v in filters.items() if v not in (None, "")},
-    }
-
-
-def export_queryset(organization, parameters):
-    """The export's rows: the report's selector and FilterSet, with the stored range and filters."""
-    kind = parameters["kind"]
-    start, end = date.fromisoformat(parameters["start"]), date.fromisoformat(parameters["end"])
-    base = selectors.records(organization, kind, start, end)
-    data = QueryDict(mutable=True)
-    for key, value in parameters.get("filters", {}).items():
-        data[key] = value
-    filterset = FILTERSETS[kind](data, queryset=base, organization=organization)
-    rows = filterset.qs if filterset.is_valid() else base.none()
-    return rows.order_by(TIME_FIELDS[kind], "pk")
 
 
 def _iso(moment):
