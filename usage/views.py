@@ -20,7 +20,7 @@ from .choices import ExportFormat, ExportStatus, RecordKind
 from .forms import EditColumnsForm, ImportForm
 from .models import Export, ReportPreference
 from .paging import TablePage
-from .services import exports
+from .services.exports import requesting
 from .services.ingest import ImportRejected, import_file
 from .tables import CallRecordTable, SmsRecordTable
 
@@ -76,7 +76,7 @@ class ReportView(AdminCenterMixin, View):
                 "can_import": can_import(request.tenant),
                 "empty_text": self.table_class._meta.empty_text,
                 "report_url": reverse(self.url_name),
-                "immediate_limit": exports.immediate_limit(),
+                "immediate_limit": requesting.immediate_limit(),
             },
         )
 
@@ -153,12 +153,12 @@ class ExportView(AdminCenterMixin, View):
             return redirect(back)
         parameters = state.export_parameters()
         rows = state.summary.records
-        if rows <= exports.immediate_limit():
-            handle, name, size = exports.build_immediate(self.organization, export_format, parameters)
+        if rows <= requesting.immediate_limit():
+            handle, name, size = requesting.build_immediate(self.organization, export_format, parameters)
             response = FileResponse(handle, as_attachment=True, filename=name)
             response["Content-Length"] = str(size)
             return response
-        export = exports.request_export(
+        export = requesting.request_export(
             organization=self.organization, user=request.user, export_format=export_format, parameters=parameters, rows_total=rows
         )
         messages.info(
