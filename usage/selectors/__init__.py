@@ -22,7 +22,6 @@ from .report import (
     parameters_for,
     records,
     summary,
-    today_utc,
 )
 
 __all__ = [
@@ -42,5 +41,4 @@ __all__ = [
     "recommendation",
     "records",
     "summary",
-    "today_utc",
 ]
