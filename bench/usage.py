@@ -10,7 +10,7 @@ Each figure is measured beside its reference, in the same run, on the same rows:
    template), 28-day range first page, and the last page of a custom year-long range. Target: under
    100 ms. References measured here: django-tables2 rendering the same 50 rows with its own
    template, and the page's two database reads (keyset page and per-day totals).
-3. Excel export of all 1,000,000 rows (usage.services.exports.write_xlsx, from a server-side cursor)
+3. Excel export of all 1,000,000 rows (usage.services.exports.xlsx.write_xlsx, from a server-side cursor)
    against bare xlsxwriter in constant_memory mode writing the same rows from memory with
    write_row. Target: at least 75% of its rows per second; peak memory under 200 MB.
 4. The original format (zip of per-day CSV files) against bare csv.writer writing the same rows
@@ -199,12 +199,13 @@ def child(args):
     """Run one heavy part in this (fresh) process and print its figures as JSON."""
     setup_django()
     from billing.models import Organization
-    from usage.services import exports
+    from usage.selectors import parameters_for
+    from usage.services.exports.files import build_file
     from usage.services.ingest import import_file
 
     org = Organization.objects.get(slug=SLUG)
     today = datetime.date.fromisoformat(args.today)
-    parameters = exports.parameters_for("pstn", today - datetime.timedelta(days=364), today, {})
+    parameters = parameters_for("pstn", today - datetime.timedelta(days=364), today, {})
     out = {}
     if args.child == "ingest":
         started = time.perf_counter()
@@ -215,7 +216,7 @@ def child(args):
         fd, target = tempfile.mkstemp(suffix=".bench")
         os.close(fd)
         started = time.perf_counter()
-        rows = exports.build_file(org, args.child, parameters, target, public_id=uuid.uuid4())
+        rows = build_file(org, args.child, parameters, target, public_id=uuid.uuid4())
         out = {"rows": rows, "seconds": time.perf_counter() - started, "bytes": os.path.getsize(target)}
         os.unlink(target)
     elif args.child in ("xlsx_reference", "csv_reference"):
@@ -228,10 +229,12 @@ def reference_writer(org, parameters, which):
     """Bare xlsxwriter / csv.writer writing the same rows, loaded into memory first (not timed)."""
     import xlsxwriter
 
-    from usage.services import exports
+    from usage.selectors import export_queryset
+    from usage.services.exports.columns import COLUMNS
+    from usage.services.exports.csv_zip import csv_value
 
-    fields = [f for _, f in exports.COLUMNS["pstn"]]
-    loaded = list(exports.export_queryset(org, parameters).values_list(*fields).iterator(chunk_size=20_000))
+    fields = [f for _, f in COLUMNS["pstn"]]
+    loaded = list(export_queryset(org, parameters).values_list(*fields).iterator(chunk_size=20_000))
     fd, target = tempfile.mkstemp(suffix=".bench")
     os.close(fd)
     if which == "xlsx_reference":
@@ -240,18 +243,18 @@ def reference_writer(org, parameters, which):
         started = time.perf_counter()
         workbook = xlsxwriter.Workbook(target, {"constant_memory": True, "remove_timezone": True, "default_date_format": "yyyy-mm-dd hh:mm:ss"})
         sheet = workbook.add_worksheet("PSTN calls")
-        sheet.write_row(0, 0, [name for name, _ in exports.COLUMNS["pstn"]])
+        sheet.write_row(0, 0, [name for name, _ in COLUMNS["pstn"]])
         for index, row in enumerate(rows, start=1):
             sheet.write_row(index, 0, row)
         workbook.close()
     else:
-        formatters = [exports._csv_value(f) for f in fields]
+        formatters = [csv_value(f) for f in fields]
         rows = [[fmt(v) for fmt, v in zip(formatters, row, strict=True)] for row in loaded]
         del loaded
         started = time.perf_counter()
         with open(target, "w", newline="", encoding="utf-8") as handle:
             writer = csv.writer(handle, lineterminator="\r\n")
-            writer.writerow([name for name, _ in exports.COLUMNS["pstn"]])
+            writer.writerow([name for name, _ in COLUMNS["pstn"]])
             writer.writerows(rows)
     seconds = time.perf_counter() - started
     os.unlink(target)
@@ -282,6 +285,7 @@ def page_timings(org, today, repeat=15):
     from billing.models import Membership, MembershipRole
     from usage import selectors
     from usage.models import CallRecord
+    from usage.paging import keyset_page
     from usage.tables import CallRecordTable
 
     settings.ALLOWED_HOSTS = ["*"]
@@ -328,8 +332,8 @@ def page_timings(org, today, repeat=15):
     reads = []
     for _ in range(repeat):
         started = time.perf_counter()
-        selectors.keyset_page(selectors.records(org, "pstn", start, end).select_related("person"), sort_field="start_time",
-                              descending=True, per_page=50, total=None)
+        keyset_page(selectors.records(org, "pstn", start, end).select_related("person"), sort_field="start_time",
+                    descending=True, per_page=50, total=None)
         selectors.summary(org, "pstn", start, end)
         reads.append((time.perf_counter() - started) * 1000)
     return figures, statistics.median(tables2), statistics.median(reads), CallRecord.objects.filter(organization=org).count()

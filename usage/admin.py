@@ -5,7 +5,7 @@ from django.contrib import admin, messages
 
 from billing.admin import ReadOnlyAdmin
 
-from .forms import ApiTokenAdminForm
+from .api_key_forms import ApiTokenAdminForm
 from .models import ApiToken, CallRecord, DailyUsage, Export, ImportBatch, Person, PoolUsage, Rate, SmsRecord
 from .services.api_keys import create_api_key, revoke_api_key
 

@@ -1,10 +1,10 @@
+"""Forms of the report and the import page (the API keys' are in api_key_forms.py)."""
+
 from datetime import timedelta
 
 from django import forms
 
 from .choices import RecordKind
-from .models import ApiToken
-from .services.api_keys import NAME_MAX_LENGTH, clean_key_name
 
 RANGE_CHOICES = [("7", "Last 7 days"), ("28", "Last 28 days"), ("90", "Last 90 days"), ("custom", "Custom range")]
 HISTORY_DAYS = 365
@@ -85,39 +85,3 @@ class ImportForm(forms.Form):
                 "Ask support to run the import_usage command for larger files."
             )
         return upload
-
-
-def key_name_field():
-    """The name of an API key, with the same words on the page and in Django admin."""
-    return forms.CharField(
-        label="Key name",
-        max_length=NAME_MAX_LENGTH,
-        help_text=f"What will use the key, e.g. \"Graph forwarder\". Up to {NAME_MAX_LENGTH} characters.",
-        error_messages={
-            "required": "Give the key a name, e.g. what will use it.",
-            "max_length": f"Use {NAME_MAX_LENGTH} characters or fewer (this name has %(show_value)d).",
-        },
-        widget=forms.TextInput(attrs={"autocomplete": "off"}),
-    )
-
-
-class ApiKeyForm(forms.Form):
-    """The name of a new key for the usage JSON endpoints; the rules are the service's."""
-
-    name = key_name_field()
-
-    def clean_name(self):
-        return clean_key_name(self.cleaned_data["name"])
-
-
-class ApiTokenAdminForm(forms.ModelForm):
-    """Support staff's form for a key in Django admin: the name follows the page's rules."""
-
-    name = key_name_field()
-
-    class Meta:
-        model = ApiToken
-        fields = ["organization", "name"]
-
-    def clean_name(self):
-        return clean_key_name(self.cleaned_data["name"])

@@ -2,15 +2,15 @@
 
 from celery import shared_task
 
-from .services import exports
+from .services.exports import jobs
 
 
 @shared_task(acks_late=True, time_limit=3 * 3600, soft_time_limit=3 * 3600 - 60)
 def build_export_task(export_id: int):
     # A million-row workbook takes minutes; the claim in the service makes a redelivery harmless.
-    return exports.build_export(export_id)
+    return jobs.build_export(export_id)
 
 
 @shared_task(time_limit=600, soft_time_limit=540)
 def delete_expired_exports_task():
-    return exports.delete_expired_exports()
+    return jobs.delete_expired_exports()

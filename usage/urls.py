@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import api_key_views, views
 
 app_name = "usage"
 
@@ -13,8 +13,8 @@ urlpatterns = [
     path("downloads/<uuid:public_id>/", views.ExportStatusView.as_view(), name="export"),
     path("downloads/<uuid:public_id>/file/", views.ExportFileView.as_view(), name="export_file"),
     path("import/", views.ImportView.as_view(), name="import"),
-    path("api-keys/", views.ApiKeysView.as_view(), name="api_keys"),
-    path("api-keys/new/", views.ApiKeyCreatedView.as_view(), name="api_key_created"),
-    path("api-keys/<int:pk>/revoke/", views.ApiKeyRevokeView.as_view(), name="api_key_revoke"),
+    path("api-keys/", api_key_views.ApiKeysView.as_view(), name="api_keys"),
+    path("api-keys/new/", api_key_views.ApiKeyCreatedView.as_view(), name="api_key_created"),
+    path("api-keys/<int:pk>/revoke/", api_key_views.ApiKeyRevokeView.as_view(), name="api_key_revoke"),
     path("credits-to-buy/", views.RecommendationView.as_view(), name="recommendation"),
 ]

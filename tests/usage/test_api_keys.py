@@ -14,9 +14,9 @@ from django.utils import timezone
 from billing.access import SESSION_KEY
 from billing.choices import AdminRole
 from tests.factories import OrganizationFactory, admin_in
+from usage.api_key_views import NEW_API_KEY_LIFETIME, NEW_API_KEY_SESSION
 from usage.models import ApiToken
 from usage.services.api_keys import create_api_key, hash_key, revoke_api_key
-from usage.views import NEW_API_KEY_LIFETIME, NEW_API_KEY_SESSION
 
 pytestmark = pytest.mark.django_db
 

@@ -5,7 +5,7 @@ from decimal import Decimal
 import pytest
 
 from usage.services.cleaning import CALL_SPECS, SMS_SPECS, Bad, check_value, compile_cleaner
-from usage.services.ingest import CALLS, MESSAGES
+from usage.services.ingest.kinds import CALLS, MESSAGES
 
 SAMPLES = {
     "usage_id": ["0B5C7D2E-1111-4aaa-8bbb-123456789ABC", " 0b5c7d2e-1111-4aaa-8bbb-123456789abc ", "{0b5c7d2e-1111-4aaa-8bbb-123456789abc}", "nope", ""],

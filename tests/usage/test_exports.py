@@ -20,7 +20,13 @@ from tests.usage.factories import PersonFactory, graph_call, page
 from tests.usage.xlsx_reader import read_workbook
 from usage.columns import PSTN_EXPORT_COLUMNS
 from usage.models import CallRecord, Export, Person
-from usage.services import exports
+from usage.selectors import export_queryset, parameters_for
+from usage.services.exports.csv_zip import csv_members, csv_members_by_copy
+from usage.services.exports.files import build_file
+from usage.services.exports.jobs import build_export, delete_expired_exports
+from usage.services.exports.progress import Progress
+from usage.services.exports.requesting import request_export
+from usage.services.exports.xlsx import write_xlsx
 from usage.services.ingest import import_file, import_graph_payload
 
 pytestmark = pytest.mark.django_db
@@ -76,9 +82,9 @@ def test_a_small_excel_export_downloads_at_once_with_typed_dates_and_money(clien
 
 
 def test_a_long_export_continues_on_further_sheets_with_the_header(calls, org, tmp_path):
-    rows = exports.export_queryset(org, exports.parameters_for("pstn", today_at(10).date(), today_at().date(), {}))
+    rows = export_queryset(org, parameters_for("pstn", today_at(10).date(), today_at().date(), {}))
     path = tmp_path / "long.xlsx"
-    count = exports.write_xlsx(rows, str(path), "pstn", max_rows=5)
+    count = write_xlsx(rows, str(path), "pstn", max_rows=5)
     sheets = read_workbook(path)
     assert count == 13
     assert list(sheets) == ["PSTN calls", "PSTN calls (2)", "PSTN calls (3)", "PSTN calls (4)"]
@@ -160,11 +166,11 @@ def test_a_large_export_is_built_in_the_background_and_listed_under_downloads(cl
 
 def test_a_background_export_runs_once_even_if_its_task_is_delivered_twice(calls, org, reports_reader, settings, tmp_path):
     settings.MEDIA_ROOT = str(tmp_path / "media")
-    parameters = exports.parameters_for("pstn", today_at(10).date(), today_at().date(), {})
+    parameters = parameters_for("pstn", today_at(10).date(), today_at().date(), {})
     export = Export.objects.create(organization=org, created_by=reports_reader, kind="pstn", format="xlsx", parameters=parameters,
                                    rows_total=13, expires_at=timezone.now() + timedelta(days=7))
-    assert exports.build_export(export.pk) == export.pk
-    assert exports.build_export(export.pk) is None
+    assert build_export(export.pk) == export.pk
+    assert build_export(export.pk) is None
     export.refresh_from_db()
     assert export.status == "done"
 
@@ -180,9 +186,9 @@ def test_export_ready_is_announced_to_whoever_listens(calls, org, reports_reader
 
     signals.export_ready.connect(listener)
     try:
-        export = exports.request_export(organization=org, user=reports_reader, export_format="csv_zip",
-                                        parameters=exports.parameters_for("pstn", today_at(10).date(), today_at().date(), {}), rows_total=13)
-        exports.build_export(export.pk)
+        export = request_export(organization=org, user=reports_reader, export_format="csv_zip",
+                                parameters=parameters_for("pstn", today_at(10).date(), today_at().date(), {}), rows_total=13)
+        build_export(export.pk)
     finally:
         signals.export_ready.disconnect(listener)
     assert heard and heard[0]["requested_by"] == reports_reader and heard[0]["row_count"] == 13
@@ -191,9 +197,9 @@ def test_export_ready_is_announced_to_whoever_listens(calls, org, reports_reader
 
 def test_exports_expire_after_seven_days_and_their_files_are_deleted(calls, org, reports_reader, settings, tmp_path, client):
     settings.MEDIA_ROOT = str(tmp_path / "media")
-    export = exports.request_export(organization=org, user=reports_reader, export_format="xlsx",
-                                    parameters=exports.parameters_for("pstn", today_at(10).date(), today_at().date(), {}), rows_total=13)
-    exports.build_export(export.pk)
+    export = request_export(organization=org, user=reports_reader, export_format="xlsx",
+                            parameters=parameters_for("pstn", today_at(10).date(), today_at().date(), {}), rows_total=13)
+    build_export(export.pk)
     export.refresh_from_db()
     file_path = export.file.path
     assert os.path.exists(file_path)
@@ -201,13 +207,13 @@ def test_exports_expire_after_seven_days_and_their_files_are_deleted(calls, org,
     Export.objects.filter(pk=export.pk).update(expires_at=timezone.now() - timedelta(seconds=1))
     assert client.get(reverse("usage:export_file", args=[export.public_id])).status_code == 404
     assert export.public_id.hex not in client.get(reverse("usage:downloads")).content.decode().replace("-", "")
-    assert exports.delete_expired_exports() == 1
+    assert delete_expired_exports() == 1
     assert not os.path.exists(file_path) and not Export.objects.exists()
 
 
 def test_an_export_keeps_the_filters_even_when_the_screen_changes(calls, org):
-    parameters = exports.parameters_for("pstn", today_at(10).date(), today_at().date(), {"user": "bob@contoso.test"})
-    assert exports.export_queryset(org, parameters).count() == 1
+    parameters = parameters_for("pstn", today_at(10).date(), today_at().date(), {"user": "bob@contoso.test"})
+    assert export_queryset(org, parameters).count() == 1
 
 
 @requires_postgres
@@ -219,19 +225,19 @@ def test_postgresql_formats_the_original_format_exactly_as_csv_writer_does(org, 
         graph_call(start=today_at(2, 11).replace(microsecond=123456), call_type="user_in"),
     ]
     import_graph_payload(org, page(tricky), "pstn")
-    parameters = exports.parameters_for("pstn", today_at(5).date(), today_at().date(), {})
-    rows = exports.export_queryset(org, parameters)
+    parameters = parameters_for("pstn", today_at(5).date(), today_at().date(), {})
+    rows = export_queryset(org, parameters)
 
     def members(writer):
         path = tmp_path / f"{writer.__name__}.zip"
         with zipfile.ZipFile(path, "w") as archive:
-            writer(archive, rows, "pstn", *([parameters] if writer is exports._csv_members_by_copy else []),
-                   "PSTN.calls.{day}.csv", HEADER, exports.Progress())
+            writer(archive, rows, "pstn", *([parameters] if writer is csv_members_by_copy else []),
+                   "PSTN.calls.{day}.csv", HEADER, Progress())
         with zipfile.ZipFile(path) as archive:
             return {name: archive.read(name) for name in archive.namelist()}
 
-    by_python = members(exports._csv_members)
-    by_copy = members(exports._csv_members_by_copy)
+    by_python = members(csv_members)
+    by_copy = members(csv_members_by_copy)
     assert by_copy == by_python
     assert len(by_copy) == 2 and b"Line break here" in b"".join(by_copy.values())
 
@@ -259,28 +265,28 @@ def test_a_finished_background_export_records_an_export_ready_email_for_whoever_
     from notifications.models import Delivery, Event
 
     settings.MEDIA_ROOT = str(tmp_path / "media")
-    export = exports.request_export(organization=org, user=reports_reader, export_format="csv_zip",
-                                    parameters=exports.parameters_for("pstn", today_at(10).date(), today_at().date(), {}), rows_total=13)
-    exports.build_export(export.pk)
+    export = request_export(organization=org, user=reports_reader, export_format="csv_zip",
+                            parameters=parameters_for("pstn", today_at(10).date(), today_at().date(), {}), rows_total=13)
+    build_export(export.pk)
     event = Event.objects.get(organization=org, kind="export_ready")
     assert list(Delivery.objects.filter(event=event).values_list("email", flat=True)) == [reports_reader.email]
 
 
 @pytest.mark.parametrize("export_format", ["csv_zip", "xlsx"])
 def test_an_export_filtered_by_a_username_no_one_has_is_empty_not_an_error(calls, org, tmp_path, export_format):
-    parameters = exports.parameters_for("pstn", today_at(10).date(), today_at().date(), {"user": "nobody@contoso.test"})
+    parameters = parameters_for("pstn", today_at(10).date(), today_at().date(), {"user": "nobody@contoso.test"})
     path = tmp_path / f"empty.{export_format}"
-    assert exports.build_file(org, export_format, parameters, str(path), public_id="empty") == 0
+    assert build_file(org, export_format, parameters, str(path), public_id="empty") == 0
     assert path.exists()
 
 
 def test_the_username_filter_still_finds_rows_whose_person_is_gone_or_renamed(calls, org):
-    parameters = exports.parameters_for("pstn", today_at(10).date(), today_at().date(), {"user": "bob@contoso.test"})
+    parameters = parameters_for("pstn", today_at(10).date(), today_at().date(), {"user": "bob@contoso.test"})
     Person.objects.filter(organization=org, upn="bob@contoso.test").delete()
-    assert exports.export_queryset(org, parameters).count() == 1
+    assert export_queryset(org, parameters).count() == 1
     renamed = Person.objects.get(organization=org, upn="alice@contoso.test")
     renamed.upn = "alice.new@contoso.test"
     renamed.save()
-    old_name = exports.parameters_for("pstn", today_at(10).date(), today_at().date(), {"user": "alice@contoso.test"})
-    new_name = exports.parameters_for("pstn", today_at(10).date(), today_at().date(), {"user": "alice.new@contoso.test"})
-    assert exports.export_queryset(org, old_name).count() == 12 == exports.export_queryset(org, new_name).count()
+    old_name = parameters_for("pstn", today_at(10).date(), today_at().date(), {"user": "alice@contoso.test"})
+    new_name = parameters_for("pstn", today_at(10).date(), today_at().date(), {"user": "alice.new@contoso.test"})
+    assert export_queryset(org, old_name).count() == 12 == export_queryset(org, new_name).count()

@@ -8,7 +8,9 @@ from django.utils import timezone
 
 from tests.usage.factories import graph_call, page
 from usage.models import Export
-from usage.services import exports
+from usage.selectors import parameters_for
+from usage.services.exports.jobs import build_export
+from usage.services.exports.requesting import request_export
 from usage.services.ingest import import_graph_payload
 
 pytestmark = pytest.mark.django_db
@@ -20,11 +22,11 @@ def theirs(org, people, rates, reports_reader, settings, tmp_path):
     settings.MEDIA_ROOT = str(tmp_path / "media")
     start = datetime.now(UTC).replace(hour=9, minute=0, second=0, microsecond=0) - timedelta(days=1)
     import_graph_payload(org, page([graph_call(start=start), graph_call(start=start)]), "pstn")
-    export = exports.request_export(
+    export = request_export(
         organization=org, user=reports_reader, export_format="xlsx",
-        parameters=exports.parameters_for("pstn", start.date(), start.date(), {}), rows_total=2,
+        parameters=parameters_for("pstn", start.date(), start.date(), {}), rows_total=2,
     )
-    exports.build_export(export.pk)
+    build_export(export.pk)
     return Export.objects.get(pk=export.pk)
 
 

@@ -5,7 +5,8 @@ from decimal import Decimal
 import pytest
 
 from tests.usage.factories import at, graph_call, graph_sms
-from usage.services.ingest import CALLS, MESSAGES, rate_record
+from usage.services.ingest.kinds import CALLS, MESSAGES
+from usage.services.ingest.pipeline import rate_record
 from usage.services.rating import RatingContext, authorize_call, billable_minutes, dialable_digits
 from usage.services.sources import graph_layout, graph_rows
 

@@ -8,7 +8,7 @@ from django.urls import reverse
 
 from tests.usage.factories import graph_call, graph_sms, page
 from usage.models import ReportPreference
-from usage.selectors import Cursor
+from usage.paging import Cursor
 from usage.services.ingest import import_graph_payload
 from usage.tables import CallRecordTable, fast_rows
 

@@ -394,8 +394,8 @@ def compile_cleaner(specs, mapping, defaults):
 
 def copy_text_key(field):
     """Where a cleaned record keeps a time's text when it is already in the form "2024-05-01T09:30:00Z":
-    formatting a datetime costs about a microsecond, twice a row, so the import writes that text
-    instead (usage.services.ingest.compile_copy_line). Records carry the key only if their kind asks."""
+    formatting a datetime costs about a microsecond, twice a row, so the import writes that text instead
+    (usage.services.ingest.copy_writer.compile_copy_line). Records carry the key only if their kind asks."""
     return f"{field}:text"
 
 

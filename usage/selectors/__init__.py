@@ -1,0 +1,44 @@
+"""Reads shared by the report, its exports and the recommendation. Every one is scoped to an organization.
+
+- report: the records of a range, their per-day totals, and the report's state (range, filters,
+  rows, totals) read from a query string, which the page and the exports share;
+- advice: what the subscriptions cover, and how many credits to buy;
+- downloads: the exports Downloads lists;
+- api_keys: the organization's API keys.
+
+Keyset paging of the report's table is in usage.paging.
+"""
+
+from .advice import CoverageSummary, Recommendation, coverage_summary, recommendation
+from .api_keys import organization_keys
+from .downloads import exports_for, live_exports
+from .report import (
+    TIME_FIELDS,
+    DayPoint,
+    ReportState,
+    Summary,
+    export_queryset,
+    hidden_columns,
+    parameters_for,
+    records,
+    summary,
+)
+
+__all__ = [
+    "TIME_FIELDS",
+    "CoverageSummary",
+    "DayPoint",
+    "Recommendation",
+    "ReportState",
+    "Summary",
+    "coverage_summary",
+    "export_queryset",
+    "exports_for",
+    "hidden_columns",
+    "live_exports",
+    "organization_keys",
+    "parameters_for",
+    "recommendation",
+    "records",
+    "summary",
+]

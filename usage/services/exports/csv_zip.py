@@ -1,0 +1,146 @@
+"""The original format: a zip of per-day CSV files and parameters.json (see the package's notes)."""
+
+import csv
+import io
+import json
+import zipfile
+from datetime import UTC, date, datetime, timedelta
+
+from django.core.exceptions import EmptyResultSet
+from django.db import connection
+from django.utils import timezone
+
+from ...choices import RecordKind
+from ...selectors import TIME_FIELDS
+from .columns import COLUMNS, FETCH_CHUNK, INTEGER_FIELDS, MONEY_FIELDS, TIME_VALUE_FIELDS, iso_time
+from .progress import Progress
+
+
+def zip_names(kind, public_id):
+    if kind == RecordKind.SMS:
+        return f"SMS.Export.{public_id}.zip", "SMS.messages.{day}.csv"
+    return f"Calls.Export.{public_id}.zip", "PSTN.calls.{day}.csv"
+
+
+def csv_value(field):
+    """The function that writes a value of `field` as the original format does."""
+    if field in TIME_VALUE_FIELDS:
+        return iso_time
+    if field in MONEY_FIELDS:
+        return lambda v: "" if v is None else f"{v:.2f}"
+    return lambda v: "" if v is None else str(v)
+
+
+def write_csv_zip(rows, target, kind, parameters, *, public_id, progress=None):
+    """Write the original format to `target` (a path or binary file); returns the row count."""
+    progress = progress or Progress()
+    columns = COLUMNS[kind]
+    header = [name for name, _ in columns]
+    _, member_pattern = zip_names(kind, public_id)
+    with zipfile.ZipFile(target, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1) as archive:
+        if connection.vendor == "postgresql":
+            count = csv_members_by_copy(archive, rows, kind, parameters, member_pattern, header, progress)
+        else:
+            count = csv_members(archive, rows, kind, member_pattern, header, progress)
+        described = dict(parameters)
+        described.update(
+            {
+                "report": "PSTN and SMS usage" if kind == RecordKind.PSTN else "SMS usage",
+                "timeRange": {"start": f"{parameters['start']}T00:00:00Z", "end": f"{parameters['end']}T23:59:59Z"},
+                "capabilities": "all",
+                "rows": count,
+                "exportedAt": iso_time(timezone.now().replace(microsecond=0)),
+                "columns": header,
+            }
+        )
+        archive.writestr("parameters.json", json.dumps(described, indent=2))
+    return count
+
+
+def csv_members(archive, rows, kind, member_pattern, header, progress):
+    """The rows through csv.writer, one member per UTC day (any database)."""
+    fields = [f for _, f in COLUMNS[kind]]
+    time_index = fields.index(TIME_FIELDS[kind])
+    formatters = [csv_value(f) for f in fields]
+    count = 0
+    current_day = None
+    text = writer = None
+    for values in rows.values_list(*fields).iterator(chunk_size=FETCH_CHUNK):
+        day = values[time_index].astimezone(UTC).date()
+        if day != current_day:
+            if text is not None:
+                text.close()
+            current_day = day
+            handle = archive.open(member_pattern.format(day=day.isoformat()), "w", force_zip64=True)
+            text = io.TextIOWrapper(handle, encoding="utf-8", newline="")
+            writer = csv.writer(text, lineterminator="\r\n")
+            writer.writerow(header)
+        writer.writerow([fmt(v) for fmt, v in zip(formatters, values, strict=True)])
+        count += 1
+        if count % 1000 == 0:
+            progress.tick(1000)
+    if text is not None:
+        text.close()
+    progress.tick(count % 1000)
+    return count
+
+
+def _sql_text(field, table):
+    """The SQL that formats a column exactly as csv_value does in Python."""
+    column = f'{table}."{field}"'
+    if field in TIME_VALUE_FIELDS:
+        return f"to_char({column} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
+    if field in MONEY_FIELDS or field in INTEGER_FIELDS or field == "usage_id":
+        return f"{column}::text"
+    # NULLIF: an empty value is written unquoted, as csv.writer writes it. Values hold no line break
+    # (the import makes them one line), so each record is one line and LF can become CRLF.
+    return f"NULLIF({column}, '')"
+
+
+def csv_members_by_copy(archive, rows, kind, parameters, member_pattern, header, progress):
+    """PostgreSQL formats the CSV (COPY ... TO STDOUT), a day at a time, while this process compresses
+    it: the same bytes as csv.writer would write, at a fraction of the cost."""
+    from psycopg import ClientCursor
+
+    model = rows.model
+    table = connection.ops.quote_name(model._meta.db_table)
+    fields = [f for _, f in COLUMNS[kind]]
+    time_field = TIME_FIELDS[kind]
+    start, end = date.fromisoformat(parameters["start"]), date.fromisoformat(parameters["end"])
+    header_line = ("\r\n".join([_csv_header(header)]) + "\r\n").encode()
+    count = 0
+    day = start
+    with connection.cursor() as cursor:
+        raw = cursor.cursor
+        mogrify = ClientCursor(raw.connection).mogrify
+        while day <= end:
+            low = datetime.combine(day, datetime.min.time(), tzinfo=UTC)
+            day_rows = rows.filter(**{f"{time_field}__gte": low, f"{time_field}__lt": low + timedelta(days=1)})
+            day_rows = day_rows.extra(select={f"c{i}": _sql_text(f, table) for i, f in enumerate(fields)})
+            try:
+                sql, params = day_rows.values_list(*[f"c{i}" for i in range(len(fields))]).query.sql_with_params()
+            except EmptyResultSet:
+                # A filter that can match nothing (a username no one has) compiles to no query at all.
+                day += timedelta(days=1)
+                continue
+            handle = None
+            with raw.copy(f"COPY ({mogrify(sql, params)}) TO STDOUT (FORMAT csv)") as copy:
+                for block in copy:
+                    if handle is None:
+                        handle = archive.open(member_pattern.format(day=day.isoformat()), "w", force_zip64=True)
+                        handle.write(header_line)
+                    data = bytes(block)
+                    lines = data.count(b"\n")
+                    handle.write(data.replace(b"\n", b"\r\n"))
+                    count += lines
+                    progress.tick(lines)
+            if handle is not None:
+                handle.close()
+            day += timedelta(days=1)
+    return count
+
+
+def _csv_header(header):
+    out = io.StringIO()
+    csv.writer(out, lineterminator="").writerow(header)
+    return out.getvalue()

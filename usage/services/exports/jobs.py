@@ -1,0 +1,97 @@
+"""The background export, as its task (usage.tasks) runs it: claimed once, built, announced; and the
+clean-up of exports past their 7 days."""
+
+import logging
+import os
+import tempfile
+from datetime import timedelta
+
+from django.conf import settings
+from django.core.files import File
+from django.db import transaction
+from django.db.models import Q
+from django.urls import reverse
+from django.utils import timezone
+
+from ... import signals
+from ...choices import ExportStatus
+from ...models import Export
+from .files import build_file, export_filename
+from .progress import Progress
+
+logger = logging.getLogger(__name__)
+
+
+def claim(export_id, now=None):
+    """Take a pending export (or one whose worker died long ago); exactly one worker gets it."""
+    now = now or timezone.now()
+    stale = now - timedelta(seconds=getattr(settings, "USAGE_EXPORT_STALE_SECONDS", 4 * 3600))
+    claimed = Export.objects.filter(pk=export_id).filter(
+        Q(status=ExportStatus.PENDING) | Q(status=ExportStatus.RUNNING, started_at__lt=stale)
+    ).update(status=ExportStatus.RUNNING, started_at=now, rows_done=0)
+    return claimed == 1
+
+
+def build_export(export_id):
+    """Build a background export. Safe to run twice: only a pending export is claimed."""
+    if not claim(export_id):
+        return None
+    export = Export.objects.select_related("organization").get(pk=export_id)
+    fd, path = tempfile.mkstemp(suffix=".export")
+    os.close(fd)
+    try:
+        count = build_file(
+            export.organization, export.format, export.parameters, path, public_id=export.public_id, progress=Progress(export)
+        )
+        name = export_filename(export.format, export.kind, export.public_id, export.parameters["start"], export.parameters["end"])
+        with open(path, "rb") as built:
+            export.file.save(f"{export.public_id}/{name}", File(built, name=name), save=False)
+        size = os.path.getsize(path)
+    except Exception as exc:
+        logger.exception("Export %s failed", export_id)
+        Export.objects.filter(pk=export_id).update(
+            status=ExportStatus.FAILED, error=f"The export could not be built ({type(exc).__name__}).", finished_at=timezone.now()
+        )
+        raise
+    finally:
+        os.unlink(path)
+    with transaction.atomic():
+        Export.objects.filter(pk=export_id).update(
+            status=ExportStatus.DONE,
+            file=export.file.name,
+            filename=name,
+            size_bytes=size,
+            rows_done=count,
+            rows_total=count,
+            finished_at=timezone.now(),
+        )
+        announce_export_ready(export, file_name=name, row_count=count)
+    return export.pk
+
+
+def announce_export_ready(export, *, file_name, row_count):
+    """Tell whoever listens that `export` is ready (notifications e-mails the admin who asked); called
+    inside the transaction that marks it done, so a rollback takes the announcement with it."""
+    signals.export_ready.send(
+        sender=Export,
+        organization=export.organization,
+        requested_by=export.created_by,
+        export_id=str(export.public_id),
+        download_path=reverse("usage:export_file", args=[export.public_id]),
+        description=f"{export.get_format_display()} of {export.parameters['start']} to {export.parameters['end']}",
+        row_count=row_count,
+        file_name=file_name,
+        expires_at=export.expires_at,
+    )
+
+
+def delete_expired_exports(now=None):
+    """Remove exports (and their files) older than 7 days; returns how many."""
+    now = now or timezone.now()
+    removed = 0
+    for export in Export.objects.filter(expires_at__lte=now).only("pk", "file"):
+        if export.file:
+            export.file.delete(save=False)
+        export.delete()
+        removed += 1
+    return removed

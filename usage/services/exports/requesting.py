@@ -1,0 +1,54 @@
+"""What the report's page asks for: a small export is built at once; a large one is recorded and its
+task enqueued (through usage.tasks), to be built by jobs.py."""
+
+import os
+import tempfile
+import uuid
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from ...models import Export
+from ...tasks import build_export_task
+from .files import build_file, export_filename
+
+EXPORT_LIFETIME = timedelta(days=7)
+
+
+def immediate_limit():
+    """How many rows an export may hold to be built in the request."""
+    return getattr(settings, "USAGE_EXPORT_IMMEDIATE_ROWS", 5_000)
+
+
+def build_immediate(organization, export_format, parameters):
+    """A small export, built now: returns (open file at its start, filename, size)."""
+    public_id = uuid.uuid4()
+    fd, path = tempfile.mkstemp(suffix=".export")
+    os.close(fd)
+    try:
+        build_file(organization, export_format, parameters, path, public_id=public_id)
+        handle = open(path, "rb")  # noqa: SIM115 - the response closes it
+        size = os.path.getsize(path)
+    finally:
+        # The open handle keeps the data readable; the name goes now, so nothing is left behind.
+        os.unlink(path)
+    name = export_filename(export_format, parameters["kind"], public_id, parameters["start"], parameters["end"])
+    return handle, name, size
+
+
+def request_export(*, organization, user, export_format, parameters, rows_total):
+    """Record a background export and enqueue its task once the record is committed."""
+    with transaction.atomic():
+        export = Export.objects.create(
+            organization=organization,
+            created_by=user,
+            kind=parameters["kind"],
+            format=export_format,
+            parameters=parameters,
+            rows_total=rows_total,
+            expires_at=timezone.now() + EXPORT_LIFETIME,
+        )
+        transaction.on_commit(lambda: build_export_task.delay(export.pk))
+    return export

@@ -1,0 +1,64 @@
+"""May this user call this number now, and for how many minutes the pool and the balance allow
+(the JSON endpoint's authorize)."""
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from ...choices import Capability
+from .context import RatingContext
+from .rate_book import dialable_digits
+from .rules import amount_text, month_of
+
+
+@dataclass(frozen=True)
+class Authorization:
+    allowed: bool
+    reason: str
+    minutes: int | None  # None: not limited (free or included without limit)
+    included_minutes: int = 0
+    rate_per_minute: Decimal | None = None
+    currency: str = ""
+
+
+def authorize_call(organization, *, upn, number, at) -> Authorization:
+    """May this user call this number now, and for how many minutes the pool and balance allow."""
+    ctx = RatingContext(organization)
+    person = ctx.people.get(upn.strip().lower())
+    if person is None:
+        return Authorization(False, f"{upn} is not a user of {organization.name}.", 0)
+    day = at.date()
+    digits = dialable_digits(number)
+    if not digits:
+        return Authorization(False, "The number is not an E.164 number.", 0)
+    rate = ctx.rates.outbound_rate(digits, day)
+    location = person.location or organization.country
+    destination = rate.country if rate else ""
+    international = bool(destination) and destination != location
+    plan = ctx.plans.get(person.plan) if person.plan else None
+    included = 0
+    if plan is not None and plan.included_minutes and (plan.international or not international):
+        key, size = ctx.plan_pool(person, plan, location)
+        included = ctx.remaining(key, month_of(day), size)
+    credit_minutes = 0
+    reason = f"{included:,} min left in the {person.plan} pool this month." if included else ""
+    if rate is None:
+        reason += f" No rate for +{digits} in {ctx.currency}: calls beyond the pool cannot be priced."
+    elif Capability.CREDITS not in person.licenses:
+        reason += " The user has no Communications Credits license (MCOPSTNPP): nothing can be charged to credits."
+    elif not ctx.allowed:
+        reason += " The Communications Credits balance is zero or less: calls charged to credits are refused."
+    else:
+        spendable = ctx.balance - rate.connection_fee
+        credit_minutes = int(spendable // rate.per_unit) if rate.per_unit > 0 and spendable > 0 else 0
+        if rate.per_unit == 0:
+            credit_minutes = None
+        reason += f" The balance of {ctx.balance} {ctx.currency} pays for {credit_minutes if credit_minutes is not None else 'unlimited'} more min at {amount_text(rate.per_unit, ctx.currency)} per min."
+    minutes = None if credit_minutes is None else included + credit_minutes
+    return Authorization(
+        allowed=minutes is None or minutes > 0,
+        reason=reason.strip(),
+        minutes=minutes,
+        included_minutes=included,
+        rate_per_minute=rate.per_unit if rate else None,
+        currency=ctx.currency,
+    )
