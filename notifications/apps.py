@@ -7,11 +7,11 @@ class NotificationsConfig(AppConfig):
 
     def ready(self):
         from billing.events import billing_event
-        from usage import signals as usage_signals
+        from usage.events import usage_event
 
         from . import receivers
         from .services.outbox import deliveries_due
 
         billing_event.connect(receivers.on_event, dispatch_uid="notifications.billing_event")
         deliveries_due.connect(receivers.on_deliveries_due, dispatch_uid="notifications.enqueue_deliveries")
-        usage_signals.export_ready.connect(receivers.on_export_ready, dispatch_uid="notifications.export_ready")
+        usage_event.connect(receivers.on_event, dispatch_uid="notifications.usage_event")

@@ -6,6 +6,7 @@ a line here names something that is not an event.
 """
 
 from billing import events as billing
+from usage import events as usage
 
 from .kinds import (
     AUTO_RECHARGE_PAUSED,
@@ -34,6 +35,7 @@ HANDLERS = {
     billing.CreditsExpiring: events_api.announced(CREDITS_EXPIRING),
     billing.CreditsExpired: events_api.announced(CREDITS_EXPIRED),
     billing.ReconciliationMismatchFound: events_api.announced(RECONCILIATION_MISMATCH),
+    usage.ExportReady: events_api.export_ready,
 }
 
 

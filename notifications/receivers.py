@@ -13,7 +13,6 @@ from functools import partial
 from django.db import transaction
 
 from . import mapping
-from .services import events_api
 from .tasks import enqueue_event_deliveries
 
 logger = logging.getLogger(__name__)
@@ -35,11 +34,6 @@ def on_event(sender, event, **kwargs):
         logger.error("No notification is mapped for %s; add it to notifications.mapping.", type(event).__name__)
         return
     _guarded(event.code.replace("_", " "), handler, event=event)
-
-
-def on_export_ready(sender, **kwargs):
-    kwargs.pop("signal", None)  # Django's own keyword, not part of the export's description
-    _guarded("export ready", events_api.notify_export_ready, **kwargs)
 
 
 def on_deliveries_due(sender, event_id, delivery_count, **kwargs):

@@ -1,8 +1,19 @@
-"""Background work of usage: exports, and their clean-up after 7 days. Tasks take ids; each calls one service."""
+"""Background work of usage: exports, and their clean-up after 7 days. Tasks take ids; each calls one
+service. The only place usage enqueues work."""
+
+from functools import partial
 
 from celery import shared_task
+from django.db import transaction
+
+from credits_site.background import send_task
 
 from .services.exports import jobs
+
+
+def enqueue_export_on_commit(export_id) -> None:
+    """Build the export in the background once the request's transaction commits."""
+    transaction.on_commit(partial(send_task, build_export_task, (export_id,)))
 
 
 @shared_task(acks_late=True, time_limit=3 * 3600, soft_time_limit=3 * 3600 - 60)

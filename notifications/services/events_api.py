@@ -151,12 +151,12 @@ def notify_export_ready(
     file_name="",
     expires_at=None,
 ):
-    """Tell the admin who asked for an export that it is ready. Call it (or send `usage.signals.export_ready`
-    with the same keyword arguments) in the transaction that marks the export ready.
+    """Tell the admin who asked for an export that it is ready, in the transaction that marks it ready
+    (usage announces `ExportReady`, which `export_ready` below turns into this call).
 
-    `download_path` is a path on this site (e.g. reverse("usage:export_download", args=[export.pk])).
-    Returns the event (with no delivery if the person no longer holds an admin role there), or None if
-    this export was announced before.
+    `download_path` is a path on this site (a link elsewhere is refused). Returns the event (with no
+    delivery if the person no longer holds an admin role there), or None if this export was announced
+    before.
     """
     return record_event(
         kind=kinds.EXPORT_READY,
@@ -172,4 +172,18 @@ def notify_export_ready(
             "expires_at": expires_at,
             "link_path": safe_path(download_path),
         },
+    )
+
+
+def export_ready(event):
+    """Usage's `ExportReady`."""
+    return notify_export_ready(
+        organization=event.organization,
+        requested_by=event.requested_by,
+        export_id=event.export_id,
+        download_path=event.download_path,
+        description=event.description,
+        row_count=event.row_count,
+        file_name=event.file_name,
+        expires_at=event.expires_at,
     )

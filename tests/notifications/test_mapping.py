@@ -7,8 +7,9 @@ from django.conf import settings
 
 from billing import events as billing_events
 from notifications import kinds, mapping
+from usage import events as usage_events
 
-DECLARED = set(billing_events.EVENTS)
+DECLARED = set(billing_events.EVENTS) | set(usage_events.EVENTS)
 
 
 def test_every_declared_event_has_a_mapping():
@@ -22,7 +23,8 @@ def test_every_mapping_names_a_declared_event():
 def test_each_declared_event_has_its_own_code():
     codes = [event.code for event in DECLARED]
     assert len(codes) == len(set(codes))
-    assert {str(code) for code in codes} == {str(code) for code in billing_events.BillingEventCode}
+    declared_codes = {*billing_events.BillingEventCode, *usage_events.UsageEventCode}
+    assert {str(code) for code in codes} == {str(code) for code in declared_codes}
 
 
 def test_every_kind_a_mapping_records_is_registered_with_its_three_templates():

@@ -19,6 +19,7 @@ from tests.usage.conftest import fund
 from tests.usage.factories import PersonFactory, graph_call, page
 from tests.usage.xlsx_reader import read_workbook
 from usage.columns import PSTN_EXPORT_COLUMNS
+from usage.events import ExportReady, usage_event
 from usage.models import CallRecord, Export, Person
 from usage.selectors import export_queryset, parameters_for
 from usage.services.exports.csv_zip import csv_members, csv_members_by_copy
@@ -176,23 +177,21 @@ def test_a_background_export_runs_once_even_if_its_task_is_delivered_twice(calls
 
 
 def test_export_ready_is_announced_to_whoever_listens(calls, org, reports_reader, settings, tmp_path):
-    from usage import signals
-
     settings.MEDIA_ROOT = str(tmp_path / "media")
     heard = []
 
-    def listener(sender, **kwargs):
-        heard.append(kwargs)
+    def listener(sender, event, **kwargs):
+        heard.append(event)
 
-    signals.export_ready.connect(listener)
+    usage_event.connect(listener, sender=ExportReady)
     try:
         export = request_export(organization=org, user=reports_reader, export_format="csv_zip",
                                 parameters=parameters_for("pstn", today_at(10).date(), today_at().date(), {}), rows_total=13)
         build_export(export.pk)
     finally:
-        signals.export_ready.disconnect(listener)
-    assert heard and heard[0]["requested_by"] == reports_reader and heard[0]["row_count"] == 13
-    assert heard[0]["download_path"] == reverse("usage:export_file", args=[export.public_id])
+        usage_event.disconnect(listener, sender=ExportReady)
+    assert heard and heard[0].requested_by == reports_reader and heard[0].row_count == 13
+    assert heard[0].download_path == reverse("usage:export_file", args=[export.public_id])
 
 
 def test_exports_expire_after_seven_days_and_their_files_are_deleted(calls, org, reports_reader, settings, tmp_path, client):

@@ -13,8 +13,8 @@ from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 
-from ... import signals
 from ...choices import ExportStatus
+from ...events import ExportReady, announce
 from ...models import Export
 from .files import build_file, export_filename
 from .progress import Progress
@@ -72,16 +72,17 @@ def build_export(export_id):
 def announce_export_ready(export, *, file_name, row_count):
     """Tell whoever listens that `export` is ready (notifications e-mails the admin who asked); called
     inside the transaction that marks it done, so a rollback takes the announcement with it."""
-    signals.export_ready.send(
-        sender=Export,
-        organization=export.organization,
-        requested_by=export.created_by,
-        export_id=str(export.public_id),
-        download_path=reverse("usage:export_file", args=[export.public_id]),
-        description=f"{export.get_format_display()} of {export.parameters['start']} to {export.parameters['end']}",
-        row_count=row_count,
-        file_name=file_name,
-        expires_at=export.expires_at,
+    announce(
+        ExportReady(
+            organization=export.organization,
+            requested_by=export.created_by,
+            export_id=str(export.public_id),
+            download_path=reverse("usage:export_file", args=[export.public_id]),
+            description=f"{export.get_format_display()} of {export.parameters['start']} to {export.parameters['end']}",
+            row_count=row_count,
+            file_name=file_name,
+            expires_at=export.expires_at,
+        )
     )
 
 

@@ -11,7 +11,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from ...models import Export
-from ...tasks import build_export_task
+from ...tasks import enqueue_export_on_commit
 from .files import build_file, export_filename
 
 EXPORT_LIFETIME = timedelta(days=7)
@@ -50,5 +50,5 @@ def request_export(*, organization, user, export_format, parameters, rows_total)
             rows_total=rows_total,
             expires_at=timezone.now() + EXPORT_LIFETIME,
         )
-        transaction.on_commit(lambda: build_export_task.delay(export.pk))
+        enqueue_export_on_commit(export.pk)
     return export
