@@ -22,7 +22,7 @@ endif
 # The command that loads the demo data (make run, make stack): one place to change if it is renamed.
 DEMO_COMMAND := load_demo
 # Starts named processes and stops all of them, however make is ended (Ctrl-C, TERM, HUP): bin/serve.
-SERVE = exec $(BIN)/python bin/serve --follow-parent
+SERVE = $(BIN)/python bin/serve --follow-parent
 
 # make stack: production settings against this machine's PostgreSQL and Redis (both overridable,
 # e.g. make stack DATABASE_URL=postgres://... CELERY_BROKER_URL=redis://...), over plain HTTP on
@@ -33,7 +33,7 @@ STACK_ENV = DJANGO_SETTINGS_MODULE=credits_site.settings.production \
   CELERY_BROKER_URL="$${CELERY_BROKER_URL:-redis://127.0.0.1:6379/0}" \
   SECRET_KEY="$$(cat $(SECRET_KEY_FILE))" ALLOWED_HOSTS="$${ALLOWED_HOSTS:-127.0.0.1,localhost}" \
   HTTPS_ONLY=false EMAIL_BACKEND="$${EMAIL_BACKEND:-file}" PORT=$(PORT) WEB_BIND=127.0.0.1 \
-  PATH="$(CURDIR)/$(BIN):$$PATH"
+  PATH="$(abspath $(BIN)):$$PATH"
 STACK_MANAGE = env $(STACK_ENV) $(BIN)/python manage.py
 
 # $(call banner,where the logs go): the addresses and how to sign in, once everything is ready.
@@ -72,11 +72,11 @@ demo: migrate
 	$(BIN)/python manage.py $(DEMO_COMMAND)
 
 # Web server, a Celery worker with its embedded beat, all on this machine, on SQLite and the
-# filesystem broker.
+# filesystem broker. The embedded beat may not end on TERM: its group is killed after 5 seconds.
 run: demo
 	@mkdir -p var/celery/queue var/mail
 	$(call banner,Celery worker + beat log:            var/celery.log   Emails: var/mail/)
-	@$(SERVE) "web: $(BIN)/python manage.py runserver 127.0.0.1:$(PORT)" \
+	@exec $(SERVE) --grace 5 "web: $(BIN)/python manage.py runserver 127.0.0.1:$(PORT)" \
 	  "worker: $(BIN)/celery -A credits_site worker --beat --loglevel=INFO --concurrency=2 \
 	    --schedule=var/celerybeat-schedule > var/celery.log 2>&1"
 
@@ -89,7 +89,7 @@ stack: install $(SECRET_KEY_FILE)
 	@$(STACK_MANAGE) $(DEMO_COMMAND)
 	@$(STACK_MANAGE) collectstatic --noinput --verbosity 0
 	$(call banner,Logs: this terminal (one JSON object a line)   Emails: var/mail/)
-	@$(SERVE) --procfile Procfile
+	@exec env $(STACK_ENV) $(SERVE) --procfile Procfile
 
 $(SECRET_KEY_FILE): | install
 	@mkdir -p $(dir $@)
