@@ -40,7 +40,8 @@ class CheckFailed(Exception):
 
 def fresh_database_connection(alias="default"):
     """A new connection to the `alias` database that gives up after the health timeout."""
-    settings_dict = copy.deepcopy(connections[alias].settings_dict)
+    # The configured settings, not connections[alias]: that would make a wrapper for this thread.
+    settings_dict = copy.deepcopy(connections.settings[alias])
     options = settings_dict.setdefault("OPTIONS", {})
     options.pop("pool", None)  # one connection, closed after the check: no pool for it
     engine = settings_dict["ENGINE"]

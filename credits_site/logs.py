@@ -68,6 +68,10 @@ class JsonFormatter(BaseJsonFormatter):
         super().__init__(*args, **kwargs)
 
 
+# Celery task id -> the token that restores the context the task found.
+_task_tokens = {}
+
+
 def task_started(task_id=None, task=None, **kwargs):
     """Celery's task_prerun: records logged while the task runs carry its id and name."""
     _task_tokens[task_id] = current_task.set((task_id, getattr(task, "name", None)))
@@ -78,9 +82,6 @@ def task_finished(task_id=None, **kwargs):
     token = _task_tokens.pop(task_id, None)
     if token is not None:
         current_task.reset(token)
-
-
-_task_tokens = {}
 
 
 def logging_settings(*, json, level="INFO"):
