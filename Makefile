@@ -34,7 +34,8 @@ STACK_ENV = DJANGO_SETTINGS_MODULE=credits_site.settings.production \
   SECRET_KEY="$$(cat $(SECRET_KEY_FILE))" ALLOWED_HOSTS="$${ALLOWED_HOSTS:-127.0.0.1,localhost}" \
   HTTPS_ONLY=false EMAIL_BACKEND="$${EMAIL_BACKEND:-file}" PORT=$(PORT) WEB_BIND=127.0.0.1 \
   PATH="$(abspath $(BIN)):$$PATH"
-STACK_MANAGE = env $(STACK_ENV) $(BIN)/python manage.py
+# Used as shell assignments before a command (never as arguments, which `ps` would show).
+STACK_MANAGE = $(STACK_ENV) $(BIN)/python manage.py
 
 # $(call banner,where the logs go): the addresses and how to sign in, once everything is ready.
 define banner
@@ -84,12 +85,12 @@ run: demo
 # production settings on this machine's PostgreSQL and Redis; the database is created if missing.
 stack: install $(SECRET_KEY_FILE)
 	@mkdir -p var/mail
-	@env $(STACK_ENV) $(BIN)/python bin/create-database
+	@$(STACK_ENV) $(BIN)/python bin/create-database
 	@$(STACK_MANAGE) migrate --noinput
 	@$(STACK_MANAGE) $(DEMO_COMMAND)
 	@$(STACK_MANAGE) collectstatic --noinput --verbosity 0
 	$(call banner,Logs: this terminal (one JSON object a line)   Emails: var/mail/)
-	@exec env $(STACK_ENV) $(SERVE) --procfile Procfile
+	@$(STACK_ENV) exec $(SERVE) --procfile Procfile
 
 $(SECRET_KEY_FILE): | install
 	@mkdir -p $(dir $@)

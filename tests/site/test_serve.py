@@ -232,3 +232,21 @@ def test_terminating_make_run_stops_runserver_the_worker_and_its_beat(tmp_path):
         assert_nothing_left(set(tree), pgids, marker=None)
     finally:
         kill_all([make.pid, *tree])
+
+
+# The Procfile is what make stack runs --------------------------------------------------------------
+
+
+def test_make_stack_runs_the_three_processes_of_the_procfile_with_one_beat():
+    names = [line.split(":", 1)[0] for line in (ROOT / "Procfile").read_text().splitlines() if line.strip()]
+    assert names == ["web", "worker", "beat"]
+    commands = (ROOT / "Procfile").read_text()
+    assert "gunicorn credits_site.wsgi" in commands and commands.count(" beat") == 1 and "--beat" not in commands
+    dry_run = subprocess.run(
+        ["make", "-n", "-o", "install", "stack", f"BIN={Path(sys.executable).parent}"],
+        cwd=ROOT, capture_output=True, text=True, timeout=60, check=False,
+    )
+    assert dry_run.returncode == 0, dry_run.stderr
+    last = dry_run.stdout.strip().splitlines()[-1]
+    assert "DJANGO_SETTINGS_MODULE=credits_site.settings.production" in last
+    assert last.endswith("bin/serve --follow-parent --procfile Procfile")
