@@ -79,6 +79,14 @@ def assert_nothing_left(pids, pgids, marker):
     assert gone, f"left running: {survivors(pids, pgids, marker)}"
 
 
+def make_env(**overrides):
+    """The environment for a make of our own, independent of a make that runs the tests (make test):
+    no inherited flags, level or jobserver."""
+    env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL")}
+    env.update(overrides)
+    return env
+
+
 def run_serve(entries, *extra):
     return subprocess.Popen(
         [sys.executable, str(SERVE), "--grace", str(GRACE), *extra, *entries],
@@ -141,7 +149,7 @@ def make_with_standins(tmp_path, entries):
     )
     return subprocess.Popen(
         ["make", "-f", str(makefile), "standins", f"BIN={Path(sys.executable).parent}"],
-        cwd=ROOT, start_new_session=True, stderr=subprocess.PIPE, text=True,
+        cwd=ROOT, env=make_env(), start_new_session=True, stderr=subprocess.PIPE, text=True,
     )
 
 
@@ -209,8 +217,9 @@ def test_terminating_make_run_stops_runserver_the_worker_and_its_beat(tmp_path):
     """The issue's case: `kill <make pid>` left runserver and the worker with its beat running.
     The demo step is skipped (make -o demo): an empty SQLite database is enough to serve /health/."""
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "CELERY_BROKER_URL", "DJANGO_SETTINGS_MODULE")}
-    env["DATABASE_URL"] = f"sqlite:///{tmp_path / 'run.sqlite3'}"
+    env = make_env(DATABASE_URL=f"sqlite:///{tmp_path / 'run.sqlite3'}")
+    for name in ("CELERY_BROKER_URL", "DJANGO_SETTINGS_MODULE"):  # make run's own defaults
+        env.pop(name, None)
     log = ROOT / "var" / "celery.log"
     log.unlink(missing_ok=True)  # make run starts it afresh; an old one would say "ready." too soon
     make = subprocess.Popen(
@@ -244,7 +253,7 @@ def test_make_stack_runs_the_three_processes_of_the_procfile_with_one_beat():
     assert "gunicorn credits_site.wsgi" in commands and commands.count(" beat") == 1 and "--beat" not in commands
     dry_run = subprocess.run(
         ["make", "-n", "-o", "install", "stack", f"BIN={Path(sys.executable).parent}"],
-        cwd=ROOT, capture_output=True, text=True, timeout=60, check=False,
+        cwd=ROOT, env=make_env(), capture_output=True, text=True, timeout=60, check=False,
     )
     assert dry_run.returncode == 0, dry_run.stderr
     last = dry_run.stdout.strip().splitlines()[-1]
