@@ -1,5 +1,6 @@
 # The two commands a newcomer needs: `make run` and `make test`. Nothing else has to be installed
 # but a Python >= 3.12 (found by itself: PYTHON=..., then the PATH, then pyenv's versions).
+# `make stack` runs the production processes on this machine's PostgreSQL and Redis.
 
 SHELL := /bin/bash
 VENV := .venv
@@ -18,7 +19,37 @@ PYTHON := $(shell \
   done)
 endif
 
-.PHONY: run test test-integration bench install python-check migrate demo clean
+# The command that loads the demo data (make run, make stack): one place to change if it is renamed.
+DEMO_COMMAND := load_demo
+# Starts named processes and stops all of them, however make is ended (Ctrl-C, TERM, HUP): bin/serve.
+SERVE = $(BIN)/python bin/serve --follow-parent
+
+# make stack: production settings against this machine's PostgreSQL and Redis (both overridable,
+# e.g. make stack DATABASE_URL=postgres://... CELERY_BROKER_URL=redis://...), over plain HTTP on
+# 127.0.0.1, with a secret generated once into var/ (git-ignored) and reused.
+SECRET_KEY_FILE := var/secret_key
+STACK_ENV = DJANGO_SETTINGS_MODULE=credits_site.settings.production \
+  DATABASE_URL="$${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/credits}" \
+  CELERY_BROKER_URL="$${CELERY_BROKER_URL:-redis://127.0.0.1:6379/0}" \
+  SECRET_KEY="$$(cat $(SECRET_KEY_FILE))" ALLOWED_HOSTS="$${ALLOWED_HOSTS:-127.0.0.1,localhost}" \
+  HTTPS_ONLY=false EMAIL_BACKEND="$${EMAIL_BACKEND:-file}" PORT=$(PORT) WEB_BIND=127.0.0.1 \
+  PATH="$(abspath $(BIN)):$$PATH"
+# Used as shell assignments before a command (never as arguments, which `ps` would show).
+STACK_MANAGE = $(STACK_ENV) $(BIN)/python manage.py
+
+# $(call banner,where the logs go): the addresses and how to sign in, once everything is ready.
+define banner
+	@echo ""
+	@echo "  Communications Credits admin center: http://127.0.0.1:$(PORT)/"
+	@echo "  Support (Django admin):              http://127.0.0.1:$(PORT)/admin/"
+	@echo "  Health:                              http://127.0.0.1:$(PORT)/health/ and /health/ready"
+	@echo "  $(1)"
+	@echo "  Demo logins are listed above (Contoso billing admin: billing@contoso.example / contoso-demo-2026)."
+	@echo "  Ctrl-C stops everything."
+	@echo ""
+endef
+
+.PHONY: run stack test test-integration bench install python-check migrate demo clean
 
 python-check:
 	@if [ -z "$(PYTHON)" ]; then \
@@ -39,26 +70,32 @@ migrate: install
 	$(BIN)/python manage.py migrate --noinput
 
 demo: migrate
-	$(BIN)/python manage.py load_demo
+	$(BIN)/python manage.py $(DEMO_COMMAND)
 
-# Web server, a Celery worker with its beat, all on this machine; Ctrl-C stops them all.
-# With job control (set -m) the worker gets a process group of its own: the trap stops that whole
-# group (worker, pool and beat) however the server ends, so no stray beat survives into the next run;
-# an embedded beat may ignore TERM, so after 5 seconds the group is killed.
+# Web server, a Celery worker with its embedded beat, all on this machine, on SQLite and the
+# filesystem broker. The embedded beat may not end on TERM: its group is killed after 5 seconds.
 run: demo
 	@mkdir -p var/celery/queue var/mail
-	@set -m; \
-	$(BIN)/celery -A credits_site worker --beat --loglevel=INFO --concurrency=2 \
-	  --schedule=var/celerybeat-schedule > var/celery.log 2>&1 & \
-	worker=$$!; \
-	trap 'kill -TERM -- -'"$$worker"' 2>/dev/null; for i in 1 2 3 4 5 6 7 8 9 10; do kill -0 '"$$worker"' 2>/dev/null || break; sleep 0.5; done; kill -KILL -- -'"$$worker"' 2>/dev/null' EXIT INT TERM; \
-	echo ""; \
-	echo "  Communications Credits admin center: http://127.0.0.1:$(PORT)/"; \
-	echo "  Support (Django admin):              http://127.0.0.1:$(PORT)/admin/"; \
-	echo "  Celery worker + beat log:            var/celery.log   Emails: var/mail/"; \
-	echo "  Demo logins are listed above (Contoso billing admin: billing@contoso.example / contoso-demo-2026)."; \
-	echo ""; \
-	$(BIN)/python manage.py runserver 127.0.0.1:$(PORT)
+	$(call banner,Celery worker + beat log:            var/celery.log   Emails: var/mail/)
+	@exec $(SERVE) --grace 5 "web: $(BIN)/python manage.py runserver 127.0.0.1:$(PORT)" \
+	  "worker: $(BIN)/celery -A credits_site worker --beat --loglevel=INFO --concurrency=2 \
+	    --schedule=var/celerybeat-schedule > var/celery.log 2>&1"
+
+# The processes of the Procfile (gunicorn + WhiteNoise, a Celery worker, exactly one beat) with
+# production settings on this machine's PostgreSQL and Redis; the database is created if missing.
+stack: install $(SECRET_KEY_FILE)
+	@mkdir -p var/mail
+	@$(STACK_ENV) $(BIN)/python bin/create-database
+	@$(STACK_MANAGE) migrate --noinput
+	@$(STACK_MANAGE) $(DEMO_COMMAND)
+	@$(STACK_MANAGE) collectstatic --noinput --verbosity 0
+	$(call banner,Logs: this terminal (one JSON object a line)   Emails: var/mail/)
+	@$(STACK_ENV) exec $(SERVE) --procfile Procfile
+
+$(SECRET_KEY_FILE): | install
+	@mkdir -p $(dir $@)
+	@umask 077 && $(BIN)/python -c 'import secrets; print(secrets.token_urlsafe(64))' > $@.tmp && mv $@.tmp $@
+	@echo "Generated a secret key for make stack in $@ (kept for the next runs)."
 
 test: install
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

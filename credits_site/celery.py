@@ -1,9 +1,28 @@
+import logging.config
 import os
 
-from celery import Celery
+from celery import Celery, signals
+
+from . import logs
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "credits_site.settings.local")
 
 app = Celery("credits_site")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+
+@signals.setup_logging.connect
+def use_django_logging(loglevel=None, **kwargs):
+    """Workers and beat log like the web processes (JSON lines in production), not in Celery's own
+    format: a receiver of this signal tells Celery to leave logging alone. The command line's
+    --loglevel still sets the level."""
+    from django.conf import settings
+
+    logging.config.dictConfig(settings.LOGGING)
+    if loglevel:
+        logging.getLogger().setLevel(loglevel)
+
+
+signals.task_prerun.connect(logs.task_started, weak=False)
+signals.task_postrun.connect(logs.task_finished, weak=False)

@@ -3,6 +3,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from billing.views import HomeView, SwitchOrganizationView
+from credits_site import health
 
 admin.site.site_header = "Communications Credits support"
 admin.site.site_title = "Credits support"
@@ -17,4 +18,7 @@ urlpatterns = [
     path("reports/usage/", include("usage.urls")),
     path("api/usage/", include("usage.api_urls")),
     path("admin/", admin.site.urls),
+    # For monitors and load balancers: no sign-in (see credits_site/health.py).
+    path("health/", health.health, name="health"),
+    path("health/ready", health.ready, name="health_ready"),
 ]

@@ -3,7 +3,7 @@
 from django.core.exceptions import ImproperlyConfigured
 
 from .base import *  # noqa: F401,F403
-from .base import env, mailer_from_env
+from .base import env, logging_settings, mailer_from_env
 
 DEBUG = False
 
@@ -25,10 +25,15 @@ DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
-SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
-SESSION_COOKIE_SECURE = True
-CSRF_COOKIE_SECURE = True
-SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31536000)
+# HTTPS_ONLY=false serves plain HTTP on a machine's loopback (`make stack`): no redirect to https,
+# cookies without the Secure flag (a client would not send them back over http), no HSTS.
+HTTPS_ONLY = env.bool("HTTPS_ONLY", default=True)
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=HTTPS_ONLY)
+# A load balancer probes the health endpoints over plain HTTP on the private network.
+SECURE_REDIRECT_EXEMPT = [r"^health/"]
+SESSION_COOKIE_SECURE = HTTPS_ONLY
+CSRF_COOKIE_SECURE = HTTPS_ONLY
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31536000 if HTTPS_ONLY else 0)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = True
 SECURE_HSTS_PRELOAD = True
 SECURE_CONTENT_TYPE_NOSNIFF = True
@@ -36,3 +41,6 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 # SMTP from the environment: EMAIL_HOST, EMAIL_PORT, EMAIL_HOST_USER, EMAIL_HOST_PASSWORD, EMAIL_USE_TLS,
 # EMAIL_USE_SSL, EMAIL_TIMEOUT (read by mailer_from_env into Django 6.1's MAILERS).
 MAILERS = {"default": mailer_from_env("smtp")}
+
+# One JSON object a line on stderr, with the request or task it belongs to (credits_site/logs.py).
+LOGGING = logging_settings(json=env.bool("LOG_JSON", default=True), level=env("LOG_LEVEL", default="INFO"))
