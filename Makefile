@@ -78,7 +78,7 @@ run: demo
 	@mkdir -p var/celery/queue var/mail
 	$(call banner,Celery worker + beat log:            var/celery.log   Emails: var/mail/)
 	@exec $(SERVE) --grace 5 "web: $(BIN)/python manage.py runserver 127.0.0.1:$(PORT)" \
-	  "worker: $(BIN)/celery -A credits_site worker --beat --loglevel=INFO --concurrency=2 \
+	  "worker: DJANGO_SETTINGS_MODULE=credits_site.settings.local $(BIN)/celery -A credits_site worker --beat --loglevel=INFO --concurrency=2 \
 	    --schedule=var/celerybeat-schedule > var/celery.log 2>&1"
 
 # The processes of the Procfile (gunicorn + WhiteNoise, a Celery worker, exactly one beat) with

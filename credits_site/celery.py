@@ -5,7 +5,11 @@ from celery import Celery, signals
 
 from . import logs
 
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "credits_site.settings.local")
+# As wsgi.py and asgi.py: a process started without a settings module runs production settings, which
+# refuse to start without their secrets. Only manage.py defaults to the newcomer's local settings, and
+# `make run` names them for its worker. (This module is imported by credits_site/__init__.py, before
+# wsgi.py could set its own default.)
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "credits_site.settings.production")
 
 app = Celery("credits_site")
 app.config_from_object("django.conf:settings", namespace="CELERY")
