@@ -76,7 +76,7 @@ def make_organization(admins, name):
     from django.contrib.auth import get_user_model
 
     from billing.choices import AdminRole, CommerceModel, PurchaseChannel
-    from billing.models import CreditAccount, Membership, MembershipRole, Organization
+    from billing.models import Membership, MembershipRole, Organization
 
     User = get_user_model()
     slug = f"{name.lower()}-{uuid.uuid4().hex[:6]}"
@@ -84,7 +84,6 @@ def make_organization(admins, name):
         name=name, slug=slug, country="US", billing_region="US",
         purchase_channel=PurchaseChannel.WEB_DIRECT, commerce_model=CommerceModel.TRADITIONAL,
     )
-    CreditAccount.objects.create(organization=org, currency="USD")
     people = admins + admins // 10
     users = User.objects.bulk_create(
         [

@@ -28,8 +28,8 @@ from .models import (
     Subscription,
 )
 from .services.auto_recharge.support import resume_auto_recharge, retry_failed_recharge
+from .services.demo import spend_demo_credits
 from .services.reconciliation import find_mismatches, reconcile
-from .services.usage_charges import spend_demo_credits
 
 
 class ReadOnlyMixin:
@@ -86,13 +86,7 @@ class OrganizationAdmin(admin.ModelAdmin):
 
     @admin.action(description="Turn off auto-recharge for selected NCE/MCA organizations")
     def turn_off_post_usage_auto_recharge(self, request, queryset):
-        count = 0
-        post_usage = queryset.filter(
-            commerce_model__in=["nce", "mca"], credit_account__auto_recharge_policy__enabled=True
-        )
-        for org in post_usage:
-            services.turn_off_auto_recharge(organization=org, actor=request.user, reason="Support: post-usage billing (NCE/MCA).")
-            count += 1
+        count = services.turn_off_auto_recharge_for_post_usage_billing(actor=request.user, organizations=queryset)
         self.message_user(request, f"Auto-recharge turned off for {count} organization(s).")
 
 

@@ -1,6 +1,7 @@
 """The product catalog: plans and add-ons with their documented capability codes and minutes."""
 
 from .choices import ProductKind
+from .models import Product
 
 CATALOG = [
     dict(code="domestic-calling-plan", name="Domestic Calling Plan", kind=ProductKind.CALLING_PLAN, capability="MCOPSTN1",
@@ -32,8 +33,6 @@ CATALOG = [
 
 
 def ensure_catalog():
-    from .models import Product
-
     products = {}
     for item in CATALOG:
         code = item["code"]

@@ -16,9 +16,13 @@ class Blocker:
     blocks_auto_recharge: bool = True
 
 
+# Billed after use (new commerce experience, Microsoft Customer Agreement): no prepaid credits.
+POST_USAGE_MODELS = (CommerceModel.NCE, CommerceModel.MCA)
+
+
 def purchase_blockers(organization) -> list[Blocker]:
     blockers = []
-    if organization.commerce_model in (CommerceModel.NCE, CommerceModel.MCA):
+    if organization.commerce_model in POST_USAGE_MODELS:
         label = CommerceModel(organization.commerce_model).label
         blockers.append(
             Blocker(

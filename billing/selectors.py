@@ -1,18 +1,17 @@
 """Reads shared by the billing pages, exports and tasks. Every one is scoped to an organization."""
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
+from decimal import Decimal
 
 from django.db.models import Sum
 from django.utils import timezone
 
-from .choices import PaymentMethodKind, PaymentPurpose, PaymentStatus, PurchaseChannel
+from .choices import EntryKind, PaymentMethodKind, PaymentPurpose, PaymentStatus, PurchaseChannel
 from .gateways.base import describe_failure
 from .models import AutoRechargeChange, CreditAccount, CreditLot, LedgerEntry, Payment, PaymentMethod, Receipt, Subscription
-from .money import ZERO, format_money
+from .money import ZERO, format_money, to_money
 from .rules import auto_recharge_must_be_off, included_destinations_notice, purchase_blockers, usage_coverage_notes
-from .services.auto_recharge.card_expiry import card_expiry_warning
-from .services.auto_recharge.guards import monthly_cap_reached
 
 
 def credit_account(organization) -> CreditAccount:
@@ -150,3 +149,87 @@ def auto_recharge_summary(account) -> str:
         return "armed"
     amount = format_money(policy.amount or ZERO, account.currency)
     return f"due since {state.due_since:%Y-%m-%d %H:%M} ({amount})"
+
+
+# --- auto-recharge: what the credits page shows, and what its guards and warnings decide on ----------------
+
+# When usage is too thin to predict the next recharge, warn this long before the card expires.
+CARD_WARNING_FALLBACK = timedelta(days=30)
+USAGE_WINDOW_DAYS = 30
+
+
+def month_start(now) -> datetime:
+    return now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+
+
+def next_month_start(now) -> datetime:
+    start = month_start(now)
+    return start.replace(year=start.year + 1, month=1) if start.month == 12 else start.replace(month=start.month + 1)
+
+
+def recharged_this_month(account, now) -> Decimal:
+    total = Payment.objects.filter(
+        account=account,
+        purpose=PaymentPurpose.RECHARGE,
+        status=PaymentStatus.SUCCEEDED,
+        finished_at__gte=month_start(now),
+    ).aggregate(total=Sum("amount"))["total"]
+    return to_money(total or ZERO)
+
+
+def monthly_cap_reached(account, policy, now=None) -> bool:
+    """True when the next recharge would go over the monthly cap (what the credits page shows)."""
+    if policy.monthly_cap is None or policy.amount is None:
+        return False
+    now = now or timezone.now()
+    return recharged_this_month(account, now) + policy.amount > policy.monthly_cap
+
+
+def next_likely_recharge(account, policy, now=None) -> datetime | None:
+    """When the balance will probably fall below the trigger, at the last 30 days' pace of usage."""
+    if not policy.enabled or policy.trigger is None:
+        return None
+    now = now or timezone.now()
+    if account.balance < policy.trigger:
+        return now
+    spent = -(
+        LedgerEntry.objects.filter(
+            account=account, kind=EntryKind.USAGE_CHARGE, created_at__gte=now - timedelta(days=USAGE_WINDOW_DAYS)
+        ).aggregate(total=Sum("amount"))["total"]
+        or ZERO
+    )
+    if spent <= 0:
+        return None
+    days = (account.balance - policy.trigger) / (spent / USAGE_WINDOW_DAYS)
+    return now + timedelta(days=min(float(days), 3650.0))
+
+
+@dataclass(frozen=True)
+class CardWarning:
+    card: object
+    next_recharge_at: datetime | None
+    message: str
+
+
+def card_expiry_warning(account, policy, card, now=None) -> CardWarning | None:
+    """Warn when the card auto-recharge charges will have expired by the next likely recharge (or, when
+    usage is too thin to tell, within 30 days)."""
+    if not policy.enabled or card is None or card.kind != PaymentMethodKind.CARD or not card.exp_year:
+        return None
+    now = now or timezone.now()
+    next_at = next_likely_recharge(account, policy, now)
+    horizon = next_at or now + CARD_WARNING_FALLBACK
+    if not card.expires_before(horizon.date()):
+        return None
+    expiry = f"{card.exp_month:02d}/{card.exp_year}"
+    if card.expires_before(now.date()):
+        message = f"The card that auto-recharge charges ({card.label}) has expired. Add a new card so that recharges keep working."
+    elif next_at is not None:
+        message = (
+            f"The card that auto-recharge charges ({card.label}) expires at the end of {expiry}, before the next "
+            f"likely recharge (around {next_at:%b} {next_at.day}, at your recent usage). Add a new card so that "
+            "recharges keep working."
+        )
+    else:
+        message = f"The card that auto-recharge charges ({card.label}) expires at the end of {expiry}. Add a new card so that recharges keep working."
+    return CardWarning(card=card, next_recharge_at=next_at, message=message)

@@ -83,8 +83,9 @@ def sweep_auto_recharge_task(limit: int = SWEEP_BATCH):
         # One connection and producer for the whole sweep.
         with one_connection(run_auto_recharge_batch_task) as producer:
             for chunk in chunks:
-                if send_task(run_auto_recharge_batch_task, (chunk,), producer=producer):
-                    sent += len(chunk)
+                if not send_task(run_auto_recharge_batch_task, (chunk,), producer=producer):
+                    break  # the broker is gone: the next sweep tries again, not 50 timeouts now
+                sent += len(chunk)
     except (KombuError, OSError):
         logger.exception("The auto-recharge sweep lost the broker after %s of %s accounts.", sent, len(ids))
     if sent < len(ids):

@@ -2,8 +2,9 @@ import logging.config
 import os
 
 from celery import Celery, signals
+from django.conf import settings
 
-from . import logs
+from .logs import task_finished, task_started
 
 # As wsgi.py and asgi.py: a process started without a settings module runs production settings, which
 # refuse to start without their secrets. Only manage.py defaults to the newcomer's local settings, and
@@ -21,12 +22,10 @@ def use_django_logging(loglevel=None, **kwargs):
     """Workers and beat log like the web processes (JSON lines in production), not in Celery's own
     format: a receiver of this signal tells Celery to leave logging alone. The command line's
     --loglevel still sets the level."""
-    from django.conf import settings
-
     logging.config.dictConfig(settings.LOGGING)
     if loglevel:
         logging.getLogger().setLevel(loglevel)
 
 
-signals.task_prerun.connect(logs.task_started, weak=False)
-signals.task_postrun.connect(logs.task_finished, weak=False)
+signals.task_prerun.connect(task_started, weak=False)
+signals.task_postrun.connect(task_finished, weak=False)

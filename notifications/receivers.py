@@ -28,10 +28,12 @@ def _guarded(name, record, **kwargs):
 
 
 def on_event(sender, event, **kwargs):
-    handler = mapping.handler_for(event)
-    if handler is None:
+    if type(event) not in mapping.HANDLERS:
         # tests/notifications/test_mapping.py keeps this from happening; never let it stop the sender.
         logger.error("No notification is mapped for %s; add it to notifications.mapping.", type(event).__name__)
+        return
+    handler = mapping.handler_for(event)
+    if handler is None:
         return
     _guarded(event.code.replace("_", " "), handler, event=event)
 

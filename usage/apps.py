@@ -9,12 +9,6 @@ class UsageConfig(AppConfig):
         # it learns that from usage through a provider registered here (billing never imports usage).
         from billing.rules import register_coverage_provider
 
+        from .selectors.advice import coverage_sentence
 
         register_coverage_provider(coverage_sentence)
-
-
-def coverage_sentence(organization):
-    from .selectors import coverage_summary
-
-    summary = coverage_summary(organization)
-    return summary.sentence if summary.minutes else None

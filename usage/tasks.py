@@ -22,6 +22,16 @@ def build_export_task(export_id: int):
     return jobs.build_export(export_id)
 
 
+@shared_task(time_limit=120, soft_time_limit=100)
+def build_waiting_exports_task():
+    """The safety net run by beat: an export whose task was lost, or whose worker died, is built."""
+    ids = jobs.waiting_exports()
+    for export_id in ids:
+        if not send_task(build_export_task, (export_id,)):
+            break  # the broker is still down: the next sweep tries again
+    return len(ids)
+
+
 @shared_task(time_limit=600, soft_time_limit=540)
 def delete_expired_exports_task():
     return jobs.delete_expired_exports()

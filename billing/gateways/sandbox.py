@@ -13,6 +13,8 @@ from datetime import date
 from django.db import IntegrityError, transaction
 from django.views.decorators.debug import sensitive_variables
 
+from billing.models import SandboxCharge
+
 from .base import CardDeclined, CardDetails, ChargeResult, GatewayError, PaymentGateway, TransientGatewayError
 
 # number -> (brand, behaviour at attach, behaviour at charge)
@@ -72,8 +74,6 @@ class SandboxGateway(PaymentGateway):
         )
 
     def charge(self, *, token, amount, currency, idempotency_key, description=""):
-        from billing.models import SandboxCharge
-
         existing = SandboxCharge.objects.filter(idempotency_key=idempotency_key).first()
         if existing:
             return ChargeResult(reference=existing.reference)

@@ -19,7 +19,7 @@ from billing.gateways import GatewayError, get_gateway
 from billing.gateways.base import describe_failure
 from billing.limits import FUNDING_MAX, FUNDING_MIN
 from billing.models import CreditAccount, Payment, Product, Receipt, Subscription
-from billing.money import format_money, to_money
+from billing.money import to_money
 from billing.rules import purchase_blockers
 from credits_site.background import backoff_seconds
 
@@ -245,7 +245,3 @@ def fund_credits(*, organization, actor, amount, payment_method, idempotency_key
 def failure_explanation(payment: Payment) -> tuple[str, str]:
     message, fix = describe_failure(payment.failure_code)
     return payment.failure_message or message, fix
-
-
-def payment_summary(payment: Payment) -> str:
-    return f"{format_money(payment.amount, payment.currency)} with {payment.payment_method.label}"

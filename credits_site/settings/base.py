@@ -220,6 +220,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "notifications.tasks.send_pending_deliveries_task",
         "schedule": timedelta(seconds=env.int("NOTIFICATIONS_SWEEP_SECONDS", default=30)),
     },
+    # A background export whose task was lost (a broker outage) or whose worker died is built anyway.
+    "build-waiting-usage-exports": {
+        "task": "usage.tasks.build_waiting_exports_task",
+        "schedule": timedelta(seconds=60),
+    },
     # Usage exports are kept 7 days under Downloads; then their files go.
     "delete-expired-usage-exports": {
         "task": "usage.tasks.delete_expired_exports_task",

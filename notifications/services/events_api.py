@@ -86,13 +86,14 @@ def balance_depleted(event):
     )
 
 
+def balance_went_down(event) -> bool:
+    return event.entry.balance_after < event.previous_balance
+
+
 def low_balance(event):
     """One warning per downward crossing: a threshold is crossed only when the previous balance was at or
-    above it, so no repeat until the balance has risen back to it. Several crossed at once: one email.
-    Every ledger entry passes here: an entry that does not lower the balance costs nothing."""
+    above it, so no repeat until the balance has risen back to it. Several crossed at once: one email."""
     account, entry = event.account, event.entry
-    if entry.balance_after >= event.previous_balance:
-        return None
     crossed = list(selectors.crossed_thresholds(account.organization_id, event.previous_balance, entry.balance_after))
     if not crossed:
         return None
@@ -176,14 +177,5 @@ def notify_export_ready(
 
 
 def export_ready(event):
-    """Usage's `ExportReady`."""
-    return notify_export_ready(
-        organization=event.organization,
-        requested_by=event.requested_by,
-        export_id=event.export_id,
-        download_path=event.download_path,
-        description=event.description,
-        row_count=event.row_count,
-        file_name=event.file_name,
-        expires_at=event.expires_at,
-    )
+    """Usage's `ExportReady`: its fields are `notify_export_ready`'s arguments."""
+    return notify_export_ready(**{f.name: getattr(event, f.name) for f in fields(event)})

@@ -1,3 +1,4 @@
+import csv
 import re
 from decimal import Decimal
 
@@ -164,8 +165,13 @@ def test_transactions_can_be_filtered_and_exported(client, billing_admin, funded
     table = page.split("<tbody")[1]
     assert "Call to +44" in table and "Funding" not in table
     export = client.get(reverse("billing:transactions"), {"kind": "usage_charge", "export": "csv"})
-    rows = b"".join(export.streaming_content).decode().strip().splitlines()
-    assert len(rows) == 2 and "-3.50" in rows[1]
+    rows = list(csv.reader(b"".join(export.streaming_content).decode().splitlines()))
+    assert rows[0] == ["Date (UTC)", "Type", "Description", "Amount", "Balance", "Currency", "Receipt"]
+    assert len(rows) == 2 and rows[1][1:] == ["Usage charge", "Call to +44", "-3.50", "96.50", "USD", ""]
+    everything = client.get(reverse("billing:transactions"), {"export": "csv"})
+    funding = list(csv.reader(b"".join(everything.streaming_content).decode().splitlines()))[-1]
+    receipt = funded_account.receipts.get()
+    assert funding[1:] == ["Funding", funding[2], "100.00", "100.00", "USD", receipt.number]
 
 
 def test_the_credits_page_issues_a_bounded_number_of_queries(client, billing_admin, card, org, django_assert_max_num_queries):

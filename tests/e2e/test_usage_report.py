@@ -9,8 +9,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.e2e.helpers import assert_accessible, screenshot, sign_in
-from tests.usage.conftest import fund
-from tests.usage.factories import PersonFactory, graph_call, graph_sms, standard_rates
+from tests.usage.factories import PersonFactory, fund, graph_call, graph_sms, standard_rates
 from tests.usage.factories import page as graph_page
 from tests.usage.xlsx_reader import read_workbook
 from usage.services.ingest import import_graph_payload

@@ -36,3 +36,7 @@ def test_every_kind_a_mapping_records_is_registered_with_its_three_templates():
         assert kinds.get(kind) is not None, kind
         for part in ("subject.txt", "body.txt", "body.html"):
             assert (templates / kinds.get(kind).template(part)).exists(), (kind, part)
+
+
+def test_every_precheck_belongs_to_a_mapped_event():
+    assert set(mapping.ONLY_IF) <= set(mapping.HANDLERS)

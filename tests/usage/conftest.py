@@ -1,12 +1,8 @@
-from decimal import Decimal
 
 import pytest
 
-from billing import services
 from billing.catalog import ensure_catalog
-from billing.choices import EntryKind
-from billing.selectors import credit_account
-from tests.usage.factories import PersonFactory, standard_rates
+from tests.usage.factories import PersonFactory, fund, standard_rates
 
 
 @pytest.fixture
@@ -36,14 +32,6 @@ def people(org, catalog):
         name: PersonFactory(organization=org, upn=f"{name}@contoso.test", display_name=name.title(), usage_location=loc, licenses=lic)
         for name, (loc, lic) in specs.items()
     }
-
-
-def fund(organization, amount="100.00", key="usage:fund"):
-    """Credits posted through the ledger service (no gateway: usage tests are about spending)."""
-    account = credit_account(organization)
-    services.post_entry(account_id=account.pk, kind=EntryKind.FUNDING, amount=Decimal(amount), idempotency_key=key)
-    account.refresh_from_db()
-    return account
 
 
 @pytest.fixture

@@ -6,6 +6,9 @@ from decimal import Decimal
 
 import factory
 
+from billing import services
+from billing.choices import EntryKind
+from billing.selectors import credit_account
 from tests.factories import OrganizationFactory
 from usage.models import Person, Rate
 
@@ -193,3 +196,11 @@ def csv_bytes(rows, header=CURRENT_HEADER):
     for row in rows:
         writer.writerow([row.get(name, "") for name in header])
     return out.getvalue().encode("utf-8")
+
+
+def fund(organization, amount="100.00", key="usage:fund"):
+    """Credits posted through the ledger service (no gateway: usage tests are about spending)."""
+    account = credit_account(organization)
+    services.post_entry(account_id=account.pk, kind=EntryKind.FUNDING, amount=Decimal(amount), idempotency_key=key)
+    account.refresh_from_db()
+    return account

@@ -10,7 +10,7 @@ from tests.usage.factories import graph_call, graph_sms, page
 from usage.models import ReportPreference
 from usage.paging import Cursor
 from usage.services.ingest import import_graph_payload
-from usage.tables import CallRecordTable, fast_rows
+from usage.tables import CallRecordTable, SmsRecordTable, fast_rows
 
 pytestmark = pytest.mark.django_db
 
@@ -139,14 +139,17 @@ def test_a_broken_cursor_is_ignored_not_an_error(client, reports_reader, calls):
     assert Cursor.decode("%%%") is None
 
 
-def test_the_fast_cells_say_what_django_tables2_would_render(org, people, rates, funded, calls):
-    from usage.models import CallRecord
-
-    records = list(CallRecord.objects.select_related("person").order_by("-start_time")[:5])
-    table = CallRecordTable(records)
+@pytest.mark.parametrize("table_class", [CallRecordTable, SmsRecordTable], ids=["calls", "sms"])
+def test_the_fast_cells_say_what_django_tables2_would_render(org, people, rates, funded, calls, table_class):
+    load(org, [graph_sms(start=today_at(1)), graph_sms(start=today_at(2), sms_type="inbound", units=3)], sms=True)
+    model = table_class._meta.model
+    # In the table's own order, which django-tables2 applies to the rows it renders.
+    records = list(model.objects.order_by(*table_class._meta.order_by, "-pk")[:5])
+    assert records, "something to render"
+    table = table_class(records)
     names = [c.name for c in table.columns.all()]
     expected = [[str(row.get_cell(name)) for name in names] for row in table.rows]
-    assert [[text for text, _ in r] for r in fast_rows(CallRecordTable, records, names)] == expected
+    assert [[text for text, _ in r] for r in fast_rows(table_class, records, names)] == expected
 
 
 @pytest.mark.parametrize("count", [5, 400])

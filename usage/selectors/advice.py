@@ -83,6 +83,12 @@ class Recommendation:
     coverage: CoverageSummary
 
 
+
+def coverage_sentence(organization) -> str | None:
+    """How much of the last 90 days' calls the subscriptions covered, for billing's add-funds page."""
+    summary = coverage_summary(organization)
+    return summary.sentence if summary.minutes else None
+
 def _round_up(amount, step):
     step = Decimal(step)
     return (amount / step).to_integral_value(rounding=ROUND_CEILING) * step

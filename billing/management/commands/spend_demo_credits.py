@@ -10,7 +10,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from billing.models import CreditAccount
 from billing.money import format_money
-from billing.services.usage_charges import spend_demo_credits
+from billing.services.demo import spend_demo_credits
 
 
 class Command(BaseCommand):

@@ -1,8 +1,8 @@
 """Arming: when a round of auto-recharge starts, and how one is asked for.
 
 A round starts when the balance crosses below the trigger (told by the ledger's `EntryPosted`, which
-`arm_on_posting` receives under the account's row lock), and again when an admin acts (`rearm`). A
-round is asked for with `request_round`: billing's receivers (billing/receivers.py) enqueue it
+`arm_on_posting` receives under the account's row lock), and again when an admin acts
+(`state.rearm`). A round is asked for with `request_round`: billing's receivers (billing/receivers.py) enqueue it
 through billing/tasks.py once the transaction commits. A broker outage loses nothing: the state
 stays due in the database and the sweep finds it.
 """
@@ -10,8 +10,7 @@ stays due in the database and the sweep finds it.
 from django.dispatch import Signal
 
 from billing.events import EntryPosted
-from billing.models import AutoRechargeState, CreditAccount
-from billing.services.ledger import lock_account
+from billing.models import AutoRechargeState
 
 # Sent with `account_id`: this account has a round to run once the current transaction commits.
 round_requested = Signal()
@@ -19,18 +18,6 @@ round_requested = Signal()
 
 def request_round(account_id) -> None:
     round_requested.send(sender=AutoRechargeState, account_id=account_id)
-
-
-def lock_with_auto_recharge(account_id) -> CreditAccount:
-    """The account row locked (as the ledger locks it), then read with its organization, policy and
-    state. Policy and state change only under this lock."""
-    lock_account(account_id)
-    # Read in a statement of its own once the lock is held: rows joined to the locked one in the
-    # locking statement would be read as they were before a waiting lock was granted (PostgreSQL
-    # re-reads only the locked row), so a round could act on the state the previous one left behind.
-    return CreditAccount.objects.select_related(
-        "organization", "auto_recharge_policy__payment_method", "auto_recharge_state"
-    ).get(pk=account_id)
 
 
 def track_trigger(policy, state, balance, at) -> list[str]:
@@ -62,15 +49,3 @@ def arm_on_posting(event: EntryPosted) -> None:
     changed = track_trigger(state.account.auto_recharge_policy, state, event.account.balance, event.entry.created_at)
     if changed:
         state.save(update_fields=changed + ["updated_at"])
-
-
-def rearm(state, now) -> list[str]:
-    """An admin acted (new card, saved settings, resume, retry): forget the failure streak and the
-    cool-down so that the next round starts at once. Returns the fields changed (not saved)."""
-    if state.paused_at is not None:
-        state.resumed_at = now
-    state.paused_at = None
-    state.paused_reason = ""
-    state.consecutive_failures = 0
-    state.retry_at = None
-    return ["paused_at", "paused_reason", "consecutive_failures", "retry_at", "resumed_at"]

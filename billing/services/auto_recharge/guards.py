@@ -5,46 +5,13 @@
 - A monthly cap stops recharges until the next month ("monthly_cap_reached", announced once a month).
 """
 
-from datetime import datetime, timedelta
-from decimal import Decimal
+from datetime import timedelta
 
-from django.db.models import Sum
-from django.utils import timezone
-
-from billing.choices import PaymentPurpose, PaymentStatus
 from billing.events import AutoRechargePaused, BurstGuardPaused, MonthlyCapReached, announce
-from billing.models import Payment
-from billing.money import ZERO, to_money
+from billing.selectors import month_start, monthly_cap_reached, next_month_start, recharged_this_month
 
 BURST_LIMIT = 3
 BURST_WINDOW = timedelta(minutes=10)
-
-
-def month_start(now) -> datetime:
-    return now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
-
-
-def next_month_start(now) -> datetime:
-    start = month_start(now)
-    return start.replace(year=start.year + 1, month=1) if start.month == 12 else start.replace(month=start.month + 1)
-
-
-def recharged_this_month(account, now) -> Decimal:
-    total = Payment.objects.filter(
-        account=account,
-        purpose=PaymentPurpose.RECHARGE,
-        status=PaymentStatus.SUCCEEDED,
-        finished_at__gte=month_start(now),
-    ).aggregate(total=Sum("amount"))["total"]
-    return to_money(total or ZERO)
-
-
-def monthly_cap_reached(account, policy, now=None) -> bool:
-    """True when the next recharge would go over the monthly cap (what the credits page shows)."""
-    if policy.monthly_cap is None or policy.amount is None:
-        return False
-    now = now or timezone.now()
-    return recharged_this_month(account, now) + policy.amount > policy.monthly_cap
 
 
 def burst_window_start(state, now):

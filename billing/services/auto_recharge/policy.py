@@ -13,11 +13,12 @@ from billing.limits import (
     RECHARGE_TRIGGER_MAX,
     RECHARGE_TRIGGER_MIN,
 )
-from billing.models import AutoRechargeChange, CreditAccount
+from billing.models import AutoRechargeChange, CreditAccount, Organization
 from billing.money import to_money
-from billing.rules import auto_recharge_must_be_off, purchase_blockers
+from billing.rules import POST_USAGE_MODELS, purchase_blockers
 
-from .arming import lock_with_auto_recharge, rearm, request_round, track_trigger
+from .arming import request_round, track_trigger
+from .state import lock_with_auto_recharge, rearm
 
 POLICY_FIELDS = ["enabled", "amount", "trigger", "payment_method", "monthly_cap"]
 
@@ -142,19 +143,20 @@ def turn_off_auto_recharge(*, organization, actor, reason="Turned off by an admi
     return account
 
 
-def turn_off_auto_recharge_for_post_usage_billing(*, actor=None) -> int:
-    """Support action: every NCE/MCA organization that still has auto-recharge on gets it turned off."""
-    count = 0
-    accounts = CreditAccount.objects.filter(auto_recharge_policy__enabled=True).select_related("organization")
-    for account in accounts:
-        if auto_recharge_must_be_off(account.organization):
-            turn_off_auto_recharge(
-                organization=account.organization,
-                actor=actor,
-                reason="Post-usage billing (NCE/MCA): prepaid auto-recharge is not allowed.",
-            )
-            count += 1
-    return count
+def turn_off_auto_recharge_for_post_usage_billing(*, actor=None, organizations=None) -> int:
+    """Support action: every NCE/MCA organization (of `organizations`, default all) that still has
+    auto-recharge on gets it turned off. Returns how many."""
+    organizations = Organization.objects.all() if organizations is None else organizations
+    post_usage = organizations.filter(
+        commerce_model__in=POST_USAGE_MODELS, credit_account__auto_recharge_policy__enabled=True
+    )
+    for organization in post_usage:
+        turn_off_auto_recharge(
+            organization=organization,
+            actor=actor,
+            reason="Post-usage billing (NCE/MCA): prepaid auto-recharge is not allowed.",
+        )
+    return len(post_usage)
 
 
 def adopt_new_card(*, organization, actor, card) -> None:

@@ -27,6 +27,7 @@ from billing.choices import PaymentMethodKind, PaymentPurpose, PaymentStatus
 from billing.gateways.base import describe_failure
 from billing.models import AutoRechargeState, CreditAccount, Payment
 from billing.rules import auto_recharge_must_be_off
+from billing.services.ledger import lock_account
 from billing.services.payments import (
     call_gateway,
     charge_at_gateway,
@@ -36,8 +37,9 @@ from billing.services.payments import (
 )
 from credits_site.background import backoff_seconds
 
-from .arming import lock_with_auto_recharge, request_round
+from .arming import request_round
 from .guards import burst_window_start, pause_after_failures, stopped_by_guards
+from .state import lock_with_auto_recharge
 
 PAUSE_AFTER_FAILURES = 3
 MAX_GATEWAY_CALLS = 5
@@ -111,6 +113,10 @@ def claim_recharge(account_id, *, now=None) -> Claim | None:
     with transaction.atomic():
         account = lock_with_auto_recharge(account_id)
         policy, state = account.auto_recharge_policy, account.auto_recharge_state
+        if not policy.enabled and state.due_since is not None:
+            # Written around the services (a shell, a bulk load): an account that is off is never due.
+            state.due_since = None
+            state.save(update_fields=["due_since", "updated_at"])
         if not policy.enabled or state.paused_at or state.due_since is None:
             return None
         if _cannot_be_charged(account, policy):
@@ -195,7 +201,7 @@ def _record_success(account, payment_id, reference) -> Payment:
     if state.consecutive_failures or state.retry_at:
         with transaction.atomic():
             payment = record_payment_success(payment_id, reference)
-            AutoRechargeState.objects.filter(pk=state.pk).update(
+            AutoRechargeState.objects.filter(account_id=account.pk).update(
                 consecutive_failures=0, retry_at=None, updated_at=timezone.now()
             )
     else:
@@ -207,10 +213,12 @@ def _record_success(account, payment_id, reference) -> Payment:
 
 
 def _record_transient(account_id, payment_id, error, retry_at) -> Payment:
+    # Lock order on every outcome path: the payment (record_payment_failure), then the account.
     with transaction.atomic():
         payment = record_payment_failure(payment_id, error, final=False, retry_at=retry_at)
         if not payment.is_final:
-            AutoRechargeState.objects.filter(pk=account_id).update(retry_at=retry_at)
+            lock_account(account_id)
+            AutoRechargeState.objects.filter(account_id=account_id).update(retry_at=retry_at, updated_at=timezone.now())
     return payment
 
 

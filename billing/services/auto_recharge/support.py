@@ -10,8 +10,9 @@ from billing.choices import PaymentPurpose, PaymentStatus
 from billing.models import Payment
 from billing.rules import auto_recharge_must_be_off
 
-from .arming import lock_with_auto_recharge, rearm, request_round
+from .arming import request_round
 from .policy import auto_recharge_snapshot, record_change
+from .state import lock_with_auto_recharge, rearm
 
 
 def resume_auto_recharge(*, account_id, actor, reason="Resumed by support.") -> bool:

@@ -9,6 +9,7 @@ from datetime import UTC, date, datetime, timedelta
 from django.core.exceptions import EmptyResultSet
 from django.db import connection
 from django.utils import timezone
+from psycopg import ClientCursor
 
 from ...choices import RecordKind
 from ...selectors import TIME_FIELDS
@@ -100,7 +101,6 @@ def _sql_text(field, table):
 def csv_members_by_copy(archive, rows, kind, parameters, member_pattern, header, progress):
     """PostgreSQL formats the CSV (COPY ... TO STDOUT), a day at a time, while this process compresses
     it: the same bytes as csv.writer would write, at a fraction of the cost."""
-    from psycopg import ClientCursor
 
     model = rows.model
     table = connection.ops.quote_name(model._meta.db_table)

@@ -22,14 +22,31 @@ from .progress import Progress
 logger = logging.getLogger(__name__)
 
 
+# A pending export's task is normally on its way; after this long the sweep sends another (the claim
+# makes a second one harmless).
+WAITING_AFTER = timedelta(minutes=1)
+
+
+def _claimable(now):
+    stale = now - timedelta(seconds=getattr(settings, "USAGE_EXPORT_STALE_SECONDS", 4 * 3600))
+    return Q(status=ExportStatus.PENDING) | Q(status=ExportStatus.RUNNING, started_at__lt=stale)
+
+
 def claim(export_id, now=None):
     """Take a pending export (or one whose worker died long ago); exactly one worker gets it."""
     now = now or timezone.now()
-    stale = now - timedelta(seconds=getattr(settings, "USAGE_EXPORT_STALE_SECONDS", 4 * 3600))
-    claimed = Export.objects.filter(pk=export_id).filter(
-        Q(status=ExportStatus.PENDING) | Q(status=ExportStatus.RUNNING, started_at__lt=stale)
-    ).update(status=ExportStatus.RUNNING, started_at=now, rows_done=0)
+    claimed = Export.objects.filter(pk=export_id).filter(_claimable(now)).update(
+        status=ExportStatus.RUNNING, started_at=now, rows_done=0
+    )
     return claimed == 1
+
+
+def waiting_exports(now=None, limit=100) -> list[int]:
+    """Exports whose task was lost (the broker was down when it was asked for, a message dropped) or
+    whose worker died mid-build: the sweep builds them, oldest first."""
+    now = now or timezone.now()
+    waiting = Export.objects.filter(_claimable(now)).exclude(status=ExportStatus.PENDING, created_at__gt=now - WAITING_AFTER)
+    return list(waiting.order_by("created_at", "pk").values_list("pk", flat=True)[:limit])
 
 
 def build_export(export_id):
