@@ -1,0 +1,253 @@
+"""Every page a person can see, for the browser tests: the admin center's pages (PAGES) and the Django
+admin pages support staff may open (admin_pages), each with the heading it must show and the main
+action that must stay reachable. `unvisited_get_patterns` finds the GET URL patterns that no visit
+covers and NO_VISIT does not explain, so a new page cannot be missed silently."""
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from types import SimpleNamespace
+
+from django.conf import settings
+from django.contrib import admin
+from django.urls import URLResolver, get_resolver, reverse
+from playwright.sync_api import expect
+
+from billing.models import CreditAccount
+from tests.e2e.helpers import sign_in
+from tests.e2e.site_demo import GLOBAL_ADMIN, READER, SUPPORT, SiteDemo
+
+# GET URL patterns that are not pages, so no visit; each says why.
+NO_VISIT = {
+    "usage:export_file": "a file download (the keyboard journey downloads one)",
+    "usage_api:authorize": "JSON for scripts holding an API key",
+    "health": "JSON for monitors",
+    "health_ready": "JSON for load balancers",
+    "admin:logout": "signs out; answers POST only",
+    "admin:autocomplete": "JSON for the admin's autocomplete widgets",
+    "admin:jsi18n": "JavaScript (the admin's translations)",
+    "admin:view_on_site": "a redirect to the object's page on the site",
+    "admin:billing_reconciliationmismatch_run": "a POST action (the button on the mismatches list); GET redirects back",
+}
+# Patterns without a name, by their view; none of them shows a page of its own.
+UNNAMED_NO_VISIT = {
+    "RedirectView": "the admin's <id>/ address, redirected to the object's change page",
+    "AdminSite.catch_all_view": "any other admin address: a redirect to the sign-in page, or the 404 page",
+}
+# Django renders every model's history page with one template: one of them is visited.
+ADMIN_HISTORY_VISITED = "admin:billing_creditaccount_history"
+
+
+@dataclass(frozen=True)
+class Page:
+    label: str  # names the page in failures and screenshots
+    heading: str | re.Pattern  # the h1 it must show, so a visit that lands elsewhere fails
+    who: str | None  # the email of the person who opens it; None: nobody signed in
+    covers: str | None = None  # the URL name it visits; None for a page reached through a form
+    url: Callable[[SiteDemo], str] | None = None  # its address, when it is not reverse(covers)
+    steps: Callable | None = None  # steps(page, live_url, demo) reach a page that no address shows alone
+    status: int = 200
+    action: Callable | None = None  # action(main) is the control that must stay reachable on any screen
+
+    def open(self, page, live_url, demo):
+        if self.steps:
+            self.steps(page, live_url, demo)
+        else:
+            address = self.url(demo) if self.url else reverse(self.covers)
+            response = page.goto(live_url + address)
+            assert response.status == self.status, f"{self.label}: HTTP {response.status}, expected {self.status}"
+        expect(page.get_by_role("heading", level=1)).to_have_text(self.heading)
+
+    def main_action(self, page):
+        return self.action(page.get_by_role("main")) if self.action else None
+
+
+def button(name):
+    return lambda main: main.get_by_role("button", name=name)
+
+
+def link(name):
+    return lambda main: main.get_by_role("link", name=name).first
+
+
+def url_of(name, **demo_fields):
+    """The address of a pattern whose arguments come from the demo (keyword: the demo's field)."""
+    return lambda demo: reverse(name, kwargs={key: getattr(demo, field) for key, field in demo_fields.items()})
+
+
+def review_a_purchase(page, live_url, demo):
+    page.goto(f"{live_url}{reverse('billing:add_funds')}")
+    page.get_by_label("Amount").fill("25")
+    page.get_by_role("button", name="Review purchase").click()
+
+
+def ask_for_a_recharge_now(page, live_url, demo):
+    """A trigger above the balance: saving would charge at once, so the page asks first."""
+    page.goto(f"{live_url}{reverse('billing:auto_recharge')}")
+    page.get_by_label("Recharge with").fill("500")
+    page.get_by_label("When the balance falls below").fill("400")
+    page.get_by_role("button", name="Save").click()
+    expect(page.get_by_role("heading", name="Saving will charge your card now")).to_be_visible()
+
+
+def create_a_key(page, live_url, demo):
+    page.goto(f"{live_url}{reverse('usage:api_keys')}")
+    page.get_by_label("Key name").fill("Nightly import")
+    page.get_by_role("button", name="Create key").click()
+
+
+def lock_out(page, live_url, demo):
+    """Wrong passwords for one address until django-axes locks it (other addresses are not locked)."""
+    page.goto(f"{live_url}{reverse('login')}")
+    for _ in range(settings.AXES_FAILURE_LIMIT + 1):
+        if page.get_by_role("heading", name="Too many sign-in attempts").is_visible():
+            return
+        page.get_by_label("Email").fill("someone@contoso.example")
+        page.get_by_label("Password").fill("not-the-password")
+        page.get_by_role("button", name="Sign in").click()
+
+
+PAGES = [
+    Page("Sign in", "Sign in to the admin center", None, "login", action=button("Sign in")),
+    Page("Locked out", "Too many sign-in attempts", None, steps=lock_out),
+    Page("Home", "Welcome, Gabriel", GLOBAL_ADMIN, "home", action=link("Go to Communications Credits")),
+    Page("Your products", "Your products", GLOBAL_ADMIN, "billing:products", action=link("Communications Credits")),
+    Page("Communications Credits", "Communications Credits", GLOBAL_ADMIN, "billing:credits", action=link("Add funds")),
+    Page("Add funds", "Add funds", GLOBAL_ADMIN, "billing:add_funds", action=button("Review purchase")),
+    Page("Add funds confirmation", "Confirm your purchase", GLOBAL_ADMIN, steps=review_a_purchase, action=button(re.compile("^Pay "))),
+    Page("Payment", "Funds added", GLOBAL_ADMIN, "billing:payment", url_of("billing:payment", key="payment_key"),
+         action=lambda main: main.get_by_test_id("receipt-link")),
+    Page("Receipt", re.compile("^Receipt "), GLOBAL_ADMIN, "billing:receipt", url_of("billing:receipt", number="receipt_number"),
+         action=button("Print")),
+    Page("Transactions", "Transactions", GLOBAL_ADMIN, "billing:transactions", action=button("Filter")),
+    Page("Add a card", "Add a card", GLOBAL_ADMIN, "billing:add_card", action=button("Add card")),
+    Page("Add an agreement", "Add an enterprise agreement", GLOBAL_ADMIN, "billing:add_agreement", action=button("Add agreement")),
+    Page("Auto-recharge settings", "Edit auto recharge settings", GLOBAL_ADMIN, "billing:auto_recharge", action=button("Save")),
+    Page("Auto-recharge charge-now confirmation", "Edit auto recharge settings", GLOBAL_ADMIN, steps=ask_for_a_recharge_now,
+         action=button(re.compile("^Save and charge "))),
+    Page("Usage report (PSTN)", "PSTN and SMS usage", GLOBAL_ADMIN, "usage:report", action=button("Run report")),
+    Page("Usage report (SMS)", "PSTN and SMS usage", GLOBAL_ADMIN, "usage:sms_report", action=button("Run report")),
+    Page("Export progress", "Original format (.zip of CSV files)", GLOBAL_ADMIN, "usage:export",
+         url_of("usage:export", public_id="export_id"), action=link(re.compile("^Download"))),
+    Page("Downloads", "Downloads", GLOBAL_ADMIN, "usage:downloads", action=link(re.compile("^Download"))),
+    Page("Import usage", "Import usage", GLOBAL_ADMIN, "usage:import", action=button("Import")),
+    Page("How many credits to buy", "How many credits to buy", GLOBAL_ADMIN, "usage:recommendation",
+         action=link("Set up auto-recharge")),
+    Page("API keys", "API keys", GLOBAL_ADMIN, "usage:api_keys", action=button("Create key")),
+    Page("New API key", "New API key", GLOBAL_ADMIN, "usage:api_key_created", steps=create_a_key, action=button("Copy key")),
+    Page("Revoke an API key", "Revoke API key", GLOBAL_ADMIN, "usage:api_key_revoke", url_of("usage:api_key_revoke", pk="api_key_id"),
+         action=button("Revoke key")),
+    Page("Message center", "Message center", GLOBAL_ADMIN, "notifications:message_center", action=button("Filter")),
+    Page("Message center: a notification", "Transaction succeeded", GLOBAL_ADMIN, "notifications:event",
+         url_of("notifications:event", pk="event_id"), action=link("Open the page the email links to")),
+    Page("Notification settings", "Notification settings", GLOBAL_ADMIN, "notifications:settings", action=button("Save recipients")),
+    Page("Not found (404)", "Page not found", GLOBAL_ADMIN, url=lambda demo: "/billing/receipts/NO-SUCH-RECEIPT/", status=404,
+         action=link("Back to the admin center")),
+    Page("Not allowed (403)", "You can't do this here", READER, url=lambda demo: reverse("billing:add_funds"), status=403,
+         action=link("Back to the admin center")),
+]
+
+
+def first_pk(model):
+    obj = model._default_manager.order_by("pk").first()
+    assert obj is not None, f"the demo has no {model._meta.verbose_name}: add one in tests/e2e/site_demo.py"
+    return obj.pk
+
+
+def of_first(name, model):
+    """The address of a page about the first object of `model` (found when the page is opened)."""
+    return lambda demo: reverse(name, args=[first_pk(model)])
+
+
+def admin_pages(support_user):
+    """The Django admin pages this support person may open: every model's list and change page, the
+    add and delete pages where they may add or delete, one history page, and the custom pages."""
+    request = SimpleNamespace(user=support_user)  # all that the admin's permission checks read
+    pages = [
+        Page("Admin sign-in", "Log in", None, "admin:login", action=button("Log in")),
+        Page("Admin: home", "Site administration", SUPPORT, "admin:index"),
+        Page("Admin: billing", "Billing administration", SUPPORT, "admin:app_list", url=lambda demo: reverse("admin:app_list", args=["billing"])),
+        Page("Admin: password change", "Password change", SUPPORT, "admin:password_change", action=button("Change my password")),
+        Page("Admin: password changed", "Password change successful", SUPPORT, "admin:password_change_done"),
+        Page("Admin: adjust or refund", re.compile("^Adjust or refund: "), SUPPORT, "admin:billing_creditaccount_move_money",
+             of_first("admin:billing_creditaccount_move_money", CreditAccount), action=button("Post to the ledger")),
+        Page("Admin: ledger reconciliation", "Ledger reconciliation", SUPPORT, "admin:billing_creditaccount_reconciliation"),
+        Page("Admin: a history", re.compile("^Change history: "), SUPPORT, ADMIN_HISTORY_VISITED, of_first(ADMIN_HISTORY_VISITED, CreditAccount)),
+    ]
+    for model, model_admin in admin.site._registry.items():
+        if not model_admin.has_view_permission(request):
+            continue
+        opts = model._meta
+        prefix = f"admin:{opts.app_label}_{opts.model_name}"
+        pages += [
+            Page(f"Admin: {opts.verbose_name_plural}", re.compile(r"^Select .+ to (view|change)$"), SUPPORT, f"{prefix}_changelist"),
+            Page(f"Admin: a {opts.verbose_name}", re.compile("^(View|Change) "), SUPPORT, f"{prefix}_change", of_first(f"{prefix}_change", model)),
+        ]
+        if model_admin.has_add_permission(request):
+            pages.append(Page(f"Admin: add a {opts.verbose_name}", re.compile("^Add "), SUPPORT, f"{prefix}_add", action=button("Save")))
+        if model_admin.has_delete_permission(request):
+            pages.append(Page(f"Admin: delete a {opts.verbose_name}", "Are you sure?", SUPPORT, f"{prefix}_delete",
+                              of_first(f"{prefix}_delete", model)))
+    return pages
+
+
+def admin_pages_not_for(support_user):
+    """The standard admin pages this support person cannot open (403), or that repeat a visited one."""
+    request = SimpleNamespace(user=support_user)
+    names = {}
+    for model, model_admin in admin.site._registry.items():
+        prefix = f"admin:{model._meta.app_label}_{model._meta.model_name}"
+        if not model_admin.has_view_permission(request):
+            every = (f"admin:{pattern.name}" for pattern in model_admin.get_urls() if pattern.name)
+            names |= dict.fromkeys(every, "support cannot open it")
+            continue
+        if not model_admin.has_add_permission(request):
+            names[f"{prefix}_add"] = "support cannot add one"
+        if not model_admin.has_delete_permission(request):
+            names[f"{prefix}_delete"] = "support cannot delete one"
+        names[f"{prefix}_history"] = "the same template as the history page visited"
+    names.pop(ADMIN_HISTORY_VISITED)
+    return names
+
+
+def unvisited_get_patterns(support_user):
+    """GET URL patterns that no visit covers and nothing explains; and explanations for no pattern."""
+    visited = {page.covers for page in PAGES + admin_pages(support_user) if page.covers}
+    explained = visited | NO_VISIT.keys() | admin_pages_not_for(support_user).keys()
+    seen, missing = set(), []
+    for name, view, answers_get in url_patterns():
+        seen.add(name or view)
+        if not answers_get:
+            continue  # POST only: its result is a page of the list, or a redirect to one
+        if name is None and view not in UNNAMED_NO_VISIT:
+            missing.append(f"an unnamed pattern of {view}")
+        elif name is not None and name not in explained:
+            missing.append(name)
+    stale = sorted((NO_VISIT.keys() | UNNAMED_NO_VISIT.keys()) - seen)
+    return missing, stale
+
+
+def become(page, live_url, who):
+    """Sign out (cookies cleared), then sign in as `who`: support to the Django admin, others to the admin center."""
+    page.context.clear_cookies()
+    if who == SUPPORT:
+        page.goto(f"{live_url}{reverse('admin:login')}")
+        page.get_by_label("Username").fill(who)
+        page.get_by_label("Password").fill(SiteDemo.password(who))
+        page.get_by_role("button", name="Log in").click()
+        expect(page.get_by_role("heading", level=1)).to_have_text("Site administration")
+    elif who is not None:
+        sign_in(page, live_url, who, SiteDemo.password(who))
+
+
+def url_patterns(resolver=None, namespace=""):
+    """(name with its namespace, or None; the view's name; whether it answers GET) for every URL pattern."""
+    for pattern in (resolver or get_resolver()).url_patterns:
+        if isinstance(pattern, URLResolver):
+            yield from url_patterns(pattern, namespace + (f"{pattern.namespace}:" if pattern.namespace else ""))
+            continue
+        view_class = getattr(pattern.callback, "view_class", None)
+        view = view_class.__name__ if view_class else pattern.callback.__qualname__
+        # A class-based view without get() is POST-only; a function view is taken to answer GET.
+        answers_get = view_class is None or ("get" in view_class.http_method_names and hasattr(view_class, "get"))
+        yield (f"{namespace}{pattern.name}" if pattern.name else None), view, answers_get

@@ -1,0 +1,119 @@
+"""The demo the browser tests walk: `manage.py load_demo` (every app's demo, written through the
+services), plus what the demo alone does not reach: a background export, an API key, notification
+settings (a low-balance warning, chosen recipients), a delivery the mail server refused and a ledger
+that does not reconcile. Built once per test (the live server's database is flushed after each one),
+in well under a second on SQLite."""
+
+import smtplib
+from dataclasses import dataclass
+from decimal import Decimal
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.core.mail.backends.base import BaseEmailBackend
+from django.core.management import call_command
+from django.db.models import F
+from django.http import QueryDict
+from django.test import override_settings
+
+from billing import services
+from billing.choices import AdminRole
+from billing.management.commands.load_billing_demo import LOGINS, SUPPORT_LOGIN
+from billing.models import CreditAccount, Organization, Payment, PaymentMethod, Receipt
+from billing.services.reconciliation import reconcile
+from notifications import services as notification_services
+from notifications.kinds import OPTIONAL
+from notifications.models import Event
+from usage.choices import ExportFormat, RecordKind
+from usage.selectors import ReportState
+from usage.services.api_keys import create_api_key
+from usage.services.exports.requesting import request_export
+
+PASSWORDS = {email: password for email, password, *_ in LOGINS} | {SUPPORT_LOGIN[0]: SUPPORT_LOGIN[1]}
+GLOBAL_ADMIN = "global@contoso.example"  # Contoso's Global Administrator, also an admin of Fabrikam
+READER = "reports@contoso.example"  # a read-only role: buying and auto-recharge answer 403
+SUPPORT = SUPPORT_LOGIN[0]  # support staff, Django admin only
+
+
+class RefusingMailer(BaseEmailBackend):
+    """A mail server that answers 550 for every recipient, as for a mailbox that does not exist."""
+
+    def send_messages(self, email_messages):
+        recipients = {address: (550, b"5.1.1 No such user") for message in email_messages for address in message.recipients()}
+        raise smtplib.SMTPRecipientsRefused(recipients)
+
+
+@dataclass(frozen=True)
+class SiteDemo:
+    """The ids the pages' URLs need, and who signs in."""
+
+    organization: Organization
+    payment_key: str
+    receipt_number: str
+    event_id: int
+    export_id: str
+    api_key_id: int
+
+    @staticmethod
+    def user(email):
+        return get_user_model().objects.get(username=email)
+
+    @staticmethod
+    def password(email):
+        return PASSWORDS[email]
+
+
+def build_site_demo() -> SiteDemo:
+    """Call with MEDIA_ROOT pointing at a temporary folder: the export's file is written there."""
+    call_command("load_demo", verbosity=0)
+    contoso = Organization.objects.get(slug="contoso")
+    admin = SiteDemo.user(GLOBAL_ADMIN)
+
+    funding = Payment.objects.filter(account__organization=contoso, purpose="funding").earliest("created_at")
+    state = ReportState(contoso, RecordKind.PSTN, QueryDict())
+    export = request_export(
+        organization=contoso, user=admin, export_format=ExportFormat.CSV_ZIP,
+        parameters=state.export_parameters(), rows_total=state.summary.records,
+    )
+    token, _ = create_api_key(organization=contoso, name="Graph forwarder", actor=admin)
+    notification_services.add_low_balance_threshold(organization=contoso, actor=admin, amount=Decimal("25.00"))
+    notification_services.set_role_preferences(
+        organization=contoso, actor=admin, kind=OPTIONAL[0].code, roles={AdminRole.GLOBAL_ADMINISTRATOR, AdminRole.BILLING_ADMINISTRATOR},
+    )
+    refuse_one_funding_notice()
+    make_one_ledger_disagree()
+    return SiteDemo(
+        organization=contoso,
+        payment_key=funding.idempotency_key,
+        receipt_number=Receipt.objects.get(entry=funding.entry).number,
+        event_id=Event.objects.filter(organization=contoso).earliest("occurred_at").pk,
+        export_id=str(export.public_id),
+        api_key_id=token.pk,
+    )
+
+
+def refuse_one_funding_notice():
+    """Woodgrove pays by its enterprise agreement while the mail server refuses the notice: support's
+    delivery and failure pages then have a failed delivery to show."""
+    woodgrove = Organization.objects.get(slug="woodgrove")
+    agreement = PaymentMethod.objects.get(organization=woodgrove, kind="enterprise_agreement")
+    with override_settings(MAILERS={"default": {"BACKEND": f"{__name__}.RefusingMailer"}}):
+        services.fund_credits(
+            organization=woodgrove, actor=SiteDemo.user("billing@woodgrove.example"), amount=Decimal("500.00"),
+            payment_method=agreement, idempotency_key="e2e-demo:woodgrove", purchase_order="PO-4471",
+        )
+
+
+def make_one_ledger_disagree():
+    """No service can make a balance disagree with its ledger (that is their point), so the mismatch
+    support's reconciliation pages exist for is made by hand, then found by the real reconciliation."""
+    CreditAccount.objects.filter(organization__slug="tailspin").update(balance=F("balance") + Decimal("1.00"))
+    assert reconcile(), "the reconciliation did not find the mismatch made for it"
+
+
+@pytest.fixture(name="site_demo")
+def site_demo_fixture(live_url, settings, tmp_path):
+    """The site demo, for a browser test; built exports are written under the test's own folder.
+    Test modules import it (by this name, so that their `site_demo` arguments do not shadow an import)."""
+    settings.MEDIA_ROOT = str(tmp_path / "media")
+    return build_site_demo()
