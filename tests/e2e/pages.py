@@ -90,6 +90,18 @@ def ask_for_a_recharge_now(page, live_url, demo):
     expect(page.get_by_role("heading", name="Saving will charge your card now")).to_be_visible()
 
 
+def open_edit_columns(page, live_url, demo):
+    page.goto(f"{live_url}{reverse('usage:report')}")
+    page.get_by_text("Edit columns").click()
+    expect(page.get_by_role("group", name="Columns to show")).to_be_visible()
+
+
+def open_chart_data(page, live_url, demo):
+    page.goto(f"{live_url}{reverse('usage:report')}")
+    page.get_by_text("Chart data as a table").click()
+    expect(page.get_by_role("table", name="Calls and charges per UTC day")).to_be_visible()
+
+
 def create_a_key(page, live_url, demo):
     page.goto(f"{live_url}{reverse('usage:api_keys')}")
     page.get_by_label("Key name").fill("Nightly import")
@@ -126,6 +138,8 @@ PAGES = [
     Page("Auto-recharge charge-now confirmation", "Edit auto recharge settings", GLOBAL_ADMIN, steps=ask_for_a_recharge_now,
          action=button(re.compile("^Save and charge "))),
     Page("Usage report (PSTN)", "PSTN and SMS usage", GLOBAL_ADMIN, "usage:report", action=button("Run report")),
+    Page("Usage report: edit columns", "PSTN and SMS usage", GLOBAL_ADMIN, steps=open_edit_columns, action=button("Save columns")),
+    Page("Usage report: chart data", "PSTN and SMS usage", GLOBAL_ADMIN, steps=open_chart_data),
     Page("Usage report (SMS)", "PSTN and SMS usage", GLOBAL_ADMIN, "usage:sms_report", action=button("Run report")),
     Page("Export progress", "Original format (.zip of CSV files)", GLOBAL_ADMIN, "usage:export",
          url_of("usage:export", public_id="export_id"), action=link(re.compile("^Download"))),
@@ -238,6 +252,18 @@ def become(page, live_url, who):
         expect(page.get_by_role("heading", level=1)).to_have_text("Site administration")
     elif who is not None:
         sign_in(page, live_url, who, SiteDemo.password(who))
+
+
+def visit_each(page, live_url, demo, pages, subtests, check):
+    """Open each page as its person, then check(page, visit); one failing page does not hide the others."""
+    who = object()
+    for visit in pages:
+        with subtests.test(msg=visit.label):
+            if visit.who != who:
+                become(page, live_url, visit.who)
+                who = visit.who
+            visit.open(page, live_url, demo)
+            check(page, visit)
 
 
 def url_patterns(resolver=None, namespace=""):

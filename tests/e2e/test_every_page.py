@@ -7,7 +7,7 @@ from django.contrib.auth import get_user_model
 from django.core.management import call_command
 
 from tests.e2e.helpers import assert_accessible
-from tests.e2e.pages import PAGES, admin_pages, become, unvisited_get_patterns
+from tests.e2e.pages import PAGES, admin_pages, unvisited_get_patterns, visit_each
 from tests.e2e.site_demo import SUPPORT, site_demo_fixture  # noqa: F401 - the site_demo fixture
 
 pytestmark = pytest.mark.e2e
@@ -22,22 +22,10 @@ def test_every_get_url_pattern_is_visited_or_says_why_not(transactional_db):
     assert not stale, f"NO_VISIT explains patterns that no longer exist: {stale}"
 
 
-def visit_each(page, live_url, demo, pages, subtests):
-    """Open each page as its person and run axe-core on it; one failing page does not hide the others."""
-    who = object()
-    for visit in pages:
-        with subtests.test(msg=visit.label):
-            if visit.who != who:
-                become(page, live_url, visit.who)
-                who = visit.who
-            visit.open(page, live_url, demo)
-            assert_accessible(page)
-
-
 def test_every_admin_center_page_passes_axe_core(browser_page, live_url, site_demo, subtests):
-    visit_each(browser_page, live_url, site_demo, PAGES, subtests)
+    visit_each(browser_page, live_url, site_demo, PAGES, subtests, lambda page, visit: assert_accessible(page))
 
 
 def test_every_admin_page_support_staff_use_passes_axe_core(browser_page, live_url, site_demo, subtests):
     support = site_demo.user(SUPPORT)
-    visit_each(browser_page, live_url, site_demo, admin_pages(support), subtests)
+    visit_each(browser_page, live_url, site_demo, admin_pages(support), subtests, lambda page, visit: assert_accessible(page))
