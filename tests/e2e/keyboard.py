@@ -24,16 +24,22 @@ def has_focus(locator):
     return locator.evaluate("el => el === document.activeElement")
 
 
+def focus_shown(page, context=""):
+    """The focused element's name; fails when the element does not show that it has focus."""
+    focused = page.evaluate(FOCUSED)
+    assert focused["visible"], f"{focused['name']} has focus but does not show it{context}"
+    return focused["name"]
+
+
 def press_until_focused(page, target, *, key="Tab", limit=40):
     """Press Tab (or Shift+Tab) until `target` has focus, checking that each focused element shows it."""
     passed = []
     for _ in range(limit):
         page.keyboard.press(key)
-        focused = page.evaluate(FOCUSED)
-        assert focused["visible"], f"{focused['name']} has focus but does not show it (after {passed})"
+        name = focus_shown(page, f" (after {passed})")
         if has_focus(target):
             return
-        passed.append(focused["name"])
+        passed.append(name)
     raise AssertionError(f"{key} did not reach {target} in {limit} presses; focus went through {passed}")
 
 
@@ -46,9 +52,8 @@ def skip_to_main(page):
         return
     page.keyboard.press("Tab")
     skip = page.get_by_role("link", name="Skip to main content")
-    focused = page.evaluate(FOCUSED)
-    assert has_focus(skip), f"the first Tab of {page.url} reached {focused['name']}, not the skip link"
-    assert focused["visible"], "the skip link has focus but does not show it"
+    name = focus_shown(page)
+    assert has_focus(skip), f"the first Tab of {page.url} reached {name}, not the skip link"
     expect(skip).to_be_in_viewport()
     page.keyboard.press("Enter")
     expect(page.locator("main")).to_be_focused()
@@ -62,6 +67,8 @@ def choose_option(page, select, label, *, limit=10):
     for _ in range(min(abs(wanted - current), limit)):
         page.keyboard.press(key)
     expect(select.locator("option:checked")).to_have_text(label)
+    expect(select).to_be_focused()
+    focus_shown(page)
 
 
 def sign_in_with_the_keyboard(page, live_url, email, password):

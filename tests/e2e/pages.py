@@ -225,7 +225,8 @@ def admin_pages_not_for(support_user):
 
 
 def unvisited_get_patterns(support_user):
-    """GET URL patterns that no visit covers and nothing explains; and explanations for no pattern."""
+    """(missing, stale): the GET URL patterns that no visit covers and nothing explains, and the
+    patterns NO_VISIT or UNNAMED_NO_VISIT explain that no longer exist."""
     visited = {page.covers for page in PAGES + admin_pages(support_user) if page.covers}
     explained = visited | NO_VISIT.keys() | admin_pages_not_for(support_user).keys()
     seen, missing = set(), []

@@ -17,6 +17,7 @@ from billing.selectors import credit_account
 from tests.e2e.keyboard import (
     activate_in_main,
     choose_option,
+    focus_shown,
     press_until_focused,
     sign_in_with_the_keyboard,
     skip_to_main,
@@ -64,6 +65,7 @@ def test_a_keyboard_user_adds_funds_through_the_confirmation_to_the_receipt(admi
     page.keyboard.press("ArrowDown")
     chosen = page.locator("input[type=radio]:checked")
     expect(chosen).to_be_focused()
+    focus_shown(page)
     assert chosen.get_attribute("value") != first_choice, "the arrow key did not choose the other card"
     card_label = page.locator(f"label:has(#{chosen.get_attribute('id')})").inner_text().strip()
     press_until_focused(page, page.get_by_role("button", name="Review purchase"))
@@ -101,9 +103,12 @@ def test_a_keyboard_user_turns_auto_recharge_on_and_confirms_the_charge_that_sav
     page.keyboard.press("Space")
     expect(switch).to_be_checked()
     press_until_focused(page, page.get_by_label("Recharge with"))
-    type_over(page, "300")
+    type_over(page, "30")
     press_until_focused(page, page.get_by_label("When the balance falls below"))
     type_over(page, str(trigger))
+    # The recharge must be larger than the trigger: back to it with Shift+Tab, to correct it.
+    press_until_focused(page, page.get_by_label("Recharge with"), key="Shift+Tab")
+    type_over(page, "300")
     card = page.get_by_label("Charge this card")
     press_until_focused(page, card)
     choose_option(page, card, "Visa ending in 4242 (expires 12/2030)")
