@@ -120,12 +120,21 @@ STORAGES = {
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
 }
 
-# django-axes: lock a username + address pair after 5 failed sign-ins for 15 minutes.
+# Sign-in throttling (django-axes, with credits_site/sign_in.py): an account at one address is locked
+# after AXES_FAILURE_LIMIT failures, and an address after SIGN_IN_ADDRESS_FAILURE_LIMIT failures to any
+# accounts (password spraying), each for AXES_COOLOFF_MINUTES.
 AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
-AXES_COOLOFF_TIME = timedelta(minutes=15)
+SIGN_IN_ADDRESS_FAILURE_LIMIT = env.int("SIGN_IN_ADDRESS_FAILURE_LIMIT", default=10)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=15))
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
-AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+AXES_HANDLER = "credits_site.sign_in.AccountAndAddressHandler"
+AXES_LOCKOUT_CALLABLE = "credits_site.sign_in.lockout_response"
+AXES_CLIENT_IP_CALLABLE = "credits_site.sign_in.client_address"
+# The client's address: by default the connection's (REMOTE_ADDR), and a client's X-Forwarded-For is
+# ignored. Behind N proxies that each append to the header, TRUSTED_PROXY_COUNT=N.
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+CLIENT_ADDRESS_HEADER = env("CLIENT_ADDRESS_HEADER", default="X-Forwarded-For")
 
 DJANGO_TABLES2_TEMPLATE = "includes/table.html"
 DEFAULT_EXCEPTION_REPORTER_FILTER = "billing.debug.CardSafeExceptionReporterFilter"
