@@ -49,6 +49,8 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # After the two above: it signs out an idle or too old session and leaves a message saying why.
+    "credits_site.session_limits.SessionLimitsMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "billing.middleware.CurrentOrganizationMiddleware",
     # Last, as django-axes asks, so that it sees the outcome of authentication.
@@ -135,6 +137,11 @@ AXES_CLIENT_IP_CALLABLE = "credits_site.sign_in.client_address"
 # ignored. Behind N proxies that each append to the header, TRUSTED_PROXY_COUNT=N.
 TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
 CLIENT_ADDRESS_HEADER = env("CLIENT_ADDRESS_HEADER", default="X-Forwarded-For")
+
+# Sessions of this billing console (credits_site/session_limits.py): signed out after
+# SESSION_IDLE_TIMEOUT seconds without a request, and SESSION_COOKIE_AGE seconds after signing in.
+SESSION_COOKIE_AGE = env.int("SESSION_COOKIE_AGE", default=8 * 60 * 60)
+SESSION_IDLE_TIMEOUT = env.int("SESSION_IDLE_TIMEOUT", default=30 * 60)
 
 DJANGO_TABLES2_TEMPLATE = "includes/table.html"
 DEFAULT_EXCEPTION_REPORTER_FILTER = "billing.debug.CardSafeExceptionReporterFilter"
