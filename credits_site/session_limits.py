@@ -3,8 +3,9 @@ request, and SESSION_COOKIE_AGE seconds after signing in whatever happens. Eithe
 out, and the sign-in page says why.
 
 Django's own SESSION_COOKIE_AGE alone is no absolute limit: every save of the session (a message, an
-organization switch) pushes its expiry forward. So the middleware keeps the sign-in time and the last
-request's time in the session and compares them with the clock.
+organization switch) pushes its expiry forward. So the sign-in time and the last request's time are
+kept in the session (written at sign-in by `on_signed_in`, connected in apps.py) and compared with
+the clock.
 """
 
 import time
@@ -39,9 +40,16 @@ class SessionLimitsMiddleware:
             if reason:
                 return sign_out(request, reason)
         response = self.get_response(request)
-        if request.user.is_authenticated:  # also right after signing in, in this very request
+        if request.user.is_authenticated:
             note_the_request(request.session, now)
         return response
+
+
+def on_signed_in(sender, request, user, **kwargs):
+    """Both clocks start at sign-in, in the session that login() is about to save anyway."""
+    now = time.time()
+    request.session[SIGNED_IN_AT] = now
+    request.session[LAST_REQUEST_AT] = now
 
 
 def why_the_session_ended(session, now):
@@ -58,6 +66,7 @@ def why_the_session_ended(session, now):
 
 
 def note_the_request(session, now):
+    # setdefault: a session signed in before these limits existed starts its clocks now.
     session.setdefault(SIGNED_IN_AT, now)
     if now - session.get(LAST_REQUEST_AT, 0) >= LAST_REQUEST_PRECISION:
         session[LAST_REQUEST_AT] = now

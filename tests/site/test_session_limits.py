@@ -9,6 +9,7 @@ import time_machine
 from django.urls import reverse
 
 from billing.choices import AdminRole
+from credits_site.session_limits import LAST_REQUEST_AT, SIGNED_IN_AT
 from tests.factories import DEFAULT_PASSWORD, admin_in
 
 pytestmark = pytest.mark.django_db
@@ -96,3 +97,15 @@ def test_a_form_sent_after_the_timeout_leads_to_the_sign_in_page(signed_in, cloc
     assert response.status_code == 302
     assert response["Location"] == reverse("login")
     assert "without activity" in sign_in_page_text(signed_in, response)
+
+
+def test_a_session_from_before_these_limits_starts_its_clocks_at_its_next_request(client, org, clock, settings):
+    client.force_login(admin_in(org, AdminRole.BILLING_ADMINISTRATOR))
+    session = client.session
+    for key in (SIGNED_IN_AT, LAST_REQUEST_AT):
+        del session[key]
+    session.save()
+
+    assert client.get(CREDITS).status_code == 200
+    clock.shift(idle(settings) + IDLE_GRACE)
+    assert client.get(CREDITS).status_code == 302
