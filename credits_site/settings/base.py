@@ -260,6 +260,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "usage.tasks.build_waiting_exports_task",
         "schedule": timedelta(seconds=60),
     },
+    # Signed-in sessions last hours; the rows of ended ones are removed daily.
+    "clear-expired-sessions": {
+        "task": "credits_site.tasks.clear_expired_sessions_task",
+        "schedule": crontab(hour=4, minute=7),
+    },
     # Usage exports are kept 7 days under Downloads; then their files go.
     "delete-expired-usage-exports": {
         "task": "usage.tasks.delete_expired_exports_task",
