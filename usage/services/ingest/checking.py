@@ -31,7 +31,7 @@ class ImportRejected(Exception):
     def __init__(self, errors, *, truncated=False):
         self.errors = errors
         self.truncated = truncated
-        first = str(errors[0]) if errors else "the input was refused"
+        first = str(errors[0]).rstrip(".") if errors else "the input was refused"
         more = f" (and {len(errors) - 1} more problem(s))" if len(errors) > 1 else ""
         super().__init__(f"Nothing was imported: {first}{more}.")
 
