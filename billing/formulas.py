@@ -23,9 +23,12 @@ FORMULA_START = "'*[=+@\t\r-]"
 # A phone number in E.164 form: a plus, then 2 to 15 digits, the first not 0.
 E164_NUMBER = r"\+[1-9][0-9]{1,14}"
 
+# The first character of any text FORMULA_START matches: a cheap test before the pattern's.
+FIRST_CHARACTERS = "'=+@\t\r-"
+
 _starts_formula = re.compile(FORMULA_START).match
 _is_e164 = re.compile(E164_NUMBER).fullmatch
-_FIRST_CHARACTERS = frozenset("'=+@\t\r-")
+_FIRST_CHARACTERS = frozenset(FIRST_CHARACTERS)
 
 
 def neutralize_formula(text):

@@ -11,6 +11,8 @@ from django.db import connection
 from django.utils import timezone
 from psycopg import ClientCursor
 
+from billing.formulas import E164_NUMBER, FIRST_CHARACTERS, FORMULA_START, neutralize_formula
+
 from ...choices import RecordKind
 from ...selectors import TIME_FIELDS
 from .columns import COLUMNS, FETCH_CHUNK, INTEGER_FIELDS, MONEY_FIELDS, TIME_VALUE_FIELDS, iso_time
@@ -23,12 +25,19 @@ def zip_names(kind, public_id):
     return f"Calls.Export.{public_id}.zip", "PSTN.calls.{day}.csv"
 
 
+def is_text(field):
+    return field not in TIME_VALUE_FIELDS and field not in MONEY_FIELDS and field not in INTEGER_FIELDS and field != "usage_id"
+
+
 def csv_value(field):
-    """The function that writes a value of `field` as the original format does."""
+    """The function that writes a value of `field` as the original format does; text that a
+    spreadsheet would run as a formula gets a quote in front (billing.formulas)."""
     if field in TIME_VALUE_FIELDS:
         return iso_time
     if field in MONEY_FIELDS:
         return lambda v: "" if v is None else f"{v:.2f}"
+    if is_text(field):
+        return lambda v: "" if v is None else neutralize_formula(str(v))
     return lambda v: "" if v is None else str(v)
 
 
@@ -86,16 +95,35 @@ def csv_members(archive, rows, kind, member_pattern, header, progress):
     return count
 
 
+def _sql_literal(text):
+    return "'" + text.replace("'", "''") + "'"
+
+
+# billing.formulas.neutralize_formula in SQL: its patterns read the same in PostgreSQL, and the
+# first character is compared as a number first, which costs next to nothing on common text.
+_FORMULA_FIRST_CODES = ", ".join(str(ord(c)) for c in sorted(FIRST_CHARACTERS))
+_FORMULA_START_SQL = _sql_literal(f"^(?:{FORMULA_START})")
+_E164_NUMBER_SQL = _sql_literal(f"^(?:{E164_NUMBER})$")
+_QUOTE_SQL = _sql_literal("'")
+
+
+def _neutralized_sql(value):
+    return (
+        f"CASE WHEN ascii({value}) IN ({_FORMULA_FIRST_CODES}) AND {value} ~ {_FORMULA_START_SQL} "
+        f"AND {value} !~ {_E164_NUMBER_SQL} THEN {_QUOTE_SQL} || {value} ELSE {value} END"
+    )
+
+
 def _sql_text(field, table):
     """The SQL that formats a column exactly as csv_value does in Python."""
     column = f'{table}."{field}"'
     if field in TIME_VALUE_FIELDS:
         return f"to_char({column} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
-    if field in MONEY_FIELDS or field in INTEGER_FIELDS or field == "usage_id":
+    if not is_text(field):
         return f"{column}::text"
     # NULLIF: an empty value is written unquoted, as csv.writer writes it. Values hold no line break
     # (the import makes them one line), so each record is one line and LF can become CRLF.
-    return f"NULLIF({column}, '')"
+    return f"NULLIF({_neutralized_sql(column)}, '')"
 
 
 def csv_members_by_copy(archive, rows, kind, parameters, member_pattern, header, progress):
