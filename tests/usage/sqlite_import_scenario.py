@@ -8,9 +8,10 @@ read and checked its rows.
 
     python -m tests.usage.sqlite_import_scenario DB_PATH ROWS  -> one JSON line of what happened
 
-The upload stops halfway through its bytes until the other organization has written, so that the
-import is surely busy reading and checking rows at that moment; the other organization's
-connection gives up after 2 seconds of waiting for the lock instead of the site's 20.
+The upload stops halfway through its bytes until the other organization has signed in and paid,
+so that the import is surely busy reading and checking rows at that moment; that connection gives
+up after 2 seconds of waiting for the lock instead of the site's 20. Then the other organization
+keeps writing, with the site's own timeout, until the import has rated and written its rows.
 """
 
 import io
@@ -97,12 +98,25 @@ def main(rows):
         fund(other, amount="5.00", key="other:during-import")  # a money write, as a Celery task makes
         return {"status": response.status_code, "seconds": round(time.monotonic() - started, 3)}
 
-    signed_in = {}
+    def other_tenant_keeps_writing():
+        # With the site's own timeout: the rating and writing of the import hold the lock, briefly.
+        writes, longest = 0, 0.0
+        while importing.is_alive():
+            started = time.monotonic()
+            fund(other, amount="1.00", key=f"other:while-writing:{writes}")
+            longest = max(longest, time.monotonic() - started)
+            writes += 1
+            time.sleep(0.05)
+        return {"writes": writes, "longest_wait": round(longest, 3)}
+
+    signed_in, kept_writing = {}, {}
     in_thread(other_tenant_writes, signed_in).join(WAIT_SECONDS)
     import_was_busy = importing.is_alive() and not CallRecord.objects.exists()
     upload.go_on.set()
+    writing = in_thread(other_tenant_keeps_writing, kept_writing)
     importing.join(WAIT_SECONDS)
-    print(json.dumps({"sign_in": signed_in, "import_was_busy": import_was_busy, "import": imported}))
+    writing.join(WAIT_SECONDS)
+    print(json.dumps({"sign_in": signed_in, "import_was_busy": import_was_busy, "import": imported, "kept_writing": kept_writing}))
 
 
 if __name__ == "__main__":

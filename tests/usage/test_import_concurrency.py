@@ -37,8 +37,11 @@ def test_on_sqlite_another_organization_signs_in_and_pays_while_a_large_import_r
     outcome = json.loads(done.stdout.strip().splitlines()[-1])
     assert outcome["import_was_busy"], "the other organization wrote while the import was reading its rows"
     assert outcome["sign_in"].get("error") is None, outcome  # it was "database is locked" (a 500)
-    assert outcome["sign_in"]["value"]["status"] == 302 and outcome["sign_in"]["value"]["seconds"] < 2
+    assert outcome["sign_in"]["value"]["status"] == 302
     assert outcome["import"] == {"value": 20000}
+    # While the import rated and wrote its rows (the only time it holds the lock), writes waited, briefly.
+    kept_writing = outcome["kept_writing"]["value"]
+    assert kept_writing["writes"] >= 1 and kept_writing["longest_wait"] < 10, kept_writing
 
 
 def organization_with_usage(slug, rows):
