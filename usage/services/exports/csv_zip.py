@@ -11,7 +11,7 @@ from django.db import connection
 from django.utils import timezone
 from psycopg import ClientCursor
 
-from billing.formulas import E164_NUMBER, FIRST_CHARACTERS, FORMULA_START, neutralize_formula
+from billing.formulas import FIRST_CHARACTERS, FORMULA_START, neutralize_formula
 
 from ...choices import RecordKind
 from ...selectors import TIME_FIELDS
@@ -99,18 +99,30 @@ def _sql_literal(text):
     return "'" + text.replace("'", "''") + "'"
 
 
-# billing.formulas.neutralize_formula in SQL: its patterns read the same in PostgreSQL, and the
-# first character is compared as a number first, which costs next to nothing on common text.
-_FORMULA_FIRST_CODES = ", ".join(str(ord(c)) for c in sorted(FIRST_CHARACTERS))
-_FORMULA_START_SQL = _sql_literal(f"^(?:{FORMULA_START})")
-_E164_NUMBER_SQL = _sql_literal(f"^(?:{E164_NUMBER})$")
 _QUOTE_SQL = _sql_literal("'")
+_FORMULA_START_SQL = _sql_literal(f"^(?:{FORMULA_START})")
+# Every first character of a formula but the plus (E.164 numbers) and the quote (text already quoted).
+_ALWAYS_A_FORMULA = "".join(c for c in FIRST_CHARACTERS if c not in "+'")
 
 
 def _neutralized_sql(value):
+    """billing.formulas.neutralize_formula in SQL, by the first character's code (one `ascii()` a value).
+
+    Phone numbers are in most rows, two a row: PostgreSQL's regular expressions cost about a
+    microsecond each, a third of the whole export's time for a million rows, so E.164 is checked
+    by length and digits (the same as `E164_NUMBER`; a test compares the bytes with Python's). Only
+    text that starts with a quote, which is rare, meets the pattern.
+    """
+    quoted = f"{_QUOTE_SQL} || {value}"
+    e164 = (
+        f"octet_length({value}) BETWEEN 3 AND 16 AND ascii(substr({value}, 2)) BETWEEN {ord('1')} AND {ord('9')} "
+        f"AND ltrim(substr({value}, 2), '0123456789') = ''"
+    )
+    always = " ".join(f"WHEN {ord(c)} THEN {quoted}" for c in _ALWAYS_A_FORMULA)
     return (
-        f"CASE WHEN ascii({value}) IN ({_FORMULA_FIRST_CODES}) AND {value} ~ {_FORMULA_START_SQL} "
-        f"AND {value} !~ {_E164_NUMBER_SQL} THEN {_QUOTE_SQL} || {value} ELSE {value} END"
+        f"CASE ascii({value}) WHEN {ord('+')} THEN CASE WHEN {e164} THEN {value} ELSE {quoted} END "
+        f"WHEN {ord("'")} THEN CASE WHEN {value} ~ {_FORMULA_START_SQL} THEN {quoted} ELSE {value} END "
+        f"{always} ELSE {value} END"
     )
 
 
