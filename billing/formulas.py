@@ -12,8 +12,8 @@ The rule is one-to-one, so that an importer can take the quote back off (`restor
 text that starts with quotes followed by a formula character gets one quote more, so that
 `'=x` (written by someone, not by us) is exported as `''=x` and read back as `'=x`.
 
-Usage's export formatted by PostgreSQL (its COPY path) writes the same rule in SQL, from these
-constants, and a test compares its bytes with Python's.
+Usage's export formatted by PostgreSQL (its COPY path) writes the same rule in SQL, and a test
+compares its bytes with Python's.
 """
 
 import re
