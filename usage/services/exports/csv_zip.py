@@ -103,6 +103,7 @@ _QUOTE_SQL = _sql_literal("'")
 _FORMULA_START_SQL = _sql_literal(f"^(?:{FORMULA_START})")
 # Every first character of a formula but the plus (E.164 numbers) and the quote (text already quoted).
 _ALWAYS_A_FORMULA = "".join(c for c in FIRST_CHARACTERS if c not in "+'")
+_QUOTE_CODE = ord("'")
 
 
 def _neutralized_sql(value):
@@ -121,7 +122,7 @@ def _neutralized_sql(value):
     always = " ".join(f"WHEN {ord(c)} THEN {quoted}" for c in _ALWAYS_A_FORMULA)
     return (
         f"CASE ascii({value}) WHEN {ord('+')} THEN CASE WHEN {e164} THEN {value} ELSE {quoted} END "
-        f"WHEN {ord("'")} THEN CASE WHEN {value} ~ {_FORMULA_START_SQL} THEN {quoted} ELSE {value} END "
+        f"WHEN {_QUOTE_CODE} THEN CASE WHEN {value} ~ {_FORMULA_START_SQL} THEN {quoted} ELSE {value} END "
         f"{always} ELSE {value} END"
     )
 
