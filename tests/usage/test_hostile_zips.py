@@ -10,6 +10,7 @@ import zipfile
 from itertools import chain, repeat
 
 import pytest
+from django.urls import reverse
 
 from tests.usage.factories import csv_bytes, export_row
 from usage.models import CallRecord, ImportBatch
@@ -156,3 +157,14 @@ def test_a_zip_within_the_limits_is_still_imported(org, people, rates, tmp_path)
                                                      "parameters.json": b'{"start": "2024-05-06"}'}, level=1)
     with open(path, "rb") as handle:
         assert import_file(org, handle, path.name, "pstn").created == 2
+
+
+def test_the_upload_page_shows_the_refusal_of_a_zip_bomb_by_the_file_s_name(client, global_admin, org, rates, tmp_path):
+    bomb = zip_of(tmp_path / "Calls.Export.bomb.zip", {"PSTN.calls.2024-05-06.csv": chain([HEADER], repeat(b"\0" * MB, 50))})
+    client.force_login(global_admin)
+    with open(bomb, "rb") as upload:
+        response = client.post(reverse("usage:import"), {"kind": "pstn", "file": upload})
+    html = response.content.decode()
+    assert response.status_code == 400 and "Nothing was imported" in html
+    assert "PSTN.calls.2024-05-06.csv" in html and "more than 100 times" in html
+    assert not ImportBatch.objects.exists()
