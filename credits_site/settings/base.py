@@ -274,6 +274,17 @@ CELERY_BEAT_SCHEDULE = {
 # Usage report exports up to this many rows download at once; larger ones are built in the background.
 USAGE_EXPORT_IMMEDIATE_ROWS = env.int("USAGE_EXPORT_IMMEDIATE_ROWS", default=5000)
 
+# What a usage import reads of a hostile file (docs/usage.md, "Limits of an import"). A zip is checked
+# against its own directory before anything is inflated, then the same limits hold while it is read,
+# since a directory can lie. An export's CSV compresses 3 to 10 times; a zip bomb about 1,000 times.
+USAGE_IMPORT_ZIP_MAX_MEMBERS = env.int("USAGE_IMPORT_ZIP_MAX_MEMBERS", default=1000)
+USAGE_IMPORT_ZIP_MAX_MEMBER_BYTES = env.int("USAGE_IMPORT_ZIP_MAX_MEMBER_BYTES", default=1024**3)
+USAGE_IMPORT_ZIP_MAX_TOTAL_BYTES = env.int("USAGE_IMPORT_ZIP_MAX_TOTAL_BYTES", default=4 * 1024**3)
+USAGE_IMPORT_ZIP_MAX_RATIO = env.int("USAGE_IMPORT_ZIP_MAX_RATIO", default=100)
+USAGE_IMPORT_ZIP_MAX_PARAMETERS_BYTES = env.int("USAGE_IMPORT_ZIP_MAX_PARAMETERS_BYTES", default=1024**2)
+# A row of the export is under 4,000 characters; a longer one is refused before it is read whole.
+USAGE_IMPORT_MAX_ROW_CHARS = env.int("USAGE_IMPORT_MAX_ROW_CHARS", default=64 * 1024)
+
 # Health endpoints (credits_site/health.py): seconds a probe waits for the database or the broker.
 HEALTH_CHECK_TIMEOUT = env.float("HEALTH_CHECK_TIMEOUT", default=2.0)
 
