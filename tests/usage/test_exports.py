@@ -245,6 +245,11 @@ def test_postgresql_formats_the_original_format_exactly_as_csv_writer_does(org, 
         graph_call(start=today_at(1, 10), userDisplayName="Zoë Ünïcode", operator="Line\nbreak\r\nhere"),
         graph_call(start=today_at(2, 11), conferenceId="", usageCountryCode="US"),
         graph_call(start=today_at(2, 11).replace(microsecond=123456), call_type="user_in"),
+        # Formulas get their quote from PostgreSQL as from Python (billing.formulas); E.164 stays as it is.
+        graph_call(start=today_at(2, 12), userDisplayName='=HYPERLINK("https://x.example","y")', caller="+1 206 555 0***",
+                   callee="+14255550100", operator="\t@x", destinationName="-2+3", conferenceId="'=quoted", inventoryType="+0"),
+        *[graph_call(start=today_at(2, 13), caller=number, callee="+123456789012345")
+          for number in ("+1", "+12", "+1234567890123456", "+1\u0663", "+1 2", "'plain", "'+1")],
     ]
     import_graph_payload(org, page(tricky), "pstn")
     parameters = parameters_for("pstn", today_at(5).date(), today_at().date(), {})
@@ -262,6 +267,11 @@ def test_postgresql_formats_the_original_format_exactly_as_csv_writer_does(org, 
     by_copy = members(csv_members_by_copy)
     assert by_copy == by_python
     assert len(by_copy) == 2 and b"Line break here" in b"".join(by_copy.values())
+    written = b"".join(by_copy.values())
+    for cell in (b'"\'=HYPERLINK(""https://x.example"",""y"")"', b",'+1 206 555 0***,", b",+14255550100,", b",'\t@x,", b",'-2+3,",
+                 b",''=quoted,", b",'+0,", b",'+1,", b",+12,", b",'+1234567890123456,", b",+123456789012345,", b",'plain,",
+                 b",''+1,", "'+1\u0663".encode()):
+        assert cell in written, cell
 
 
 def test_sms_export_to_excel_and_the_original_format_read_back(client, reports_reader, org, people, rates, funded, tmp_path):

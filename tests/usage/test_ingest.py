@@ -132,7 +132,7 @@ def test_an_end_before_the_start_and_a_short_row_are_errors(org, rates):
 
 
 def test_an_error_late_in_a_long_file_leaves_nothing_behind(org, people, rates, monkeypatch):
-    monkeypatch.setattr("usage.services.ingest.pipeline.CHUNK_SIZE", 10)
+    monkeypatch.setattr("usage.services.ingest.checking.CHUNK_SIZE", 10)
     rows = [export_row() for _ in range(35)] + [export_row(**{"Call Type": ""})]
     with pytest.raises(ImportRejected):
         import_csv(org, csv_bytes(rows))
@@ -196,7 +196,7 @@ def test_a_jsonl_file_of_several_pages_is_read_line_by_line(org, people, rates):
 
 
 def test_memory_stays_flat_while_a_large_file_is_imported(org, people, rates, monkeypatch):
-    monkeypatch.setattr("usage.services.ingest.pipeline.CHUNK_SIZE", 500)
+    monkeypatch.setattr("usage.services.ingest.checking.CHUNK_SIZE", 500)
 
     def peak_for(count):
         rows = [export_row(start=at("2024-05-06", f"{(i // 3600) % 24:02d}:{(i // 60) % 60:02d}:{i % 60:02d}"),
@@ -216,7 +216,7 @@ def test_memory_stays_flat_while_a_large_file_is_imported(org, people, rates, mo
 
 
 def test_a_usage_id_repeated_far_apart_in_one_file_is_still_imported_once(org, people, rates, monkeypatch):
-    monkeypatch.setattr("usage.services.ingest.pipeline.CHUNK_SIZE", 5)
+    monkeypatch.setattr("usage.services.ingest.checking.CHUNK_SIZE", 5)
     repeated = export_row()
     rows = [repeated] + [export_row() for _ in range(12)] + [repeated]
     result = import_csv(org, csv_bytes(rows))

@@ -17,7 +17,8 @@ def _column(ref):
 
 
 def read_workbook(path):
-    """{sheet name: [[(kind, value, number_format) per cell] per row]}; kind is 'n' or 's'."""
+    """{sheet name: [[(kind, value, number_format) per cell] per row]}; kind is 'n' or 's', or 'f' for a
+    formula (with the formula as its value), which no export of ours may ever hold."""
     with zipfile.ZipFile(path) as archive:
         workbook = ElementTree.fromstring(archive.read("xl/workbook.xml"))
         rels = ElementTree.fromstring(archive.read("xl/_rels/workbook.xml.rels"))
@@ -40,7 +41,9 @@ def read_workbook(path):
                     fmt_id = xfs[style] if style < len(xfs) else "0"
                     fmt = custom.get(fmt_id, fmt_id)
                     kind = c.get("t", "n")
-                    if kind == "inlineStr":
+                    if c.find("m:f", NS) is not None:
+                        cells[_column(c.get("r"))] = ("f", c.find("m:f", NS).text, fmt)
+                    elif kind == "inlineStr":
                         value = "".join(t.text or "" for t in c.iter(f"{{{NS['m']}}}t"))
                         cells[_column(c.get("r"))] = ("s", value, fmt)
                     elif kind == "s":

@@ -2,6 +2,7 @@
 inserts them in bulk on other databases)."""
 
 from contextlib import contextmanager
+from functools import partial
 
 from django.db import connection
 
@@ -57,14 +58,42 @@ def compile_copy_line(columns, nullable, times=(), constants=None):
     return env["copy_line"]
 
 
+def compile_insert(model, columns, constants):
+    """(INSERT statement, function `record -> parameters`) for databases without COPY.
+
+    SQLite holds its one write lock while an import writes: Django's bulk_create spent about half a
+    millisecond of it on each record (building a model instance and preparing every value), so a
+    large upload kept every other organization waiting past the lock's timeout. Values go as they
+    are but for the two kinds of field the database driver cannot take as such: times (made naive
+    UTC text, as Django stores them) and UUIDs (as Django's field prepares them).
+    """
+    fields = {f.attname: f for f in model._meta.concrete_fields}
+    prepare = {}
+    for column in columns:
+        kind = fields[column].get_internal_type()
+        if kind == "DateTimeField":
+            prepare[column] = connection.ops.adapt_datetimefield_value
+        elif kind == "UUIDField":
+            prepare[column] = partial(fields[column].get_db_prep_save, connection=connection)
+    names = ", ".join(connection.ops.quote_name(c) for c in columns)
+    statement = f"INSERT INTO {connection.ops.quote_name(model._meta.db_table)} ({names}) VALUES ({', '.join(['%s'] * len(columns))})"
+    steps = [(c, prepare.get(c), c in constants, constants.get(c)) for c in columns]
+
+    def parameters(record):
+        return [value if fixed else (step(record[c]) if step is not None else record[c]) for c, step, fixed, value in steps]
+
+    return statement, parameters
+
+
 class Writer:
-    """Appends records: PostgreSQL COPY where available, bulk inserts elsewhere.
+    """Appends records: PostgreSQL COPY where available, inserts of a chunk at a time elsewhere.
 
     With PostgreSQL one COPY stays open across chunks, so the server stores rows while the next ones
     are read, checked and rated. Any other query on the connection first ends the COPY (a query
     cannot run while a COPY is open), through an execute wrapper installed for the import: a new
     person, a new month's pools or a duplicate check simply end it, and the next row starts another.
     Records are formatted into COPY's text format here (compile_copy_line) and sent a chunk at a time.
+    Elsewhere (SQLite) a chunk is one executemany of a plain INSERT (compile_insert).
     """
 
     def __init__(self, kind: Kind, constants):
@@ -79,6 +108,8 @@ class Writer:
             self.statement = f"COPY {connection.ops.quote_name(kind.model._meta.db_table)} ({quoted}) FROM STDIN"
             nullable = {f.attname for f in kind.model._meta.concrete_fields if f.null}
             self.copy_line = compile_copy_line(self.columns, nullable, kind.time_columns, constants)
+        else:
+            self.statement, self.parameters = compile_insert(kind.model, self.columns, constants)
 
     def write(self, records, lines=None):
         """Take the records of a chunk: sent to the COPY (as `lines`, if the caller formatted them
@@ -112,10 +143,9 @@ class Writer:
         insert the pending records; after an error, drop them and abort the COPY."""
         if not self.use_copy:
             if self.pending and exc is None:
-                model, columns = self.kind.model, self.columns
                 rows, self.pending = self.pending, []
-                constants = self.constants
-                model.objects.bulk_create([model(**{c: r[c] for c in columns} | constants) for r in rows], batch_size=500)
+                with connection.cursor() as cursor:
+                    cursor.executemany(self.statement, [self.parameters(r) for r in rows])
             return
         if exc is None:
             self.send()

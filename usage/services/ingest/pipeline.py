@@ -14,25 +14,12 @@ from ...choices import RecordKind
 from ...models import ImportBatch, RatingState
 from ..cleaning import RowError
 from ..rating import RatingContext
-from ..sources import Layout, RowSource, SourceError, from_graph_payload, open_source
+from ..sources import RowSource, SourceError, from_graph_payload, open_source
+from .checking import CheckedRows, ImportRejected, Spool, checks_before_writing
 from .copy_writer import Writer
 from .daily_totals import DailyTotals
 from .duplicates import existing_ids, existing_span
 from .kinds import CALLS, KINDS
-
-CHUNK_SIZE = 1000
-MAX_ERRORS = 50
-
-
-class ImportRejected(Exception):
-    """The input was refused as a whole; nothing was written."""
-
-    def __init__(self, errors, *, truncated=False):
-        self.errors = errors
-        self.truncated = truncated
-        first = str(errors[0]) if errors else "the input was refused"
-        more = f" (and {len(errors) - 1} more problem(s))" if len(errors) > 1 else ""
-        super().__init__(f"Nothing was imported: {first}{more}.")
 
 
 @dataclass
@@ -65,9 +52,15 @@ def ingest(organization, source: RowSource, *, origin=ImportBatch.Source.UPLOAD,
 
     A first pass checks for duplicates only where the organization already has records (see
     `existing_span`); a UsageId repeated far apart in the same file then meets the unique
-    constraint, and the import starts again from `reopen()` (a fresh source) checking every chunk.
+    constraint, and the import starts again checking every chunk: from `reopen()` (a fresh source),
+    or from the spool where the rows were checked before the transaction (see checking.py).
     """
+    kind = KINDS[source.kind]
+    spool = None
     try:
+        chunks = CheckedRows(kind, source)
+        if checks_before_writing():
+            chunks = spool = Spool(chunks)
         with transaction.atomic(durable=True):
             RatingState.objects.get_or_create(organization=organization)
             RatingState.objects.select_for_update(no_key=True).filter(organization=organization).update(
@@ -75,17 +68,21 @@ def ingest(organization, source: RowSource, *, origin=ImportBatch.Source.UPLOAD,
             )
             try:
                 with transaction.atomic():
-                    return _ingest_once(organization, source, origin, actor, filename, careful=False)
+                    return _ingest_once(organization, kind, source, chunks, origin, actor, filename, careful=False)
             except DatabaseError as exc:
-                if reopen is None or not _is_unique_violation(exc):
+                if (spool is None and reopen is None) or not _is_unique_violation(exc):
                     raise
-            return _ingest_once(organization, reopen(), origin, actor, filename, careful=True)
+            again = spool if spool is not None else CheckedRows(kind, reopen())
+            return _ingest_once(organization, kind, source, again, origin, actor, filename, careful=True)
     except SourceError as exc:
         raise ImportRejected([RowError(exc.row, exc.column, exc.problem)]) from None
     except DatabaseError as exc:
         if not _is_unique_violation(exc):
             raise
         raise ImportRejected([RowError("", "UsageId", _integrity_problem(exc))]) from None
+    finally:
+        if spool is not None:
+            spool.close()
 
 
 def _is_unique_violation(exc):
@@ -95,49 +92,16 @@ def _is_unique_violation(exc):
     return False
 
 
-def _ingest_once(organization, source, origin, actor, filename, *, careful):
-    kind = KINDS[source.kind]
-    errors = []
+def _ingest_once(organization, kind, source, chunks, origin, actor, filename, *, careful):
     ctx = RatingContext(organization)
     batch = ImportBatch.objects.create(
         organization=organization, kind=source.kind, source=origin, filename=(filename or source.description)[:255], created_by=actor
     )
     run = _Run(kind, organization, ctx, batch, careful=careful)
     with run.writer.session():
-        layout = source.layout
-        clean = kind.cleaner(layout)
-        names = layout.names
-        finish = kind.finish
-        chunk = []
-        append = chunk.append
-        read = 0
-        for label, payload in source.rows:
-            if type(payload) is list:
-                read += 1
-                record = clean(payload, label, names, errors)
-                if record is not None and finish(record, label, names, errors) and not errors:
-                    append(record)
-                    if len(chunk) >= CHUNK_SIZE:
-                        run.process(chunk)
-                        chunk = []
-                        append = chunk.append
-                elif len(errors) >= MAX_ERRORS:
-                    raise ImportRejected(errors, truncated=True)
-            elif isinstance(payload, Layout):
-                layout = payload
-                clean = kind.cleaner(layout)
-                names = layout.names
-            else:
-                read += 1
-                errors.append(RowError(payload.row or label, payload.column, payload.problem))
-                if len(errors) >= MAX_ERRORS:
-                    raise ImportRejected(errors, truncated=True)
-        run.read = read
-        if errors:
-            raise ImportRejected(errors)
-        if run.read == 0:
-            raise ImportRejected([RowError("", "", "There are no rows to import.")])
-        run.process(chunk)
+        for chunk in chunks:
+            run.process(chunk)
+        run.read = chunks.read
     return run.finish(source)
 
 
