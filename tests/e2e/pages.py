@@ -121,7 +121,7 @@ def lock_out(page, live_url, demo):
 
 PAGES = [
     Page("Sign in", "Sign in to the admin center", None, "login", action=button("Sign in")),
-    Page("Locked out", "Too many sign-in attempts", None, steps=lock_out),
+    Page("Locked out", "Too many sign-in attempts", None, steps=lock_out, action=link("Back to the sign-in page")),
     Page("Home", "Welcome, Gabriel", GLOBAL_ADMIN, "home", action=link("Go to Communications Credits")),
     Page("Your products", "Your products", GLOBAL_ADMIN, "billing:products", action=link("Communications Credits")),
     Page("Communications Credits", "Communications Credits", GLOBAL_ADMIN, "billing:credits", action=link("Add funds")),
