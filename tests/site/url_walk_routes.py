@@ -305,6 +305,8 @@ ROUTES = {
     "usage_api:pstn_calls": Route({POST: Who.API_KEY}),
     "usage_api:sms": Route({POST: Who.API_KEY}),
     "usage_api:authorize": Route({GET: Who.API_KEY}, calls=(Call(GET, query={"user": "a@b.test", "number": "+12065550100"}),)),
+    # The API's OpenAPI document: no sign-in, no tenant data.
+    "usage_api:openapi": Route({GET: Who.ANYONE}),
     # For monitors: no sign-in, no tenant data; 503 names a server that does not answer.
     "health": Route({GET: Who.ANYONE}, calls=(Call(GET, ok=(200, 503)),)),
     "health_ready": Route({GET: Who.ANYONE}, calls=(Call(GET, ok=(200, 503)),)),
