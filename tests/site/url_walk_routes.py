@@ -54,7 +54,7 @@ class World:
     token_id: int
     export_id: object
     upn: str
-    admin: object = None
+    admin: object  # its Global Administrator: the outsider when this is the other organization
 
     @property
     def pk(self):
@@ -144,7 +144,7 @@ def role_group(role):
 ANONYMOUS = Persona("anonymous", signed_in=False)
 NO_ADMIN_ROLE = Persona("a member with no admin role")
 OUTSIDER = Persona("an admin of another organization", roles=frozenset({AdminRole.GLOBAL_ADMINISTRATOR}), outsider=True)
-ROLE_PERSONAS = [Persona(f"{role.label}", roles=frozenset({role})) for role in AdminRole]
+ROLE_PERSONAS = [Persona(role.label, roles=frozenset({role})) for role in AdminRole]
 
 
 # --- How each URL is called -------------------------------------------------------------------------------
