@@ -134,7 +134,7 @@ def test_the_document_is_served_as_kept_in_the_repository_to_anyone(client):
 
 # Findings of schemathesis in the Graph reader (usage/services/sources.py, the upload-hardening work):
 # pinned here as the right behaviour. tests/usage/test_openapi_schemathesis.py leaves the inputs that
-# answer 500 out (is_a_known_reader_bug) until the fix lands; then these tests pass, and the marks and
+# answer 500 out (is_a_known_import_bug) until the fix lands; then these tests pass, and the marks and
 # that filter are to be removed.
 READER_FIX = "usage/services/sources.py (upload hardening) reads this shape wrongly; reported to the lead"
 
