@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import api
+from . import api, openapi
 
 app_name = "usage_api"
 
@@ -8,4 +8,5 @@ urlpatterns = [
     path("pstn-calls/", api.IngestView.as_view(), name="pstn_calls"),
     path("sms/", api.SmsIngestView.as_view(), name="sms"),
     path("authorize/", api.AuthorizeView.as_view(), name="authorize"),
+    path("openapi.json", openapi.openapi_schema, name="openapi"),
 ]
