@@ -14,6 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from billing.formulas import restore_neutralized
 from tests.usage.factories import CURRENT_HEADER
 from tests.usage.test_cleaning import SAMPLES, cleaned, expected
 from usage.choices import KNOWN_LICENSES, CallType, RecordKind
@@ -151,7 +152,9 @@ def test_a_row_is_either_the_checks_values_or_one_error_per_bad_value_naming_row
             continue
         assert not isinstance(payload, SourceError), (label, payload.problem)  # every row has the header's width
         read += 1
-        assert payload == rows[read - 1], "the CSV reader gives back the values written"
+        # A value such as "'=x" or "'\t" is read as a neutralized formula, its first quote taken off (billing.formulas).
+        written = [restore_neutralized(value) for value in rows[read - 1]]
+        assert payload == written, "the CSV reader gives back the values written"
         errors = []
         record = clean(payload, label, layout.names, errors)
         checked, refused = slow_path(specs, layout, payload, label)
