@@ -83,7 +83,10 @@ SMS_IMPORT_FIELDS.update(
 )
 SMS_REQUIRED = ["UsageId", "Sent Time", "Direction"]
 
-# Microsoft Graph callRecords getPstnCalls / getSmsLog rows (camelCase), as they come.
+# Microsoft Graph callRecords getPstnCalls / getSmsLog rows (camelCase), as they come: the keys the import
+# reads. Graph's `currency` is not one (this site rates every record in the organization's currency):
+# like any key not listed, it is ignored whatever it holds, while a value read must be text, a number,
+# true, false or null (usage/services/sources/graph.py).
 GRAPH_PSTN_FIELDS = {
     "id": "usage_id",
     "callId": "call_id",
@@ -96,7 +99,6 @@ GRAPH_PSTN_FIELDS = {
     "charge": "reported_charge",
     "connectionCharge": "reported_connection_fee",
     "callType": "call_type",
-    "currency": "reported_currency",
     "calleeNumber": "callee_number",
     "callerNumber": "caller_number",
     "usageCountryCode": "user_location",
@@ -118,7 +120,6 @@ GRAPH_SMS_FIELDS = {
     "smsType": "sms_type",
     "smsUnits": "segments",
     "callCharge": "reported_charge",
-    "currency": "reported_currency",
     "destinationContext": "destination_context",
     "destinationName": "destination_name",
     "destinationNumber": "destination_number",

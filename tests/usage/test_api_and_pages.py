@@ -99,6 +99,16 @@ def test_the_upload_page_lists_each_problem_and_imports_nothing(client, global_a
     assert not CallRecord.objects.exists()
 
 
+def test_the_upload_page_refuses_a_time_whose_utc_leaves_the_calendar(client, global_admin, org, rates):
+    client.force_login(global_admin)
+    upload = io.BytesIO(csv_bytes([export_row(**{"Start Time": "0001-01-01T00:05:00+02:24", "End Time": ""})]))
+    upload.name = "calls.csv"
+    response = client.post(reverse("usage:import"), {"kind": "pstn", "file": upload})
+    html = response.content.decode()
+    assert response.status_code == 400 and "line 2" in html and "Start Time" in html and "outside the calendar" in html
+    assert not CallRecord.objects.exists()
+
+
 def test_a_reports_reader_can_read_but_not_import(client, reports_reader):
     client.force_login(reports_reader)
     assert client.get(reverse("usage:import")).status_code == 403

@@ -131,6 +131,31 @@ def test_an_end_before_the_start_and_a_short_row_are_errors(org, rates):
     assert [(e.row, e.column) for e in refused.value.errors] == [("line 3", "End Time"), ("line 4", "")]
 
 
+@pytest.mark.parametrize(("bad_rows", "truncated"), [(50, False), (51, True), (60, True)])
+def test_at_most_50_problems_are_listed_and_truncated_says_whether_there_were_more(org, rates, bad_rows, truncated):
+    with pytest.raises(ImportRejected) as refused:
+        import_csv(org, csv_bytes([export_row(**{"Call Type": ""}) for _ in range(bad_rows)]))
+    assert len(refused.value.errors) == 50 and refused.value.truncated is truncated
+    assert refused.value.errors[-1].row == "line 51"
+    assert ("more than 49" in str(refused.value)) is truncated
+
+
+def test_a_row_adding_several_problems_past_the_50th_is_cut_at_50(org, rates):
+    rows = [export_row(**{"Call Type": "", "Duration Seconds": "-1", "Start Time": "x"}) for _ in range(20)]
+    with pytest.raises(ImportRejected) as refused:
+        import_csv(org, csv_bytes(rows))
+    assert len(refused.value.errors) == 50 and refused.value.truncated is True
+
+
+@pytest.mark.parametrize("time", ["0001-01-01T00:05:00+02:24", "9999-12-31T23:59:59-01:00"])
+def test_a_time_whose_utc_leaves_the_calendar_is_refused_by_row_and_column(org, people, rates, time):
+    with pytest.raises(ImportRejected) as refused:
+        import_csv(org, csv_bytes([export_row(), export_row(**{"Start Time": time, "End Time": ""})]))
+    assert [(e.row, e.column) for e in refused.value.errors] == [("line 3", "Start Time")]
+    assert "outside the calendar (years 1 to 9999) once converted to UTC" in refused.value.errors[0].problem
+    assert not CallRecord.objects.exists() and not ImportBatch.objects.exists()
+
+
 def test_an_error_late_in_a_long_file_leaves_nothing_behind(org, people, rates, monkeypatch):
     monkeypatch.setattr("usage.services.ingest.checking.CHUNK_SIZE", 10)
     rows = [export_row() for _ in range(35)] + [export_row(**{"Call Type": ""})]
@@ -193,6 +218,22 @@ def test_a_jsonl_file_of_several_pages_is_read_line_by_line(org, people, rates):
     lines = [json.dumps(page([graph_call(), graph_call()])), json.dumps(page([graph_call()]))]
     result = ingest(org, open_source(io.BytesIO("\n".join(lines).encode()), "calls.jsonl", "pstn"), origin="command")
     assert result.created == 3
+
+
+def test_a_jsonl_line_whose_page_cannot_be_read_is_named_by_its_line(org, people, rates):
+    lines = [
+        json.dumps(page([graph_call()])),
+        json.dumps({"@odata.context": "", "value": None}),
+        json.dumps([page([graph_call()]), {"@odata.context": ["getPstnCalls"], "value": []}]),
+        "5",
+        json.dumps(page([graph_call(callId={"id": 1})])),
+    ]
+    with pytest.raises(ImportRejected) as refused:
+        ingest(org, open_source(io.BytesIO("\n".join(lines).encode()), "calls.jsonl", "pstn"), origin="command")
+    assert [(e.row, e.column) for e in refused.value.errors] == [
+        ("line 2", "value"), ("line 3 [1]", "@odata.context"), ("line 4", ""), ("line 5 value[0]", "callId"),
+    ]
+    assert not CallRecord.objects.exists() and not ImportBatch.objects.exists()
 
 
 def test_memory_stays_flat_while_a_large_file_is_imported(org, people, rates, monkeypatch):

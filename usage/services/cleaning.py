@@ -92,7 +92,11 @@ def _moment(value, required):
     if moment.tzinfo is None:
         # The export's times are UTC by definition; some older files leave the Z out.
         return moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC)
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:
+        # 0001-01-01T00:05:00+02:24 is a time Python reads, but its UTC is before the year 1.
+        raise Bad(f"\"{value}\" is outside the calendar (years 1 to 9999) once converted to UTC.") from None
 
 
 def required_time(value):

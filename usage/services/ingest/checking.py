@@ -1,7 +1,7 @@
 """Reading and checking the rows of a source, apart from writing them.
 
 `CheckedRows` reads a source and yields its records a chunk at a time, every value cleaned and
-checked; a bad row and it raises ImportRejected (listing every bad row up to MAX_ERRORS) before
+checked; a bad row and it raises ImportRejected (listing the first MAX_ERRORS problems) before
 its last chunk, so that the import's transaction is rolled back.
 
 Where the chunks go depends on the database's locks. On PostgreSQL an import locks only rows of its
@@ -26,13 +26,15 @@ MAX_ERRORS = 50
 
 
 class ImportRejected(Exception):
-    """The input was refused as a whole; nothing was written."""
+    """The input was refused as a whole; nothing was written. It lists the first MAX_ERRORS problems;
+    `truncated` says there were more (a row can add several at once, so the list is cut here)."""
 
     def __init__(self, errors, *, truncated=False):
-        self.errors = errors
-        self.truncated = truncated
+        self.errors = errors[:MAX_ERRORS]
+        self.truncated = truncated or len(errors) > MAX_ERRORS
         first = str(errors[0]).rstrip(".") if errors else "the input was refused"
-        more = f" (and {len(errors) - 1} more problem(s))" if len(errors) > 1 else ""
+        others = len(self.errors) - 1
+        more = f" (and {'more than ' if self.truncated else ''}{others} more problem(s))" if others > 0 else ""
         super().__init__(f"Nothing was imported: {first}{more}.")
 
 
@@ -69,8 +71,8 @@ class CheckedRows:
                         yield chunk
                         chunk = []
                         append = chunk.append
-                elif len(errors) >= MAX_ERRORS:
-                    raise ImportRejected(errors, truncated=True)
+                elif len(errors) > MAX_ERRORS:
+                    raise ImportRejected(errors)
             elif isinstance(payload, Layout):
                 layout = payload
                 clean = kind.cleaner(layout)
@@ -78,8 +80,8 @@ class CheckedRows:
             else:
                 read += 1
                 errors.append(RowError(payload.row or label, payload.column, payload.problem))
-                if len(errors) >= MAX_ERRORS:
-                    raise ImportRejected(errors, truncated=True)
+                if len(errors) > MAX_ERRORS:
+                    raise ImportRejected(errors)
         self.read = read
         if errors:
             raise ImportRejected(errors)

@@ -30,13 +30,17 @@ def _graph_fields(kind):
     return GRAPH_PSTN_FIELDS, GRAPH_PSTN_REQUIRED
 
 
-def kind_of_graph_page(page, default):
-    context = page.get("@odata.context", "") if isinstance(page, dict) else ""
+def kind_of_graph_page(context, default):
+    """The report a page's `@odata.context` (text) names, or `default` if it names none."""
     if "getSmsLog" in context:
         return RecordKind.SMS
     if "getPstnCalls" in context:
         return RecordKind.PSTN
     return default
+
+
+class _NotAValue(Exception):
+    """A row's value that is a JSON object or list: Graph's values are text, numbers, true, false or null."""
 
 
 def _as_text(value):
@@ -46,6 +50,8 @@ def _as_text(value):
         return value
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, dict | list):
+        raise _NotAValue
     return str(value)
 
 
@@ -67,18 +73,37 @@ def graph_rows(items, kind, *, prefix="value"):
         if missing:
             yield label, SourceError(f"has no {', '.join(missing)}.", row=label, column=", ".join(missing))
             continue
-        yield label, [_as_text(item.get(key)) for key in keys]
+        try:
+            values = [_as_text(item.get(key)) for key in keys]
+        except _NotAValue:
+            nested = [key for key in keys if isinstance(item.get(key), dict | list)]
+            problem = "is a JSON object or list; a value is text, a number, true, false or null."
+            yield label, SourceError(problem, row=label, column=", ".join(nested))
+            continue
+        yield label, values
+
+
+def _page(page, kind, label):
+    """(kind, rows, prefix of the rows' labels) of one Graph page, named `label` in errors ("" for the
+    body as a whole, "[2]" in a list of pages): its `value` is a list, its `@odata.context` text."""
+    context = page.get("@odata.context", "")
+    if not isinstance(context, str):
+        raise SourceError("The page's \"@odata.context\" is not text (Graph's context URL, naming the report the page comes from).",
+                          row=label, column="@odata.context")
+    items = page.get("value")
+    if not isinstance(items, list):
+        raise SourceError("The page has no \"value\" list (a Graph page holds its rows in \"value\").", row=label, column="value")
+    return kind_of_graph_page(context, kind), items, f"{label}.value" if label else "value"
 
 
 def pages_from_payload(payload, kind):
-    """A page ({"value": [...]}), a bare list of rows, or a list of pages: as a script sends them."""
+    """A page ({"value": [...]}), a bare list of rows, or a list of pages: as a script sends them.
+    Every page is checked before any row is read (SourceError naming the page and its key)."""
     if isinstance(payload, dict):
-        if "value" not in payload or not isinstance(payload["value"], list):
-            raise SourceError("The JSON object has no \"value\" list (a Graph page holds its rows in \"value\").", column="value")
-        return [(kind_of_graph_page(payload, kind), payload["value"], "value")]
+        return [_page(payload, kind, "")]
     if isinstance(payload, list):
         if payload and all(isinstance(p, dict) and "value" in p for p in payload):
-            return [(kind_of_graph_page(p, kind), p["value"], f"[{i}].value") for i, p in enumerate(payload)]
+            return [_page(p, kind, f"[{i}]") for i, p in enumerate(payload)]
         return [(kind, payload, "")]
     raise SourceError("The JSON must be a Graph page (an object with \"value\") or a list of rows.")
 
@@ -134,7 +159,13 @@ def _jsonl_line(line, number, kind):
     if isinstance(payload, dict) and "value" not in payload:
         yield from graph_rows([payload], kind, prefix=f"line {number}")
         return
-    for page_kind, items, prefix in pages_from_payload(payload, kind):
+    try:
+        pages = pages_from_payload(payload, kind)
+    except SourceError as exc:
+        where = f"line {number} {exc.row}".rstrip()
+        yield where, SourceError(exc.problem, row=where, column=exc.column)
+        return
+    for page_kind, items, prefix in pages:
         if page_kind != kind:
             yield f"line {number}", SourceError("comes from another Graph report than the one imported.", row=f"line {number}")
             return
