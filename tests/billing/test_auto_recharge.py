@@ -455,3 +455,43 @@ def test_an_attempt_still_retrying_on_the_replaced_card_does_not_hold_up_the_new
     account.refresh_from_db()
     assert account.balance == Decimal("65.00") and account.auto_recharge_state.consecutive_failures == 0
     assert recorder.failed == [], "the replaced card's failure is not announced"
+
+
+# --- arming on each posting --------------------------------------------------------------------------
+
+
+def test_arming_follows_the_balance_across_the_trigger_one_crossing_at_a_time(org, card, billing_admin):
+    account = arm(org, card, billing_admin)  # 100, trigger 20
+    # Paused, so that no round moves the balance while the arming alone is watched.
+    AutoRechargeState.objects.filter(account=account).update(paused_at=timezone.now(), paused_reason="test")
+
+    def state():
+        return AutoRechargeState.objects.get(account=account)
+
+    def top_up(amount, key):
+        services.fund_credits(
+            organization=org, actor=billing_admin, amount=Decimal(amount), payment_method=card, idempotency_key=key
+        )
+
+    spend(account, "50.00")  # 50: above
+    assert (state().due_since, state().crossing) == (None, 0)
+    spend(account, "40.00")  # 10: crossed
+    first = state()
+    assert first.due_since is not None and first.crossing == 1
+    spend(account, "5.00")  # 5: still below, the same crossing
+    top_up("10.00", "t1")  # 15: still below
+    assert (state().due_since, state().crossing) == (first.due_since, 1)
+    top_up("10.00", "t2")  # 25: back above
+    assert (state().due_since, state().crossing) == (None, 1)
+    spend(account, "5.00")  # 20: at the trigger is not below it
+    assert (state().due_since, state().crossing) == (None, 1)
+    spend(account, "0.01")  # 19.99: a second crossing
+    assert state().due_since is not None and state().crossing == 2
+
+    top_up("30.00", "t3")
+    services.update_auto_recharge(
+        organization=org, actor=billing_admin, enabled=False, amount=Decimal("50.00"), trigger=Decimal("20.00"),
+        payment_method=card, monthly_cap=None,
+    )
+    spend(account, "45.00")  # 4.99, but auto-recharge is off: nothing is armed
+    assert (state().due_since, state().crossing) == (None, 2)
