@@ -20,6 +20,7 @@ from usage.models import CallRecord, ImportBatch, SmsRecord
 from usage.selectors import explain_charge, parameters_for
 from usage.services.exports.requesting import build_immediate
 from usage.services.ingest import import_graph_payload
+from usage.tables import record_url as cell_url
 
 pytestmark = pytest.mark.django_db
 
@@ -257,3 +258,8 @@ def test_the_exports_charge_and_the_ledger_agree_to_the_cent_for_every_record_of
         charged = CallRecord.objects.filter(batch__ledger_entry=pk, rating="charged").first()
         paid_by |= {d.lot.entry.idempotency_key for d in explain_charge(org, "pstn", charged.pk).ledger.lots.draws}
     assert paid_by == {"month:fund", "month:more"}
+
+
+def test_the_cells_address_is_the_one_reverse_gives():
+    for kind, pk in (("pstn", 1), ("sms", 42), ("pstn", 987654321)):
+        assert cell_url(kind, pk) == reverse("usage:record", kwargs={"kind": kind, "pk": pk})
