@@ -263,3 +263,20 @@ def test_the_exports_charge_and_the_ledger_agree_to_the_cent_for_every_record_of
 def test_the_cells_address_is_the_one_reverse_gives():
     for kind, pk in (("pstn", 1), ("sms", 42), ("pstn", 987654321)):
         assert cell_url(kind, pk) == reverse("usage:record", kwargs={"kind": kind, "pk": pk})
+
+
+def test_refused_and_unpriced_calls_say_what_would_have_priced_them(client, reports_reader, org, people, rates, funded):
+    load(org, [
+        graph_call(upn="bob@contoso.test", start=days_ago(1, 9), seconds=100, callee="+4930901820"),  # no credits license
+        graph_call(upn="dave@contoso.test", start=days_ago(1, 10), seconds=100, callee="+81312345678"),  # no rate for +81
+    ])
+    refused, unpriced = CallRecord.objects.order_by("start_time")
+    assert (refused.rating, unpriced.rating) == ("refused", "not_priced")
+    client.force_login(reports_reader)
+    response = client.get(record_url(refused))
+    why = response.context["why"]
+    assert why.rate.rate.prefix == "49" and why.rate.charge is None and why.ledger is None
+    assert "Nobody: it could not be charged" in response.content.decode()
+    response = client.get(record_url(unpriced))
+    assert response.context["why"].rate.rate is None
+    assert "No rate line in USD matches" in response.content.decode()
