@@ -14,7 +14,7 @@ Records do not store the rate line, the pool or the lots, so this reads them bac
 """
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
@@ -22,7 +22,7 @@ from billing.catalog import CATALOG
 from billing.models import CreditAccount, Subscription
 from billing.money import ZERO, to_money
 
-from ..choices import CONFERENCE_DIAL_IN_TYPES, COVERED_RATINGS, Rating, RecordKind
+from ..choices import CONFERENCE_DIAL_IN_TYPES, Rating, RecordKind
 from ..columns import PSTN_EXPORT_COLUMNS, SMS_EXPORT_COLUMNS
 from ..models import CallRecord, PoolUsage, SmsRecord
 from ..services.rating import billable_minutes
@@ -96,7 +96,6 @@ class ChargeExplanation:
     pool: PoolDrawn | None = None
     rate: RateApplied | None = None
     ledger: LedgerLink | None = None
-    notes: list = field(default_factory=list)
 
     @property
     def is_call(self):
@@ -122,8 +121,7 @@ def explain_charge(organization, kind, pk) -> ChargeExplanation:
         units=units,
         unit="min" if is_call else "segment(s)",
     )
-    if record.rating in COVERED_RATINGS or record.rating in PRICED_RATINGS:
-        explanation.pool = pool_drawn(organization, record, units)
+    explanation.pool = pool_drawn(organization, record, units)  # any rating whose reason names a pool
     if record.capability and record.rating in (Rating.INCLUDED_PLAN, Rating.INCLUDED_CONFERENCE, Rating.INCLUDED_SMS):
         explanation.subscription = (
             Subscription.objects.filter(organization=organization, product__capability=record.capability).select_related("product").first()
