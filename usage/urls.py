@@ -7,6 +7,7 @@ app_name = "usage"
 urlpatterns = [
     path("", views.ReportView.as_view(), name="report"),
     path("sms/", views.SmsReportView.as_view(), name="sms_report"),
+    path("<str:kind>/records/<int:pk>/", views.RecordView.as_view(), name="record"),
     path("<str:kind>/columns/", views.EditColumnsView.as_view(), name="edit_columns"),
     path("<str:kind>/export/", views.ExportView.as_view(), name="export_create"),
     path("downloads/", views.DownloadsView.as_view(), name="downloads"),

@@ -18,7 +18,7 @@ from .access import UsageImportMixin, can_import
 from .charts import bar_chart, data_rows_html
 from .choices import ExportFormat, ExportStatus, RecordKind
 from .forms import EditColumnsForm, ImportForm
-from .models import Export, ReportPreference
+from .models import CallRecord, Export, ReportPreference, SmsRecord
 from .paging import TablePage
 from .services.exports import requesting
 from .services.ingest import ImportRejected, import_file
@@ -111,6 +111,22 @@ class SmsReportView(ReportView):
 
 # The report of each kind, for the views that take the kind from their URL.
 REPORTS = {view.kind: view for view in (ReportView, SmsReportView)}
+
+
+class RecordView(AdminCenterMixin, View):
+    """Why this charge: one record of a report, how it was rated, who paid, and what paid for it."""
+
+    def get(self, request, kind, pk):
+        if kind not in REPORTS:
+            raise Http404("No such report.")
+        try:
+            explanation = selectors.explain_charge(self.organization, kind, pk)
+        except (CallRecord.DoesNotExist, SmsRecord.DoesNotExist):
+            raise Http404("No such record in this organization.") from None
+        return render(
+            request, "usage/record.html",
+            {"why": explanation, "record": explanation.record, "report_url": reverse(REPORTS[kind].url_name), "noun": REPORTS[kind].noun},
+        )
 
 
 def safe_back(request, fallback):

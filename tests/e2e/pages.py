@@ -76,6 +76,11 @@ def url_of(name, **demo_fields):
     return lambda demo: reverse(name, kwargs={key: getattr(demo, field) for key, field in demo_fields.items()})
 
 
+def record_url(kind, field):
+    """The address of a record's "Why this charge" page; the record's id is the demo's `field`."""
+    return lambda demo: reverse("usage:record", kwargs={"kind": kind, "pk": getattr(demo, field)})
+
+
 def review_a_purchase(page, live_url, demo):
     page.goto(f"{live_url}{reverse('billing:add_funds')}")
     page.get_by_label("Amount").fill("25")
@@ -142,6 +147,12 @@ PAGES = [
     Page("Usage report: edit columns", "PSTN and SMS usage", GLOBAL_ADMIN, steps=open_edit_columns, action=button("Save columns")),
     Page("Usage report: chart data", "PSTN and SMS usage", GLOBAL_ADMIN, steps=open_chart_data),
     Page("Usage report (SMS)", "PSTN and SMS usage", GLOBAL_ADMIN, "usage:sms_report", action=button("Run report")),
+    Page("Why this charge: a charged call", "Why this charge", GLOBAL_ADMIN, "usage:record",
+         record_url("pstn", "charged_call_id"), action=link("Back to the report")),
+    Page("Why this charge: a call from a pool", "Why this charge", READER, "usage:record",
+         record_url("pstn", "pool_call_id"), action=link("Back to the report")),
+    Page("Why this charge: an SMS", "Why this charge", GLOBAL_ADMIN, "usage:record",
+         record_url("sms", "sms_id"), action=link("Back to the report")),
     Page("Export progress", "Original format (.zip of CSV files)", GLOBAL_ADMIN, "usage:export",
          url_of("usage:export", public_id="export_id"), action=link(re.compile("^Download"))),
     Page("Downloads", "Downloads", GLOBAL_ADMIN, "usage:downloads", action=link(re.compile("^Download"))),

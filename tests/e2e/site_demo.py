@@ -24,7 +24,8 @@ from billing.services.reconciliation import reconcile
 from notifications import services as notification_services
 from notifications.kinds import OPTIONAL
 from notifications.models import Event
-from usage.choices import ExportFormat, RecordKind
+from usage.choices import ExportFormat, Rating, RecordKind
+from usage.models import CallRecord, SmsRecord
 from usage.selectors import ReportState
 from usage.services.api_keys import create_api_key
 from usage.services.exports.requesting import request_export
@@ -53,6 +54,9 @@ class SiteDemo:
     event_id: int
     export_id: str
     api_key_id: int
+    charged_call_id: int  # a call charged to credits: its "Why this charge" page shows the rate, entry and lots
+    pool_call_id: int  # a call from a calling plan's pool
+    sms_id: int
 
     @staticmethod
     def user(email):
@@ -89,7 +93,20 @@ def build_site_demo() -> SiteDemo:
         event_id=Event.objects.filter(organization=contoso).earliest("occurred_at").pk,
         export_id=str(export.public_id),
         api_key_id=token.pk,
+        charged_call_id=newest(CallRecord, contoso, Rating.CHARGED),
+        pool_call_id=newest(CallRecord, contoso, Rating.INCLUDED_PLAN),
+        sms_id=newest(SmsRecord, contoso, None),
     )
+
+
+def newest(model, organization, rating):
+    """The id of the organization's newest record (of that rating): a "Why this charge" page to visit."""
+    records = model.objects.filter(organization=organization)
+    if rating:
+        records = records.filter(rating=rating)
+    found = records.order_by("-pk").values_list("pk", flat=True).first()
+    assert found is not None, f"the demo has no {model._meta.verbose_name} rated {rating}"
+    return found
 
 
 def refuse_one_funding_notice():

@@ -28,7 +28,7 @@ from notifications.services import add_low_balance_threshold
 from tests.factories import CardFactory, OrganizationFactory, admin_in
 from tests.usage.factories import PersonFactory, csv_bytes, export_row, graph_call, graph_sms, page
 from usage.access import IMPORT_ROLES
-from usage.models import Export
+from usage.models import CallRecord, Export
 from usage.selectors import parameters_for
 from usage.services.api_keys import create_api_key
 from usage.services.exports.jobs import build_export
@@ -53,6 +53,7 @@ class World:
     threshold_id: int
     token_id: int
     export_id: object
+    call_id: int  # a call record, for its "Why this charge" page
     upn: str
     admin: object  # its Global Administrator: the outsider when this is the other organization
 
@@ -87,6 +88,7 @@ def seed_organization(name, marker, *, slug):
         expires_at=datetime.now(UTC) + timedelta(days=7),
     )
     build_export(export.pk)
+    call = CallRecord.objects.filter(organization=organization).order_by("pk").first()
     return World(
         marker=marker,
         organization=organization,
@@ -98,6 +100,7 @@ def seed_organization(name, marker, *, slug):
         threshold_id=threshold.pk,
         token_id=token.pk,
         export_id=export.public_id,
+        call_id=call.pk,
         upn=upn,
         admin=admin,
     )
@@ -270,6 +273,9 @@ ROUTES = {
                Call(GET, query={**REPORT, "sort": "-charge"})),
     ),
     "usage:sms_report": Route({GET: Who.ADMIN}, calls=(Call(GET, query=REPORT),)),
+    "usage:record": Route(
+        {GET: Who.ADMIN}, kwargs=lambda w: {"kind": "pstn", "pk": w.call_id}, calls=(Call(GET, foreign=NOT_FOUND),)
+    ),
     "usage:edit_columns": Route(
         {POST: Who.ADMIN}, kwargs=lambda w: {"kind": "pstn"},
         calls=(Call(POST, writes=True, data=lambda w: {"shown": [name for name, _ in CallRecordTable.column_choices()][:3]}),),

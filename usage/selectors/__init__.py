@@ -4,13 +4,16 @@
   rows, totals) read from a query string, which the page and the exports share;
 - advice: what the subscriptions cover, and how many credits to buy;
 - downloads: the exports Downloads lists;
-- api_keys: the organization's API keys.
+- api_keys: the organization's API keys;
+- charge: why a record was charged (its rating, the rate line or pool, the ledger entry and its
+  lots, traced by ledger_trace).
 
 Keyset paging of the report's table is in usage.paging.
 """
 
 from .advice import CoverageSummary, Recommendation, coverage_summary, recommendation
 from .api_keys import organization_keys
+from .charge import ChargeExplanation, explain_charge
 from .downloads import exports_for, live_exports
 from .report import (
     TIME_FIELDS,
@@ -26,12 +29,14 @@ from .report import (
 
 __all__ = [
     "TIME_FIELDS",
+    "ChargeExplanation",
     "CoverageSummary",
     "DayPoint",
     "Recommendation",
     "ReportState",
     "Summary",
     "coverage_summary",
+    "explain_charge",
     "export_queryset",
     "exports_for",
     "hidden_columns",
