@@ -13,6 +13,8 @@ urlpatterns = [
     path("organization/switch/", SwitchOrganizationView.as_view(), name="switch_organization"),
     path("sign-in/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("sign-out/", auth_views.LogoutView.as_view(), name="logout"),
+    # The rate lookup and rate table are usage's pages, under Billing > Communications Credits.
+    path("billing/products/communications-credits/rates/", include("usage.rate_urls")),
     path("billing/", include("billing.urls")),
     path("message-center/", include("notifications.urls")),
     path("reports/usage/", include("usage.urls")),

@@ -5,6 +5,8 @@
   forward its pages unchanged. The same service as the upload page: all or nothing, idempotent.
 - GET authorize/?user=<UPN>&number=<E.164>: may this user call this number now, and for how many
   minutes the pool and the balance allow.
+- GET rate-lookup/?number=<any format> (or ?country=<ISO 3166>&number_type=<type>), optionally &user=<UPN>:
+  the rate lookup of Billing > Communications Credits > Rate lookup, as JSON.
 """
 
 from django.conf import settings
@@ -17,6 +19,8 @@ from django.views.decorators.csrf import csrf_exempt
 
 from .choices import RecordKind
 from .models import ApiToken
+from .selectors.phone_numbers import NumberProblem, example_destination, parse_number
+from .selectors.rate_lookup import look_up_rate
 from .services.api_keys import hash_key
 from .services.ingest import ImportRejected, import_graph_payload
 from .services.rating import authorize_call
@@ -112,3 +116,23 @@ class AuthorizeView(TokenView):
                 "reason": decision.reason,
             }
         )
+
+
+class RateLookupView(TokenView):
+    """What a call to a number costs the organization today and who pays for it (selectors.rate_lookup)."""
+
+    def get(self, request):
+        number = request.GET.get("number", "").strip()
+        country = request.GET.get("country", "").strip()
+        number_type = request.GET.get("number_type", "").strip()
+        try:
+            if number:
+                destination = parse_number(number, self.organization.country)
+            elif country or number_type:
+                destination = example_destination(country, number_type or "fixed_line")
+            else:
+                raise NumberProblem("number", "Give ?number=<phone number>, or ?country=<ISO 3166 code>&number_type=<type>.")
+            answer = look_up_rate(self.organization, destination, upn=request.GET.get("user", ""))
+        except NumberProblem as problem:
+            return JsonResponse({"error": "bad_request", "message": f"{problem.field}: {problem.message}"}, status=400)
+        return JsonResponse(answer.as_dict())

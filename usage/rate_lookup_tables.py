@@ -1,0 +1,108 @@
+"""The rate table admins browse (sorted by price, country or prefix) and export (.xlsx and CSV):
+one declaration of its columns for the page and both exports."""
+
+import csv
+
+import django_tables2 as tables
+import xlsxwriter
+
+from billing.formulas import neutralize_formula
+
+from .models import Rate
+from .selectors.phone_numbers import country_name
+
+NUM = {"td": {"class": "num"}, "th": {"class": "num"}}
+
+
+class RateTable(tables.Table):
+    country = tables.Column(verbose_name="Country or region")
+    prefix = tables.Column(verbose_name="Prefix")
+    kind = tables.Column(verbose_name="Rate for")
+    description = tables.Column(verbose_name="Description", orderable=False)
+    per_unit = tables.Column(verbose_name="Price per minute or segment", attrs=NUM)
+    connection_fee = tables.Column(verbose_name="Connection fee", attrs=NUM)
+    currency = tables.Column(verbose_name="Currency", orderable=False)
+    effective_from = tables.DateColumn(verbose_name="Effective from", format="Y-m-d")
+    effective_to = tables.DateColumn(verbose_name="Until (not including)", format="Y-m-d", default="—")
+
+    class Meta:
+        model = Rate
+        fields = ("country", "prefix", "kind", "description", "per_unit", "connection_fee", "currency", "effective_from", "effective_to")
+        order_by = ("per_unit",)
+        attrs = {"class": "data-table"}
+        empty_text = "No rates in force today match these filters."
+
+    def _order(self, queryset, is_descending, *fields):
+        prefix = "-" if is_descending else ""
+        return queryset.order_by(*(f"{prefix}{f}" for f in (*fields, "pk"))), True
+
+    def order_per_unit(self, queryset, is_descending):
+        return self._order(queryset, is_descending, "per_unit", "connection_fee")
+
+    def order_connection_fee(self, queryset, is_descending):
+        return self._order(queryset, is_descending, "connection_fee", "per_unit")
+
+    def order_country(self, queryset, is_descending):
+        return self._order(queryset, is_descending, "country", "prefix")
+
+    def order_prefix(self, queryset, is_descending):
+        return self._order(queryset, is_descending, "prefix", "country")
+
+    def render_country(self, value):
+        return f"{country_name(value)} ({value})"
+
+    def render_prefix(self, value):
+        return f"+{value}" if value else "—"
+
+    def render_per_unit(self, value):
+        return f"{value.normalize():f}"
+
+    def render_connection_fee(self, value):
+        return f"{value.normalize():f}"
+
+
+# The exports: the same columns, values as plain text and numbers.
+EXPORT_COLUMNS = [
+    ("Country or region", lambda r: country_name(r.country) if r.country else ""),
+    ("Country code", lambda r: r.country),
+    ("Prefix", lambda r: f"+{r.prefix}" if r.prefix else ""),
+    ("Rate for", lambda r: r.get_kind_display()),
+    ("Description", lambda r: r.description),
+    ("Price per minute or segment", lambda r: r.per_unit),
+    ("Connection fee", lambda r: r.connection_fee),
+    ("Currency", lambda r: r.currency),
+    ("Effective from", lambda r: r.effective_from.isoformat()),
+    ("Until (not including)", lambda r: r.effective_to.isoformat() if r.effective_to else ""),
+]
+NUMERIC = {"Price per minute or segment", "Connection fee"}
+
+
+def csv_lines(rates, echo):
+    """The rates as CSV lines (for a StreamingHttpResponse): text neutralized for spreadsheets
+    (billing.formulas), amounts as plain numbers; `echo` is a file-like object whose write returns its text."""
+    writer = csv.writer(echo)
+    yield writer.writerow([label for label, _value in EXPORT_COLUMNS])
+    for rate in rates:
+        yield writer.writerow(
+            [value(rate) if label in NUMERIC else neutralize_formula(str(value(rate))) for label, value in EXPORT_COLUMNS]
+        )
+
+
+def write_xlsx(rates, target):
+    """The rates as an .xlsx workbook into `target` (a path or a binary file), in xlsxwriter's
+    constant_memory mode: rows are written as they come and never kept."""
+    workbook = xlsxwriter.Workbook(target, {"constant_memory": True, "strings_to_formulas": False, "strings_to_urls": False})
+    sheet = workbook.add_worksheet("Rates")
+    bold = workbook.add_format({"bold": True})
+    price = workbook.add_format({"num_format": "0.000000"})
+    for col, (label, _value) in enumerate(EXPORT_COLUMNS):
+        sheet.write_string(0, col, label, bold)
+    sheet.set_column(0, 0, 28)
+    sheet.set_column(3, 4, 36)
+    for row_number, rate in enumerate(rates, start=1):
+        for col, (label, value) in enumerate(EXPORT_COLUMNS):
+            if label in NUMERIC:
+                sheet.write_number(row_number, col, float(value(rate)), price)
+            else:
+                sheet.write_string(row_number, col, str(value(rate)))
+    workbook.close()
