@@ -244,6 +244,19 @@ ROUTES = {
             Call(GET, query={"export": "csv", "kind": "adjustment"}, exports_rows=True),
         ),
     ),
+    # Billing > Communications Credits > Rate lookup and Rates: every admin reads them; the rate table
+    # is the site's (not an organization's), so its exports hold no tenant rows.
+    # Walked before usage:import, whose upload adds the other organization's person (by name) to an
+    # outsider's own organization: the lookup's person picker would then list that name.
+    "rates:lookup": Route(
+        {GET: Who.ADMIN},
+        calls=(Call(GET), Call(GET, query={"number": "+44 20 7946 0958"}), Call(GET, query={"country": "GB", "number_type": "mobile"})),
+    ),
+    "rates:table": Route(
+        {GET: Who.ADMIN},
+        calls=(Call(GET), Call(GET, query={"country": "US", "sort": "-per_unit"}), Call(GET, query={"export": "csv"}),
+               Call(GET, query={"export": "xlsx"})),
+    ),
     "billing:add_card": Route(
         {GET: Who.BILLING, POST: Who.BILLING},
         calls=(Call(GET), Call(POST, writes=True, data=lambda w: {
@@ -311,6 +324,7 @@ ROUTES = {
     "usage_api:pstn_calls": Route({POST: Who.API_KEY}),
     "usage_api:sms": Route({POST: Who.API_KEY}),
     "usage_api:authorize": Route({GET: Who.API_KEY}, calls=(Call(GET, query={"user": "a@b.test", "number": "+12065550100"}),)),
+    "usage_api:rate_lookup": Route({GET: Who.API_KEY}, calls=(Call(GET, query={"number": "+12065550100"}),)),
     # The API's OpenAPI document: no sign-in, no tenant data.
     "usage_api:openapi": Route({GET: Who.ANYONE}),
     # For monitors: no sign-in, no tenant data; 503 names a server that does not answer.
