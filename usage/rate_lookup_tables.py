@@ -65,7 +65,8 @@ class RateTable(tables.Table):
 EXPORT_COLUMNS = [
     ("Country or region", lambda r: country_name(r.country) if r.country else ""),
     ("Country code", lambda r: r.country),
-    ("Prefix", lambda r: f"+{r.prefix}" if r.prefix else ""),
+    # Digits without the "+": "+1" would be neutralized as a formula (it is too short for E.164).
+    ("Prefix (E.164 digits)", lambda r: r.prefix),
     ("Rate for", lambda r: r.get_kind_display()),
     ("Description", lambda r: r.description),
     ("Price per minute or segment", lambda r: r.per_unit),
