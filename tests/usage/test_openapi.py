@@ -18,6 +18,7 @@ from usage.services.api_keys import create_api_key
 pytestmark = pytest.mark.django_db
 
 PSTN, SMS, AUTHORIZE = "/api/usage/pstn-calls/", "/api/usage/sms/", "/api/usage/authorize/"
+RATE_LOOKUP = "/api/usage/rate-lookup/"
 
 
 def pointer(*parts):
@@ -72,6 +73,11 @@ EXCHANGES = [
     Exchange(AUTHORIZE, "get", 200, "someone the organization does not know", query={"user": "x@else.test", "number": "+12065550100"}),
     Exchange(AUTHORIZE, "get", 400, "no number", query={"user": "alice@contoso.test"}),
     Exchange(AUTHORIZE, "get", 401, "no key", query={"user": "alice@contoso.test", "number": "+1"}, key="none"),
+    Exchange(RATE_LOOKUP, "get", 200, "a number and a user", query={"number": "+44 20 7946 0958", "user": "carol@contoso.test"}),
+    Exchange(RATE_LOOKUP, "get", 200, "a number no rate prices", query={"number": "+81 3-1234-5678"}),
+    Exchange(RATE_LOOKUP, "get", 200, "a country and a number type", query={"country": "DE", "number_type": "mobile"}),
+    Exchange(RATE_LOOKUP, "get", 400, "a number that is not one", query={"number": "call me"}),
+    Exchange(RATE_LOOKUP, "get", 401, "no key", query={"number": "+12065550100"}, key="none"),
     Exchange("/api/usage/openapi.json", "get", 200, "the document itself, without a key", key="none"),
 ]
 
@@ -91,11 +97,11 @@ def test_the_document_and_each_of_its_schemas_are_well_formed():
     for name, schema in SCHEMA["components"]["schemas"].items():
         Draft202012Validator.check_schema(schema)
     assert reverse("usage_api:openapi") in SCHEMA["paths"]
-    assert {reverse(f"usage_api:{name}") for name in ("pstn_calls", "sms", "authorize")} <= set(SCHEMA["paths"])
+    assert {reverse(f"usage_api:{name}") for name in ("pstn_calls", "sms", "authorize", "rate_lookup")} <= set(SCHEMA["paths"])
 
 
 @pytest.mark.parametrize("exchange", EXCHANGES, ids=lambda e: f"{e.method.upper()} {e.path} {e.status} {e.what}")
-def test_each_answer_is_what_the_document_says(client, org, people, funded, key, settings, exchange):
+def test_each_answer_is_what_the_document_says(client, org, people, rates, funded, key, settings, exchange):
     operation = SCHEMA["paths"][exchange.path][exchange.method]
     headers = {}
     if exchange.key == "revoked":

@@ -45,6 +45,11 @@ schema.config.phases.update(phases=["examples", "fuzzing"] + (["coverage"] if "S
 # import operations. The rest is: no 5xx, documented statuses, bodies and headers, valid input
 # accepted, 401 without the key.
 LENIENT_READERS = {"/api/usage/pstn-calls/", "/api/usage/sms/"}
+# The rate lookup's input is valid when it names a phone number (libphonenumber decides: its country
+# code, its length for that country) or a country and number type, which JSON Schema cannot say: a
+# generated "number" that is no phone number is refused with 400, as documented. "Valid input is
+# accepted" is therefore not asked of it; the rest is, and tests/usage/test_openapi.py sends real numbers.
+SEMANTIC_READERS = {"/api/usage/rate-lookup/"}
 
 
 def pages_of(body):
@@ -97,4 +102,6 @@ def map_body(context, body):
 @settings(max_examples=MAX_EXAMPLES, deadline=None, database=None, suppress_health_check=list(HealthCheck))
 def test_the_api_answers_every_generated_request_as_its_schema_says(case, live_server, usage_key):
     excluded = [schemathesis.checks.negative_data_rejection] if case.operation.path in LENIENT_READERS else []
+    if case.operation.path in SEMANTIC_READERS:
+        excluded.append(schemathesis.checks.positive_data_acceptance)
     case.call_and_validate(base_url=live_server.url, headers={"Authorization": f"Bearer {usage_key}"}, excluded_checks=excluded)
