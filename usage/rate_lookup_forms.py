@@ -16,8 +16,8 @@ class RateLookupForm(forms.Form):
         help_text="Any common format: +44 20 7946 0958, 0044 20 7946 0958, or (425) 555-0100 for a number in your organization's country.",
         widget=forms.TextInput(attrs={"autocomplete": "off", "inputmode": "tel", "spellcheck": "false"}),
     )
-    country = forms.ChoiceField(label="Or a country or region", required=False)
-    number_type = forms.ChoiceField(label="and a number type", required=False, choices=[("", "Any number type")] + NUMBER_TYPE_CHOICES)
+    country = forms.ChoiceField(label="Country or region", required=False)
+    number_type = forms.ChoiceField(label="Number type", required=False, choices=[("", "Any number type")] + NUMBER_TYPE_CHOICES)
     user = forms.ChoiceField(
         label="Person", required=False,
         help_text="Pick someone to see what their calling plan and licenses decide for this call.",

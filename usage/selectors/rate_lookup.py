@@ -216,7 +216,7 @@ def look_up_rate(organization, destination: Destination, *, upn="", now=None) ->
     if ctx.conference_users:
         answer.coverages.append(_coverage(
             ctx, destination, now, call_type="conf_out", location=organization.country,
-            who=f"Conference dial-out ({ctx.conference_users:,} Audio Conferencing users)",
+            who=f"Conference dial-out ({ctx.conference_users:,} Audio Conferencing {'user' if ctx.conference_users == 1 else 'users'})",
             subscription=f"{plan_names.get(Capability.CONFERENCING, 'Audio Conferencing')} ({Capability.CONFERENCING})",
         ))
     answer.coverages.append(_coverage(
