@@ -21,6 +21,7 @@ from tests.e2e.site_demo import GLOBAL_ADMIN, READER, SUPPORT, SiteDemo
 NO_VISIT = {
     "usage:export_file": "a file download (the keyboard journey downloads one)",
     "usage_api:authorize": "JSON for scripts holding an API key",
+    "usage_api:rate_lookup": "JSON for scripts holding an API key (the page it answers like is visited: rates:lookup)",
     "usage_api:openapi": "the API's OpenAPI document (JSON, checked by tests/usage/test_openapi.py)",
     "health": "JSON for monitors",
     "health_ready": "JSON for load balancers",
