@@ -12,6 +12,7 @@ from .models import Rate
 from .selectors.phone_numbers import country_name
 
 NUM = {"td": {"class": "num"}, "th": {"class": "num"}}
+KIND_SHORT = {"outbound": "Outbound calls", "toll_free_inbound": "Toll-free inbound", "sms": "SMS"}
 
 
 class RateTable(tables.Table):
@@ -19,11 +20,11 @@ class RateTable(tables.Table):
     prefix = tables.Column(verbose_name="Prefix")
     kind = tables.Column(verbose_name="Rate for")
     description = tables.Column(verbose_name="Description", orderable=False)
-    per_unit = tables.Column(verbose_name="Price per minute or segment", attrs=NUM)
+    per_unit = tables.Column(verbose_name="Price (per min or SMS)", attrs=NUM)
     connection_fee = tables.Column(verbose_name="Connection fee", attrs=NUM)
     currency = tables.Column(verbose_name="Currency", orderable=False)
-    effective_from = tables.DateColumn(verbose_name="Effective from", format="Y-m-d")
-    effective_to = tables.DateColumn(verbose_name="Until (not including)", format="Y-m-d", default="—")
+    effective_from = tables.DateColumn(verbose_name="From", format="Y-m-d")
+    effective_to = tables.DateColumn(verbose_name="Until", format="Y-m-d", default="—")
 
     class Meta:
         model = Rate
@@ -50,6 +51,9 @@ class RateTable(tables.Table):
 
     def render_country(self, value):
         return f"{country_name(value)} ({value})"
+
+    def render_kind(self, value):
+        return KIND_SHORT.get(value, value)
 
     def render_prefix(self, value):
         return f"+{value}" if value else "—"

@@ -77,7 +77,7 @@ def test_an_admin_looks_up_what_a_call_costs_and_who_pays(browser_page, live_url
     rows = page.get_by_role("table").locator("tbody tr")
     expect(rows).to_have_count(4)  # +44, +4420, toll-free and SMS lines in force today
     expect(rows.first).to_contain_text("0.02")  # cheapest first, by default
-    page.get_by_role("link", name="Price per minute or segment").click()
+    page.get_by_role("link", name="Price (per min or SMS)").click()
     expect(rows.first).to_contain_text("0.04")  # then dearest first
     assert_accessible(page)
     screenshot(page, "rate-table")

@@ -7,6 +7,9 @@
 - api_keys: the organization's API keys;
 - charge: why a record was charged (its rating, the rate line or pool, the ledger entry and its
   lots, traced by ledger_trace).
+- rate_lookup: what a call to a number costs the organization today and who pays for it (rated by
+  the import's own rules on a throwaway copy of its pools), with phone_numbers (numbers read with
+  libphonenumber) and rate_table (the rate lines in force today). Imported from their modules.
 
 Keyset paging of the report's table is in usage.paging.
 """
