@@ -38,8 +38,8 @@ for a call or an SMS, and why) and authorization.py (may this user call this num
 
 from .authorization import Authorization, authorize_call
 from .context import Outcome, RatingContext
-from .rate_book import dialable_digits
 from .destinations import DestinationBook
+from .rate_book import dialable_digits
 from .rules import billable_minutes, billed_seconds, rate_call, rate_sms
 
 __all__ = [
