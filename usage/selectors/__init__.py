@@ -4,7 +4,8 @@
   rows, totals) read from a query string, which the page and the exports share;
 - advice: what the subscriptions cover, and how many credits to buy;
 - downloads: the exports Downloads lists;
-- api_keys: the organization's API keys.
+- api_keys: the organization's API keys;
+- rates: the lines of the rate table a card export writes (not scoped: the rate table is the site's).
 
 Keyset paging of the report's table is in usage.paging.
 """
@@ -12,6 +13,7 @@ Keyset paging of the report's table is in usage.paging.
 from .advice import CoverageSummary, Recommendation, coverage_summary, recommendation
 from .api_keys import organization_keys
 from .downloads import exports_for, live_exports
+from .rates import card_rates, rate_currencies
 from .report import (
     TIME_FIELDS,
     DayPoint,
@@ -25,6 +27,8 @@ from .report import (
 )
 
 __all__ = [
+    "card_rates",
+    "rate_currencies",
     "TIME_FIELDS",
     "CoverageSummary",
     "DayPoint",
