@@ -51,7 +51,7 @@ RATES = [
     ("sms", "", "GB", "SMS to the United Kingdom", "0.040", "0"),
 ]
 RATES_FROM = date(2023, 1, 1)
-# The second card, CHANGE_DAYS_AGO days before yesterday: India and UK mobiles change price (UK mobiles
+# The second card starts 1 + CHANGE_DAYS_AGO days before today (45 days ago): India and UK mobiles change price (UK mobiles
 # per second), number types are set, and destinations beyond Zone A and the plan's countries are added.
 CHANGE_DAYS_AGO = 44
 CHANGES = {
