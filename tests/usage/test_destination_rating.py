@@ -6,11 +6,11 @@ from decimal import Decimal
 
 import pytest
 
-from tests.usage.factories import PersonFactory, RateFactory, graph_call
+from tests.usage.factories import PersonFactory, RateFactory, at, graph_call
 from tests.usage.test_rating import rate
 from usage.choices import CountryListKey
 from usage.models import CountryList, Rate
-from usage.services.rating import RatingContext, billed_seconds
+from usage.services.rating import RatingContext, authorize_call, billed_seconds
 
 pytestmark = pytest.mark.django_db
 D = Decimal
@@ -151,3 +151,12 @@ def test_beyond_the_pool_a_per_second_line_charges_the_seconds_the_pool_did_not_
     outcome, _ = rate(ctx, graph_call(upn="solo@contoso.test", seconds=150))  # 1 min from the pool, 90 s charged
     assert outcome.rating == "charged" and outcome.charge == D("0.90")
     assert "1 of 3 min from the pool: 90 s x 0.6 USD per min" in outcome.reason
+
+
+def test_authorization_follows_the_plans_countries_and_premium_numbers(org, people, rates, funded):
+    included = authorize_call(org, upn="carol@contoso.test", number="+919876543210", at=at())
+    assert included.included_minutes == 3000
+    beyond = authorize_call(org, upn="carol@contoso.test", number="+67571234567", at=at())
+    assert beyond.included_minutes == 0 and beyond.rate_per_minute == D("0.5")
+    premium = authorize_call(org, upn="carol@contoso.test", number="+449098790000", at=at())
+    assert premium.included_minutes == 0 and premium.rate_per_minute == D("1.5")
