@@ -90,6 +90,20 @@ class DestinationPrefix(models.Model):
     def __str__(self):
         return f"+{self.prefix} {self.get_number_type_display()}"
 
+    def clean(self):
+        """A prefix starts with its country's calling code and does not overlap another of the same
+        country and number type (it would say nothing the shorter one does not)."""
+        if not self.prefix or self.destination_id is None:
+            return
+        code = self.destination.calling_code
+        if not self.prefix.startswith(code):
+            raise ValidationError({"prefix": f"+{self.prefix} does not start with {self.destination.country}'s calling code +{code}."})
+        others = DestinationPrefix.objects.filter(destination=self.destination, number_type=self.number_type).exclude(pk=self.pk)
+        for other in others.values_list("prefix", flat=True):
+            if other.startswith(self.prefix) or self.prefix.startswith(other):
+                raise ValidationError({"prefix": f"+{self.prefix} overlaps +{other}, another {self.get_number_type_display().lower()} "
+                                                 f"prefix of {self.destination.country}."})
+
 
 class CountryList(models.Model):
     """A list of countries rating reads, with where it comes from and of what date."""

@@ -139,3 +139,13 @@ def test_a_country_list_refuses_unknown_codes_and_codes_given_twice():
     item.countries = "us, gb\nde"
     item.full_clean(validate_unique=False)
     assert item.countries == "DE GB US"
+
+
+@pytest.mark.django_db
+def test_a_prefix_added_in_admin_starts_with_the_calling_code_and_overlaps_none_of_its_country_and_type():
+    gb = Destination.objects.get(country="GB")
+    with pytest.raises(ValidationError, match="does not start with GB's calling code"):
+        DestinationPrefix(destination=gb, number_type=NumberType.MOBILE, prefix="337").full_clean()
+    with pytest.raises(ValidationError, match=r"\+4475 overlaps \+447, another mobile prefix of GB"):
+        DestinationPrefix(destination=gb, number_type=NumberType.MOBILE, prefix="4475").full_clean()
+    DestinationPrefix(destination=gb, number_type=NumberType.TOLL_FREE, prefix="44500").full_clean()
