@@ -131,6 +131,14 @@ def test_an_exported_card_imports_back_unchanged(table):
     assert preview.unchanged == 3 and not preview.changes_anything
 
 
+def test_a_line_dropped_from_an_exported_card_ends_today(table):
+    out = io.StringIO()
+    call_command("export_rate_card", stdout=out)
+    text = "".join(line + "\n" for line in out.getvalue().splitlines() if ",44,GB," not in line)
+    preview = read_and_preview(text)
+    assert [r.prefix for r in preview.removed] == ["44"] and preview.unchanged == 2 and preview.effective_from == today()
+
+
 def test_the_export_of_a_day_holds_the_lines_of_that_day(table):
     RateFactory(prefix="44", country="GB", per_unit=D("0.030"), effective_from=date(2030, 1, 1))
     Rate.objects.filter(prefix="44", effective_from=date(2024, 1, 1)).update(effective_to=date(2030, 1, 1))

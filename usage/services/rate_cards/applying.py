@@ -25,7 +25,7 @@ class Change:
 @dataclass
 class Preview:
     card: Card
-    effective_from: date  # the card's date: the latest date of its lines; removed lines end there
+    effective_from: date  # the card's date: the latest date of its lines (today at the earliest); removed lines end there
     new: list = field(default_factory=list)  # [Change]
     changed: list = field(default_factory=list)  # [Change]
     removed: list = field(default_factory=list)  # [Rate]
@@ -69,7 +69,11 @@ def preview_card(card: Card, *, allow_past=False) -> Preview:
     latest = {}
     for rate in Rate.objects.filter(currency=card.currency).order_by("effective_from", "pk"):
         latest[_key(rate)] = rate
+    # The card's date, where the lines it no longer has end: its latest line's, and never a day that
+    # has ended (an exported card, all of whose lines started long ago, ends a dropped line today).
     effective = max(line.effective_from for line in card.lines)
+    if not allow_past:
+        effective = max(effective, today)
     preview = Preview(card, effective)
     errors = []
     for line in card.lines:
@@ -103,9 +107,6 @@ def preview_card(card: Card, *, allow_past=False) -> Preview:
         if rate.effective_from >= effective and (rate.effective_from <= today or allow_past):
             errors.append(f"{rate.kind} {_where(rate)} is not on the card, but its line starts on {rate.effective_from}, "
                           f"not before the card's date {effective}.")
-            continue
-        if effective < today and not allow_past:
-            errors.append(f"{rate.kind} {_where(rate)} is not on the card: it would end on {effective}, a day that has begun.")
             continue
         preview.removed.append(rate)
     if errors:
