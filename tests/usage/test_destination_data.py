@@ -2,9 +2,12 @@
 E.164 calling code, prefixes that do not overlap within one number type, and country lists that name
 known countries once each, with their source and date. phonenumbers' example numbers check the prefixes."""
 
+import importlib
+
 import phonenumbers
 import pycountry
 import pytest
+from django.apps import apps
 from django.core.exceptions import ValidationError
 from phonenumbers import PhoneNumberType
 
@@ -110,7 +113,7 @@ def test_the_country_lists_name_known_countries_once_with_their_source_and_date(
 
 
 @pytest.mark.django_db
-def test_the_migration_loaded_the_files_and_loading_again_adds_nothing():
+def test_loading_the_files_twice_adds_nothing_the_second_time(destinations):
     assert Destination.objects.count() == len(COUNTRIES)
     assert DestinationPrefix.objects.count() == len(PREFIXES)
     assert CountryList.objects.get(key=CountryListKey.ZONE_A).country_set == frozenset(LISTS[CountryListKey.ZONE_A].countries)
@@ -119,7 +122,7 @@ def test_the_migration_loaded_the_files_and_loading_again_adds_nothing():
 
 
 @pytest.mark.django_db
-def test_a_change_made_in_admin_stays_until_the_files_are_loaded_with_overwrite():
+def test_a_change_made_in_admin_stays_until_the_files_are_loaded_with_overwrite(destinations):
     zone_a = CountryList.objects.get(key=CountryListKey.ZONE_A)
     zone_a.countries += " AE"
     zone_a.save()
@@ -142,10 +145,20 @@ def test_a_country_list_refuses_unknown_codes_and_codes_given_twice():
 
 
 @pytest.mark.django_db
-def test_a_prefix_added_in_admin_starts_with_the_calling_code_and_overlaps_none_of_its_country_and_type():
+def test_a_prefix_added_in_admin_starts_with_the_calling_code_and_overlaps_none_of_its_country_and_type(destinations):
     gb = Destination.objects.get(country="GB")
     with pytest.raises(ValidationError, match="does not start with GB's calling code"):
         DestinationPrefix(destination=gb, number_type=NumberType.MOBILE, prefix="337").full_clean()
     with pytest.raises(ValidationError, match=r"\+4475 overlaps \+447, another mobile prefix of GB"):
         DestinationPrefix(destination=gb, number_type=NumberType.MOBILE, prefix="4475").full_clean()
     DestinationPrefix(destination=gb, number_type=NumberType.TOLL_FREE, prefix="44500").full_clean()
+
+
+@pytest.mark.django_db
+def test_the_data_migration_loads_the_files_into_an_empty_table():
+    migration = importlib.import_module("usage.migrations.0004_load_destinations")
+    CountryList.objects.all().delete()
+    Destination.objects.all().delete()
+    migration.load(apps, None)
+    assert Destination.objects.count() == len(COUNTRIES) and DestinationPrefix.objects.count() == len(PREFIXES)
+    assert set(CountryList.objects.values_list("key", flat=True)) == set(CountryListKey.values)

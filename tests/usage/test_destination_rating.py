@@ -12,7 +12,7 @@ from usage.choices import CountryListKey
 from usage.models import CountryList, Rate
 from usage.services.rating import RatingContext, authorize_call, billed_seconds
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("destinations")]
 D = Decimal
 
 
