@@ -133,7 +133,7 @@ class RateCardAdmin(ReadOnlyAdmin):
     exclude = ("text",)
 
 
-class DestinationPrefixInline(admin.TabularInline):
+class DestinationPrefixInline(admin.StackedInline):
     model = DestinationPrefix
     extra = 0
 

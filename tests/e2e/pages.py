@@ -38,6 +38,8 @@ UNNAMED_NO_VISIT = {
 }
 # Django renders every model's history page with one template: one of them is visited.
 ADMIN_HISTORY_VISITED = "admin:billing_creditaccount_history"
+# The heading of an admin delete page: "Delete" since Django 6.1 ("Are you sure?" before).
+DELETE_HEADING = re.compile(r"^(Delete|Are you sure\?)$")
 
 
 @dataclass(frozen=True)
@@ -206,7 +208,7 @@ def admin_pages(support_user):
         if model_admin.has_add_permission(request):
             pages.append(Page(f"Admin: add a {opts.verbose_name}", re.compile("^Add "), SUPPORT, f"{prefix}_add", action=button("Save")))
         if model_admin.has_delete_permission(request):
-            pages.append(Page(f"Admin: delete a {opts.verbose_name}", "Are you sure?", SUPPORT, f"{prefix}_delete",
+            pages.append(Page(f"Admin: delete a {opts.verbose_name}", DELETE_HEADING, SUPPORT, f"{prefix}_delete",
                               of_first(f"{prefix}_delete", model)))
     return pages
 
