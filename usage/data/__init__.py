@@ -7,6 +7,13 @@
 `manage.py load_destinations` loads them into the database, where support staff change them in
 Django admin; rating reads the database, and these files only while a list has no row there.
 `tests/usage/test_destination_data.py` holds them whole.
+
+Where they come from: `countries.csv` and the landline lines of `prefixes.csv` were made from the
+metadata of phonenumbers 9.0 (calling codes; the area codes of the North American countries other
+than the US; the leading digits of regions that share a code) and pycountry (ISO 3166 codes and
+names, a few names shortened); the mobile, toll-free and premium-rate / shared-cost prefixes of a
+few countries (US, GB, DE, FR, IN, AU, ES, IT, JP, MX, IE, NL) were written by hand, and the test
+checks them against phonenumbers' example numbers of each type. Edit the files by hand from now on.
 """
 
 import csv
