@@ -40,7 +40,7 @@ from .authorization import Authorization, authorize_call
 from .context import Outcome, RatingContext
 from .destinations import DestinationBook
 from .rate_book import dialable_digits
-from .rules import billable_minutes, billed_seconds, rate_call, rate_sms
+from .rules import billable_minutes, billed_seconds, call_price, rate_call, rate_sms
 
 __all__ = [
     "Authorization",
@@ -50,6 +50,7 @@ __all__ = [
     "authorize_call",
     "billable_minutes",
     "billed_seconds",
+    "call_price",
     "dialable_digits",
     "rate_call",
     "rate_sms",

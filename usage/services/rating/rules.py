@@ -201,20 +201,30 @@ def _not_priced(reason, units, context):
     return Outcome(Rating.NOT_PRICED, reason + " Not priced (FREECALL).", Capability.FREE_CALL, units=units, destination_context=context)
 
 
-def _price(rate, seconds, pool_minutes, currency, where):
-    """(amount, minutes charged, how it was computed) for a call of `seconds`, `pool_minutes` of which
-    a pool covered. Full precision until the one rounding of to_money."""
+def call_price(rate, seconds, pool_minutes=0):
+    """(exact amount, minutes charged, seconds billed or None) of a call of `seconds` at a rate line,
+    `pool_minutes` of which a pool covered: unrounded, for the one rounding of to_money. The rating and
+    the "Why this charge" page both price through here. Seconds billed is None for the common
+    60 s / 60 s card, which bills whole minutes."""
     if rate.minimum_seconds == 60 and rate.increment_seconds == 60:
         charged = -(-seconds // 60) - pool_minutes  # whole minutes, the common card: no division
-        amount = to_money(charged * rate.per_unit + rate.connection_fee)
-        return amount, charged, f"{charged} min x {amount_text(rate.per_unit, currency)}{where}"
+        return charged * rate.per_unit + rate.connection_fee, charged, None
     billed = max(0, billed_seconds(seconds, rate.minimum_seconds, rate.increment_seconds) - pool_minutes * 60)
-    amount = to_money(billed * rate.per_unit / 60 + rate.connection_fee)
+    return billed * rate.per_unit / 60 + rate.connection_fee, -(-billed // 60), billed
+
+
+def _price(rate, seconds, pool_minutes, currency, where):
+    """(amount, minutes charged, how it was computed) for a call of `seconds`, `pool_minutes` of which
+    a pool covered."""
+    exact, charged, billed = call_price(rate, seconds, pool_minutes)
+    amount = to_money(exact)
+    if billed is None:
+        return amount, charged, f"{charged} min x {amount_text(rate.per_unit, currency)}{where}"
     text = (
         f"{billed} s x {amount_text(rate.per_unit, currency)} per min{where}, "
         f"billed {rate.minimum_seconds} s minimum then per {rate.increment_seconds} s"
     )
-    return amount, -(-billed // 60), text
+    return amount, charged, text
 
 
 def _charge_rate(ctx, person, rate, seconds, taken, minutes, context, number, why, capability):
