@@ -2,28 +2,174 @@
 pools and exports are read-only (they change only through the import and export services)."""
 
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.http import HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import path, reverse
+from django.utils import timezone
 
 from billing.admin import ReadOnlyAdmin
 
 from .api_key_forms import ApiTokenAdminForm
-from .models import ApiToken, CallRecord, DailyUsage, Export, ImportBatch, Person, PoolUsage, Rate, SmsRecord
+from .models import (
+    ApiToken,
+    CallRecord,
+    CountryList,
+    DailyUsage,
+    Destination,
+    DestinationPrefix,
+    Export,
+    ImportBatch,
+    Person,
+    PoolUsage,
+    Rate,
+    RateCard,
+    SmsRecord,
+)
+from .rate_card_forms import RateCardExportForm, RateCardUploadForm
+from .selectors import card_rates, rate_currencies
 from .services.api_keys import create_api_key, revoke_api_key
+from .services.rate_cards import CardRejected, apply_rate_card, discard_rate_card, read_and_preview, stage_rate_card, write_card
 
 
 @admin.register(Rate)
 class RateAdmin(admin.ModelAdmin):
-    list_display = ("kind", "prefix", "country", "description", "per_unit", "connection_fee", "currency", "effective_from", "effective_to")
-    list_filter = ("kind", "currency", "country")
+    list_display = (
+        "kind", "prefix", "country", "number_type", "description", "per_unit", "connection_fee", "minimum_seconds",
+        "increment_seconds", "currency", "effective_from", "effective_to",
+    )
+    list_filter = ("kind", "currency", "number_type", "country")
     search_fields = ("prefix", "country", "description")
     ordering = ("kind", "country", "prefix", "-effective_from")
+    readonly_fields = ("card",)
     fieldsets = (
-        (None, {"fields": ("kind", "prefix", "country", "description")}),
-        ("Price", {"fields": ("currency", "per_unit", "connection_fee"),
-                   "description": "Prices keep six decimals; a record's charge (minutes x price + connection fee) is rounded once, "
-                                  "to the cent, half up."}),
-        ("Effective", {"fields": ("effective_from", "effective_to"),
-                       "description": "A price change is a new line from its first day; end the old line on that same day."}),
+        (None, {"fields": ("kind", "prefix", "country", "number_type", "description")}),
+        ("Price", {"fields": ("currency", "per_unit", "connection_fee", "minimum_seconds", "increment_seconds"),
+                   "description": "Prices keep six decimals; a record's charge (billed seconds / 60 x price + connection fee) "
+                                  "is rounded once, to the cent, half up. A call is billed at least the minimum, then in steps "
+                                  "of the increment (60/60: whole minutes; 1/1: per second)."}),
+        ("Effective", {"fields": ("effective_from", "effective_to", "card"),
+                       "description": "A price change is a new line from its first day; end the old line on that same day. "
+                                      "Import a rate card to do both for a whole table."}),
     )
+
+    def get_urls(self):
+        view = self.admin_site.admin_view
+        return [
+            path("import-card/", view(self.import_card), name="usage_rate_import_card"),
+            path("import-card/<int:pk>/", view(self.preview_card), name="usage_rate_preview_card"),
+            path("export-card/", view(self.export_card), name="usage_rate_export_card"),
+        ] + super().get_urls()
+
+    def _may_import(self, request):
+        if not (request.user.has_perm("usage.add_rate") and request.user.has_perm("usage.change_rate")):
+            raise PermissionDenied
+
+    def import_card(self, request):
+        """Upload a card: it is read and compared with the table, then shown for confirmation."""
+        self._may_import(request)
+        form = RateCardUploadForm(request.POST or None, request.FILES or None)
+        if request.method == "POST" and form.is_valid():
+            upload = form.cleaned_data["file"]
+            try:
+                card, _ = stage_rate_card(upload, filename=upload.name, actor=request.user)
+            except CardRejected as exc:
+                return self._render(request, "import_card.html", "Import a rate card", form=form, errors=exc.errors, truncated=exc.truncated)
+            return redirect(reverse("admin:usage_rate_preview_card", args=[card.pk]))
+        return self._render(request, "import_card.html", "Import a rate card", form=form)
+
+    def preview_card(self, request, pk):
+        """What a previewed card changes; POST applies it (or discards it)."""
+        self._may_import(request)
+        card = get_object_or_404(RateCard, pk=pk)
+        if request.method == "POST" and card.status == RateCard.Status.PREVIEWED:
+            if "discard" in request.POST:
+                discard_rate_card(card.pk)
+                messages.info(request, "The rate card was discarded; nothing was changed.")
+                return redirect(reverse("admin:usage_rate_changelist"))
+            try:
+                card, preview = apply_rate_card(card.pk)
+            except CardRejected as exc:
+                messages.error(request, " ".join(exc.errors))
+                return redirect(reverse("admin:usage_rate_import_card"))
+            counts = preview.counts
+            messages.success(
+                request,
+                f"Rate card applied from {preview.effective_from}: {counts['new_lines']} new, {counts['changed_lines']} changed, "
+                f"{counts['removed_lines']} removed line(s). Calls before that day keep their prices.",
+            )
+            return redirect(reverse("admin:usage_rate_changelist"))
+        preview, errors = None, []
+        if card.status == RateCard.Status.PREVIEWED:
+            try:
+                preview = read_and_preview(card.text)
+            except CardRejected as exc:
+                errors = exc.errors
+        return self._render(request, "preview_card.html", f"Rate card: {card.filename or card.pk}", card=card, preview=preview, errors=errors)
+
+    def export_card(self, request):
+        if not request.user.has_perm("usage.view_rate"):
+            raise PermissionDenied
+        form = RateCardExportForm(request.GET or None, currencies=rate_currencies())
+        if request.GET and form.is_valid():
+            currency, on = form.cleaned_data["currency"], form.cleaned_data["on"]
+            response = HttpResponse(content_type="text/csv; charset=utf-8")
+            day = (on or timezone.now().date()).isoformat()
+            response["Content-Disposition"] = f'attachment; filename="rate-card-{currency}-{day}.csv"'
+            write_card(card_rates(currency, on), response)
+            return response
+        return self._render(request, "export_card.html", "Export a rate card", form=form)
+
+    def _render(self, request, template, title, **context):
+        context = {**self.admin_site.each_context(request), "opts": self.model._meta, "title": title, **context}
+        return render(request, f"admin/usage/rate/{template}", context)
+
+
+@admin.register(RateCard)
+class RateCardAdmin(ReadOnlyAdmin):
+    list_display = ("created_at", "currency", "effective_from", "filename", "status", "lines", "new_lines", "changed_lines",
+                    "removed_lines", "created_by", "applied_at")
+    list_filter = ("status", "currency")
+    exclude = ("text",)
+
+
+class DestinationPrefixInline(admin.StackedInline):
+    model = DestinationPrefix
+    extra = 0
+
+
+@admin.register(Destination)
+class DestinationAdmin(admin.ModelAdmin):
+    list_display = ("country", "name", "calling_code")
+    search_fields = ("country", "name", "calling_code", "prefixes__prefix")
+    inlines = [DestinationPrefixInline]
+
+
+@admin.register(DestinationPrefix)
+class DestinationPrefixAdmin(admin.ModelAdmin):
+    list_display = ("prefix", "number_type", "destination", "description")
+    list_filter = ("number_type",)
+    search_fields = ("prefix", "destination__country", "destination__name")
+    list_select_related = ("destination",)
+    autocomplete_fields = ("destination",)
+
+
+@admin.register(CountryList)
+class CountryListAdmin(admin.ModelAdmin):
+    list_display = ("key", "count", "source_date", "updated_at", "updated_by")
+    readonly_fields = ("updated_at", "updated_by")
+    fields = ("key", "countries", "source", "source_date", "updated_at", "updated_by")
+
+    @admin.display(description="countries")
+    def count(self, obj):
+        return len(obj.country_set)
+
+    def get_readonly_fields(self, request, obj=None):
+        return self.readonly_fields + (("key",) if obj else ())
+
+    def save_model(self, request, obj, form, change):
+        obj.updated_by = request.user
+        super().save_model(request, obj, form, change)
 
 
 @admin.register(Person)

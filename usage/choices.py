@@ -1,4 +1,4 @@
-"""Vocabulary of the usage report: call types, rating outcomes, capability codes, Zone A."""
+"""Vocabulary of the usage report: call types, rating outcomes, capability codes, number types."""
 
 from django.db import models
 
@@ -109,13 +109,22 @@ KNOWN_LICENSES = frozenset(PLAN_PRIORITY) | {"MCOPSTNPP", "MCOMEETADD", "MCOMEET
 FULL_ALLOTMENT_COUNTRIES = frozenset({"US", "CA", "GB"})
 # Calling Plan SMS is offered in these countries only.
 SMS_COUNTRIES = frozenset({"US", "PR", "CA"})
-# Audio Conferencing dial-out minutes cover these destinations ("Zone A").
-ZONE_A = frozenset(
-    {
-        "AU", "AT", "BE", "CA", "CN", "DK", "FI", "FR", "DE", "GR", "HK", "HU", "IE", "IL", "IT", "JP", "LU",
-        "MY", "NL", "NZ", "NO", "PL", "PT", "PR", "RO", "RU", "SG", "KR", "ES", "SE", "CH", "TW", "GB", "US",
-    }
-)
+
+
+class NumberType(models.TextChoices):
+    """Kinds of numbers that price differently. Premium-rate and shared-cost numbers are never part of a pool."""
+
+    LANDLINE = "landline", "Landline"
+    MOBILE = "mobile", "Mobile"
+    TOLL_FREE = "toll_free", "Toll-free"
+    PREMIUM = "premium", "Premium-rate / shared-cost"
+
+
+class CountryListKey(models.TextChoices):
+    """The country lists rating reads (Django admin > Usage > Country lists; files in usage/data/)."""
+
+    ZONE_A = "zone_a", "Audio Conferencing Zone A"
+    INTERNATIONAL_PLAN = "international_plan", "Countries a Domestic and International Calling Plan includes"
 
 
 class RateKind(models.TextChoices):

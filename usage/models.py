@@ -24,6 +24,7 @@ from .choices import (
     Direction,
     ExportFormat,
     ExportStatus,
+    NumberType,
     RateKind,
     Rating,
     RecordKind,
@@ -264,6 +265,17 @@ class Rate(models.Model):
     connection_fee = models.DecimalField(max_digits=12, decimal_places=6, default=0, help_text="Per call, when it is charged.")
     effective_from = models.DateField()
     effective_to = models.DateField(null=True, blank=True, help_text="First day it no longer applies; empty: until further notice.")
+    number_type = models.CharField(
+        max_length=12, choices=NumberType.choices, blank=True, help_text="Premium-rate / shared-cost lines are never part of a pool."
+    )
+    minimum_seconds = models.PositiveIntegerField(
+        default=60, help_text="A connected call is billed at least this many seconds (60/60: whole minutes; 1/1: per second)."
+    )
+    increment_seconds = models.PositiveIntegerField(default=60, help_text="Beyond the minimum, seconds are billed in steps of this.")
+    card = models.ForeignKey(
+        "usage.RateCard", null=True, blank=True, on_delete=models.PROTECT, related_name="rate_lines",
+        help_text="The rate card that brought this line, if it came from one.",
+    )
 
     class Meta:
         ordering = ["kind", "country", "prefix", "-effective_from"]
@@ -282,6 +294,7 @@ class Rate(models.Model):
             models.CheckConstraint(
                 condition=Q(kind="outbound") | Q(country__regex=r"^[A-Z]{2}$"), name="usage_rate_country_rate_has_country"
             ),
+            models.CheckConstraint(condition=Q(increment_seconds__gte=1), name="usage_rate_increment_positive"),
         ]
 
     def __str__(self):
@@ -409,3 +422,7 @@ class ApiToken(models.Model):
 
     def __str__(self):
         return f"{self.name} ({self.prefix}…)"
+
+
+# Destinations, country lists and rate cards live in their own module; imported here for Django.
+from .rating_data import CountryList, Destination, DestinationPrefix, RateCard  # noqa: E402, F401

@@ -284,6 +284,10 @@ USAGE_IMPORT_ZIP_MAX_RATIO = env.int("USAGE_IMPORT_ZIP_MAX_RATIO", default=100)
 USAGE_IMPORT_ZIP_MAX_PARAMETERS_BYTES = env.int("USAGE_IMPORT_ZIP_MAX_PARAMETERS_BYTES", default=1024**2)
 # A row of the export is under 4,000 characters; a longer one is refused before it is read whole.
 USAGE_IMPORT_MAX_ROW_CHARS = env.int("USAGE_IMPORT_MAX_ROW_CHARS", default=64 * 1024)
+# A rate card (CSV, docs/usage.md "Rate cards"): its size is checked before it is read, its rows are
+# bounded by USAGE_IMPORT_MAX_ROW_CHARS. A card of every prefix of every country is a few thousand lines.
+RATE_CARD_MAX_BYTES = env.int("RATE_CARD_MAX_BYTES", default=5 * 1024 * 1024)
+RATE_CARD_MAX_LINES = env.int("RATE_CARD_MAX_LINES", default=50_000)
 
 # Health endpoints (credits_site/health.py): seconds a probe waits for the database or the broker.
 HEALTH_CHECK_TIMEOUT = env.float("HEALTH_CHECK_TIMEOUT", default=2.0)

@@ -16,6 +16,7 @@ from playwright.sync_api import expect
 from billing.models import CreditAccount
 from tests.e2e.helpers import sign_in
 from tests.e2e.site_demo import GLOBAL_ADMIN, READER, SUPPORT, SiteDemo
+from usage.models import RateCard
 
 # GET URL patterns that are not pages, so no visit; each says why.
 NO_VISIT = {
@@ -38,6 +39,8 @@ UNNAMED_NO_VISIT = {
 }
 # Django renders every model's history page with one template: one of them is visited.
 ADMIN_HISTORY_VISITED = "admin:billing_creditaccount_history"
+# The heading of an admin delete page: "Delete" since Django 6.1 ("Are you sure?" before).
+DELETE_HEADING = re.compile(r"^(Delete|Are you sure\?)$")
 
 
 @dataclass(frozen=True)
@@ -206,6 +209,10 @@ def admin_pages(support_user):
              of_first("admin:billing_creditaccount_move_money", CreditAccount), action=button("Post to the ledger")),
         Page("Admin: ledger reconciliation", "Ledger reconciliation", SUPPORT, "admin:billing_creditaccount_reconciliation"),
         Page("Admin: a history", re.compile("^Change history: "), SUPPORT, ADMIN_HISTORY_VISITED, of_first(ADMIN_HISTORY_VISITED, CreditAccount)),
+        Page("Admin: import a rate card", "Import a rate card", SUPPORT, "admin:usage_rate_import_card", action=button("Preview the card")),
+        Page("Admin: a rate card", re.compile("^Rate card: "), SUPPORT, "admin:usage_rate_preview_card",
+             of_first("admin:usage_rate_preview_card", RateCard), action=link("Back to the rates")),
+        Page("Admin: export a rate card", "Export a rate card", SUPPORT, "admin:usage_rate_export_card", action=button("Download the CSV")),
     ]
     for model, model_admin in admin.site._registry.items():
         if not model_admin.has_view_permission(request):
@@ -219,7 +226,7 @@ def admin_pages(support_user):
         if model_admin.has_add_permission(request):
             pages.append(Page(f"Admin: add a {opts.verbose_name}", re.compile("^Add "), SUPPORT, f"{prefix}_add", action=button("Save")))
         if model_admin.has_delete_permission(request):
-            pages.append(Page(f"Admin: delete a {opts.verbose_name}", "Are you sure?", SUPPORT, f"{prefix}_delete",
+            pages.append(Page(f"Admin: delete a {opts.verbose_name}", DELETE_HEADING, SUPPORT, f"{prefix}_delete",
                               of_first(f"{prefix}_delete", model)))
     return pages
 

@@ -3,11 +3,19 @@ import pytest
 
 from billing.catalog import ensure_catalog
 from tests.usage.factories import PersonFactory, fund, standard_rates
+from usage.services.destinations import load_destinations
 
 
 @pytest.fixture
 def catalog(db):
     return ensure_catalog()
+
+
+@pytest.fixture
+def destinations(db):
+    """The destinations and country lists of usage/data/ in the database. The data migration loads
+    them, but a transactional test empties every table when it ends; this adds what is missing."""
+    return load_destinations()
 
 
 @pytest.fixture

@@ -1,12 +1,14 @@
 """The demo: a few months of realistic, deterministic usage for Contoso, loaded by load_demo, safe twice."""
 
 import io
+from datetime import timedelta
 
 import pytest
 from django.core.management import call_command
+from django.utils import timezone
 
 from billing.models import LedgerEntry, Organization
-from usage.models import CallRecord, SmsRecord
+from usage.models import CallRecord, Person, RateCard, SmsRecord
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -28,9 +30,18 @@ def test_load_demo_gives_contoso_rated_calls_and_sms_and_loading_it_again_change
     assert {"included_plan", "included_conference", "free_inbound", "charged", "refused"} <= ratings
     charges = LedgerEntry.objects.filter(account__organization=contoso, kind="usage_charge").count()
     assert charges > 0
+    # Issue 13's demo: both calling plans, dial-out to Zone A and beyond, toll-free numbers, a recent price change.
+    plans = {p.calling_plan for p in Person.objects.filter(organization=contoso, is_resource_account=False)}
+    assert plans == {"MCOPSTN1", "MCOPSTN2"}
+    reasons = list(CallRecord.objects.filter(organization=contoso).values_list("rating_reason", flat=True))
+    assert any("(Zone A)" in r for r in reasons) and any("outside Zone A" in r for r in reasons)
+    assert any(r.startswith("Toll-free inbound") for r in reasons)
+    cards = RateCard.objects.filter(status="applied").order_by("effective_from")
+    assert cards.count() == 2 and cards.last().effective_from >= timezone.now().date() - timedelta(days=90)
     call_command("load_demo", stdout=io.StringIO())
     assert snapshot(contoso) == (calls, sms)
     assert LedgerEntry.objects.filter(account__organization=contoso, kind="usage_charge").count() == charges
+    assert RateCard.objects.count() == 2
 
 
 def test_the_same_days_always_give_the_same_rows(settings):

@@ -87,11 +87,23 @@ def test_the_answer_names_price_fee_pools_and_balance_minutes(org, people, rates
 
 
 def test_a_destination_outside_zone_a_is_not_included_in_conference_dial_out(org, people, rates, funded):
-    answer = look_up_rate(org, parse_number("+91 98765 43210", "US"))
+    answer = look_up_rate(org, parse_number("+20 2 2792 1234", "US"))  # Egypt: not in Zone A
     conference = coverage_of(answer, "MCOMEETADD")
     assert not conference.included and conference.rating == Rating.CHARGED and "outside Zone A" in conference.reason
     assert (answer.per_minute, answer.connection_fee) == (Decimal("0.09"), Decimal("0.05"))
     assert answer.balance_minutes == int((Decimal("100") - Decimal("0.05")) // Decimal("0.09"))
+
+
+def test_the_lookup_follows_the_country_lists_and_premium_numbers_of_rating(org, people, rates, funded):
+    """Whatever rating decides, the lookup says: a country the international plan leaves out, and a
+    premium-rate number that no pool ever includes."""
+    papua = look_up_rate(org, parse_number("+675 321 1234", "US"))
+    international = coverage_of(papua, "MCOPSTN2")
+    assert not international.included and "does not include" in international.reason
+    premium = look_up_rate(org, parse_number("+44 909 879 0000", "US"))
+    assert premium.destination.number_type == "premium_rate" and premium.per_minute == Decimal("1.5")
+    assert not any(c.included for c in premium.coverages)
+    assert "never" in coverage_of(premium, "MCOPSTN2").reason
 
 
 def test_the_lookup_agrees_with_what_the_import_decides_for_the_same_call(org, people, rates, funded):

@@ -18,7 +18,7 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def table(org, rates):
     today = datetime.now(UTC).date()
-    RateFactory(prefix="4420", country="GB", per_unit=Decimal("0.5"), effective_from=today + timedelta(days=1))  # not yet
+    RateFactory(prefix="4420", country="GB", per_unit=Decimal("0.777"), effective_from=today + timedelta(days=1))  # not yet
     RateFactory(prefix="33", country="FR", per_unit=Decimal("0.9"), effective_from=today - timedelta(days=30), effective_to=today)  # ended
     RateFactory(prefix="34", country="ES", per_unit=Decimal("0.04"), description="=HYPERLINK(\"http://x\")")
     RateFactory(prefix="1", country="US", currency="EUR", per_unit=Decimal("0.011"))  # another currency
@@ -38,7 +38,7 @@ def test_only_lines_in_force_today_in_the_organizations_currency_are_shown(clien
     assert response.status_code == 200
     assert "+34" in body and "+4420" in body and "0.026" in body  # the +44 line after the 2024 change
     table_html = body.split("<table", 1)[1]
-    assert "0.024" not in table_html and "+33" not in table_html and ">0.5<" not in table_html and "0.011" not in table_html
+    assert "0.024" not in table_html and "+33" not in table_html and "0.777" not in table_html and "0.011" not in table_html
 
 
 def test_filter_by_country_and_kind_and_sort_by_price(client, reports_reader, table):
@@ -59,7 +59,7 @@ def test_the_csv_export_is_the_filtered_lines_with_formulas_neutralized(client, 
     rows = csv_rows(client.get(table, {"export": "csv", "kind": "outbound"}))
     assert rows[0][:4] == ["Country or region", "Country code", "Prefix (E.164 digits)", "Rate for"]
     by_prefix = {row[2]: row for row in rows[1:]}
-    assert set(by_prefix) == {"1", "44", "4420", "49", "91", "34"}
+    assert set(by_prefix) == {"1", "44", "4420", "449", "49", "91", "20", "675", "34"}
     assert by_prefix["34"][4] == "'=HYPERLINK(\"http://x\")"
     assert by_prefix["91"][5:7] == ["0.090000", "0.050000"] and by_prefix["91"][7] == "USD"
     only_gb = csv_rows(client.get(table, {"export": "csv", "country": "GB"}))

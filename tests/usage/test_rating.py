@@ -60,7 +60,7 @@ CALL_CASES = [
      dict(call_type="user_in", upn="bob@contoso.test", inventory="toll_free", seconds=60), "charged", "0.02", "MCOPSTNPP", "Toll-free"),
     ("conference dial-out to Zone A draws the conferencing pool", dict(call_type="conf_out", callee="+4930901820"),
      "included_conference", "0", "MCOMEETADD", "Zone A"),
-    ("conference dial-out outside Zone A is charged", dict(call_type="conf_out", callee="+919876543210", seconds=120),
+    ("conference dial-out outside Zone A is charged", dict(call_type="conf_out", callee="+20223456789", seconds=120),
      "charged", "0.23", "MCOPSTNPP", "outside Zone A"),
     ("conference dial-out on pay-per-minute is charged", dict(call_type="conf_out", upn="gina@contoso.test", callee="+4930901820"),
      "charged", "0.15", "MCOMEETACPEA", "pay-per-minute"),

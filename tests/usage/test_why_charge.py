@@ -280,3 +280,22 @@ def test_refused_and_unpriced_calls_say_what_would_have_priced_them(client, repo
     response = client.get(record_url(unpriced))
     assert response.context["why"].rate.rate is None
     assert "No rate line in USD matches" in response.content.decode()
+
+
+def test_a_call_on_a_per_second_card_is_explained_with_the_cards_minimum_and_increment(
+    client, reports_reader, org, people, rates, funded
+):
+    from usage.models import Rate
+
+    # The +1 line bills 30 s, then per 6 s: 190 s bills 192 s.
+    Rate.objects.filter(prefix="1").update(minimum_seconds=30, increment_seconds=6, per_unit=Decimal("0.6"))
+    load(org, [graph_call(upn="dave@contoso.test", start=days_ago(1), seconds=190)])
+    record = CallRecord.objects.get()
+    assert record.charge == Decimal("1.92")  # 192 s x 0.6 per minute
+    client.force_login(reports_reader)
+    response = client.get(record_url(record))
+    why = response.context["why"]
+    assert (why.rate.billed_seconds, why.rate.exact, why.rate.charge, why.rate.matches) == (192, Decimal("1.92"), Decimal("1.92"), True)
+    html = response.content.decode()
+    assert "192 s (30 s minimum, then per 6 s) × 0.6 per minute = 1.92" in html
+    assert "changed since" not in html

@@ -6,7 +6,8 @@
 - downloads: the exports Downloads lists;
 - api_keys: the organization's API keys;
 - charge: why a record was charged (its rating, the rate line or pool, the ledger entry and its
-  lots, traced by ledger_trace).
+  lots, traced by ledger_trace);
+- rates: the lines of the rate table a card export writes (not scoped: the rate table is the site's).
 - rate_lookup: what a call to a number costs the organization today and who pays for it (rated by
   the import's own rules on a throwaway copy of its pools), with phone_numbers (numbers read with
   libphonenumber) and rate_table (the rate lines in force today). Imported from their modules.
@@ -18,6 +19,7 @@ from .advice import CoverageSummary, Recommendation, coverage_summary, recommend
 from .api_keys import organization_keys
 from .charge import ChargeExplanation, explain_charge
 from .downloads import exports_for, live_exports
+from .rates import card_rates, rate_currencies
 from .report import (
     TIME_FIELDS,
     DayPoint,
@@ -31,6 +33,8 @@ from .report import (
 )
 
 __all__ = [
+    "card_rates",
+    "rate_currencies",
     "TIME_FIELDS",
     "ChargeExplanation",
     "CoverageSummary",

@@ -20,12 +20,12 @@ from decimal import Decimal
 
 from billing.catalog import CATALOG
 from billing.models import CreditAccount, Subscription
-from billing.money import ZERO, to_money
+from billing.money import to_money
 
 from ..choices import CONFERENCE_DIAL_IN_TYPES, Rating, RecordKind
 from ..columns import PSTN_EXPORT_COLUMNS, SMS_EXPORT_COLUMNS
 from ..models import CallRecord, PoolUsage, SmsRecord
-from ..services.rating import billable_minutes
+from ..services.rating import billable_minutes, call_price
 from ..services.rating.rate_book import RateBook, dialable_digits
 from .ledger_trace import lots_that_paid
 
@@ -47,6 +47,7 @@ class RateApplied:
     looked_up: str  # what it was looked up by
     day: date
     units: int = 0  # minutes (or segments) charged
+    billed_seconds: int | None = None  # seconds billed, on a card that is not 60 s / 60 s
     exact: Decimal | None = None  # units x price + fee, unrounded
     charge: Decimal | None = None  # `exact` rounded once, to the cent
     matches: bool | None = None  # the stored charge is what the rate gives (None: nothing charged)
@@ -130,7 +131,8 @@ def explain_charge(organization, kind, pk) -> ChargeExplanation:
             explanation.subscription.product.name if explanation.subscription else CATALOG_NAMES.get(record.capability, record.capability)
         )
     if record.rating in PRICED_RATINGS:
-        explanation.rate = rate_applied(organization, record, is_call)
+        pool_minutes = explanation.pool.drawn if is_call and explanation.pool is not None else 0
+        explanation.rate = rate_applied(organization, record, is_call, pool_minutes)
     if record.rating == Rating.CHARGED:
         explanation.ledger = ledger_link(organization, record)
     return explanation
@@ -206,8 +208,9 @@ def pool_drawn(organization, record, units):
 # The rate -----------------------------------------------------------------------------------------
 
 
-def rate_applied(organization, record, is_call):
-    """The rate line the rating's lookup finds for this record's day, and the charge it gives."""
+def rate_applied(organization, record, is_call, pool_minutes=0):
+    """The rate line the rating's lookup finds for this record's day, and the charge it gives (priced
+    by the rating's own `call_price`: the card's minimum and increment, `pool_minutes` from a pool)."""
     book = RateBook.load(record.currency or organization.currency)
     if is_call:
         day = record.start_time.date()
@@ -229,11 +232,15 @@ def rate_applied(organization, record, is_call):
         rate, kind, looked_up = book.sms_rate(country, day), "SMS, per segment", f"SMS rate of {country}"
     if rate is None or record.rating != Rating.CHARGED:
         return RateApplied(kind=kind, rate=rate, looked_up=looked_up, day=day)
-    units = record.charged_units
-    exact = units * rate.per_unit + (rate.connection_fee if is_call else ZERO)
+    if is_call:
+        exact, units, billed = call_price(rate, record.duration_seconds, pool_minutes)
+    else:
+        units, billed = record.charged_units, None
+        exact = units * rate.per_unit
     charge = to_money(exact)
     return RateApplied(
-        kind=kind, rate=rate, looked_up=looked_up, day=day, units=units, exact=exact, charge=charge, matches=charge == record.charge
+        kind=kind, rate=rate, looked_up=looked_up, day=day, units=units, billed_seconds=billed, exact=exact, charge=charge,
+        matches=charge == record.charge,
     )
 
 

@@ -1,4 +1,6 @@
-"""Demo usage: a rate table, Contoso's people, and a few months of realistic calls and SMS.
+"""Demo usage: destinations, two rate cards (a price change within the last 90 days), Contoso's
+people (on Domestic and on Domestic and International Calling Plans), and a few months of realistic
+calls and SMS: international calls, conference dial-outs to Zone A and beyond, toll-free numbers.
 
 Deterministic: every day is generated from its own fixed seed, and every record's UsageId is
 derived from the day and its number, so the same day always gives the same rows. Safe to run twice:
@@ -11,15 +13,17 @@ import random
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from decimal import Decimal
 
 from django.conf import settings
 from django.contrib.auth.models import Group, Permission
+from django.core.files.base import ContentFile
 from django.core.management.base import BaseCommand
 
 from billing.models import Organization
 from usage.models import CallRecord, Person, Rate, SmsRecord
+from usage.services.destinations import load_destinations
 from usage.services.ingest import import_graph_payload
+from usage.services.rate_cards import COLUMNS, apply_rate_card, read_and_preview, stage_rate_card
 
 SEED = 20240601
 DAYS = 120
@@ -47,9 +51,26 @@ RATES = [
     ("sms", "", "GB", "SMS to the United Kingdom", "0.040", "0"),
 ]
 RATES_FROM = date(2023, 1, 1)
+# The second card starts 1 + CHANGE_DAYS_AGO days before today (45 days ago): India and UK mobiles change price (UK mobiles
+# per second), number types are set, and destinations beyond Zone A and the plan's countries are added.
+CHANGE_DAYS_AGO = 44
+CHANGES = {
+    "91": ("0.085", "0.05", "", 60, 60),
+    "447": ("0.038", "0", "mobile", 1, 1),
+    "1800": ("0", "0", "toll_free", 60, 60),
+}
+ADDED = [
+    # prefix, country, number type, description, per minute, connection fee, minimum, increment
+    ("971", "AE", "landline", "United Arab Emirates", "0.110", "0.02", 60, 60),
+    ("675", "PG", "landline", "Papua New Guinea", "0.550", "0", 60, 60),
+    ("449", "GB", "premium", "United Kingdom premium-rate", "1.200", "0", 60, 60),
+    ("1900", "US", "premium", "US premium-rate", "0.990", "0", 60, 60),
+]
 SUPPORT_PERMISSIONS = [
     "view_rate", "add_rate", "change_rate", "view_person", "add_person", "change_person", "view_apitoken", "add_apitoken",
     "change_apitoken", "view_callrecord", "view_smsrecord", "view_importbatch", "view_poolusage", "view_dailyusage", "view_export",
+    "view_ratecard", "view_destination", "add_destination", "change_destination", "view_destinationprefix",
+    "add_destinationprefix", "change_destinationprefix", "delete_destinationprefix", "view_countrylist", "change_countrylist",
 ]
 
 FIRST = ["Avery", "Blake", "Casey", "Dana", "Emery", "Finley", "Gray", "Harper", "Indy", "Jordan", "Kai", "Logan", "Morgan",
@@ -67,6 +88,8 @@ ABROAD = [
     ("IN", "India", "+91 98765 4xxxx", 2),
     ("MX", "Mexico", "+52 55 5xxx xxxx", 1),
     ("JP", "Japan", "+81 3 xxxx xxxx", 1),
+    ("PG", "Papua New Guinea", "+675 7xxx xxxx", 1),  # not a country of the Domestic and International plan
+    ("GB", "United Kingdom", "+44 909 879 0xxx", 1),  # premium-rate: never from a pool
 ]
 COUNTRY_NAMES = {"US": "United States", "GB": "United Kingdom", "CA": "Canada", "DE": "Germany", "IN": "India"}
 
@@ -89,7 +112,9 @@ def people_of_contoso():
         first, last = FIRST[i], LAST[(i * 7) % len(LAST)]
         prefix = {"US": "+1 425 555 01", "GB": "+44 20 7946 01", "CA": "+1 416 555 01"}[location]
         # Three users were never given the Communications Credits license: their paid calls are refused.
-        licenses = "MCOPSTN1 MCOMEETADD MCOEV" + ("" if i in (3, 14, 22) else " MCOPSTNPP")
+        # Five hold the Domestic and International Calling Plan, the others the Domestic one.
+        plan = "MCOPSTN2" if i in (1, 6, 11, 17, 23) else "MCOPSTN1"
+        licenses = f"{plan} MCOMEETADD MCOEV" + ("" if i in (3, 14, 22) else " MCOPSTNPP")
         people.append(
             DemoPerson(f"{first.lower()}.{last.lower()}@contoso.example", f"{first} {last}", location, f"{prefix}{i:02d}",
                        licenses, DEPARTMENTS[i % len(DEPARTMENTS)])
@@ -115,6 +140,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, days, **options):
+        load_destinations()
         self.rates()
         self.support_permissions()
         org = Organization.objects.filter(slug="contoso").first()
@@ -149,11 +175,33 @@ class Command(BaseCommand):
         group.permissions.add(*Permission.objects.filter(content_type__app_label="usage", codename__in=codes))
 
     def rates(self):
-        for kind, prefix, country, description, per_unit, fee in RATES:
-            Rate.objects.get_or_create(
-                kind=kind, prefix=prefix, country=country, currency="USD", effective_from=RATES_FROM,
-                defaults={"description": description, "per_unit": Decimal(per_unit), "connection_fee": Decimal(fee)},
-            )
+        """Two rate cards through the import service: the table since 2023, then a price change."""
+        first = [(p, c, "", d, u, f, 60, 60) for kind, p, c, d, u, f in RATES if kind == "outbound"]
+        by_country = [(kind, c, d, u, f) for kind, p, c, d, u, f in RATES if kind != "outbound"]
+        if not Rate.objects.filter(currency="USD").exists():
+            self.card("first", first, by_country, RATES_FROM)
+        changed = []
+        for prefix, country, number_type, description, per_unit, fee, minimum, increment in first:
+            if prefix in CHANGES:
+                per_unit, fee, number_type, minimum, increment = CHANGES[prefix]
+            changed.append((prefix, country, number_type, description, per_unit, fee, minimum, increment))
+        day = datetime.now(UTC).date() - timedelta(days=1 + CHANGE_DAYS_AGO)
+        self.card("change", changed + ADDED, by_country, day)
+
+    def card(self, name, outbound, by_country, day):
+        rows = [",".join(COLUMNS)]
+        for prefix, country, number_type, description, per_unit, fee, minimum, increment in outbound:
+            rows.append(f"outbound,{prefix},{country},{number_type},{description},USD,{per_unit},{fee},{minimum},{increment},{day}")
+        for kind, country, description, per_unit, fee in by_country:
+            number_type = "toll_free" if kind == "toll_free_inbound" else ""
+            rows.append(f"{kind},,{country},{number_type},{description},USD,{per_unit},{fee},60,60,{day}")
+        text = "\r\n".join(rows) + "\r\n"
+        # The demo loads a history before its calls are rated: its cards may start on days that have begun.
+        if not read_and_preview(text, allow_past=True).changes_anything:
+            return  # loaded already: running the demo again changes nothing
+        upload = ContentFile(text.encode(), name=f"demo-{name}.csv")
+        card, _ = stage_rate_card(upload, filename=upload.name, allow_past=True)
+        apply_rate_card(card.pk, allow_past=True)
 
     def people(self, org):
         people = people_of_contoso()
@@ -210,8 +258,13 @@ class Command(BaseCommand):
             row.update(callee=digits(rng, pattern), context="International", dest=name)
         elif roll < 0.39:
             organizer = rng.choice(users)
-            zone_a = rng.random() < 0.85
-            country, name, pattern = ("US", "United States", "+1 312 555 xxxx") if zone_a else ("IN", "India", "+91 98765 4xxxx")
+            where = rng.random()
+            if where < 0.75:
+                country, name, pattern = "US", "United States", "+1 312 555 xxxx"
+            elif where < 0.87:
+                country, name, pattern = "IN", "India", "+91 98765 4xxxx"  # Zone A too
+            else:
+                country, name, pattern = "AE", "United Arab Emirates", "+971 4 xxx xxxx"  # beyond Zone A
             row.update(call_type="conf_out", upn=organizer.upn, name=organizer.name, location=organizer.location,
                        caller="+1 425 555 0150", callee=digits(rng, pattern), conference=str(uuid.UUID(int=rng.getrandbits(128))),
                        context="Domestic" if country == organizer.location else "International", dest=name)

@@ -4,7 +4,7 @@
 from dataclasses import dataclass
 from decimal import Decimal
 
-from ...choices import Capability
+from ...choices import Capability, NumberType
 from .context import RatingContext
 from .rate_book import dialable_digits
 from .rules import amount_text, month_of
@@ -32,11 +32,16 @@ def authorize_call(organization, *, upn, number, at) -> Authorization:
         return Authorization(False, "The number is not an E.164 number.", 0)
     rate = ctx.rates.outbound_rate(digits, day)
     location = person.location or organization.country
-    destination = rate.country if rate else ""
+    found = ctx.destinations.lookup(digits)
+    destination = (found[0] if found else "") or (rate.country if rate else "")
+    premium = (found is not None and found[1] == NumberType.PREMIUM) or (rate is not None and rate.number_type == NumberType.PREMIUM)
     international = bool(destination) and destination != location
     plan = ctx.plans.get(person.plan) if person.plan else None
     included = 0
-    if plan is not None and plan.included_minutes and (plan.international or not international):
+    # As rating decides: premium numbers never draw a pool; international calls only on a plan that
+    # includes the destination's country.
+    covered = not international or (plan is not None and plan.international and destination in ctx.destinations.international_plan)
+    if plan is not None and plan.included_minutes and not premium and covered:
         key, size = ctx.plan_pool(person, plan, location)
         included = ctx.remaining(key, month_of(day), size)
     credit_minutes = 0

@@ -9,6 +9,7 @@ from billing.services import can_charge_credits
 
 from ...choices import KNOWN_LICENSES, Capability, Rating
 from ...models import Person, PoolUsage
+from .destinations import DestinationBook
 from .plans import load_plans, plan_code
 from .rate_book import RateBook, dialable_digits
 
@@ -54,6 +55,7 @@ class RatingContext:
         self.currency = currency or organization.currency
         self.plans = load_plans()
         self.rates = RateBook.load(self.currency)
+        self.destinations = DestinationBook.load()
         self.people = {}
         self.people_by_object_id = {}
         self._pool_sizes = {}

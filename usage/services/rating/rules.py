@@ -9,9 +9,9 @@ from ...choices import (
     CONFERENCE_DIAL_OUT_TYPES,
     EMERGENCY_TYPES,
     SMS_COUNTRIES,
-    ZONE_A,
     Capability,
     DestinationContext,
+    NumberType,
     Rating,
 )
 from .context import Outcome, RatingContext
@@ -20,6 +20,16 @@ from .rate_book import dialable_digits
 
 def billable_minutes(seconds: int) -> int:
     return -(-seconds // 60)
+
+
+def billed_seconds(seconds: int, minimum: int = 60, increment: int = 60) -> int:
+    """The seconds a rate line bills for a call: at least its minimum, then steps of its increment
+    (60/60 bills whole minutes rounded up; 1/1 every second). A call that never connected bills nothing."""
+    if seconds <= 0:
+        return 0
+    if seconds <= minimum:
+        return minimum
+    return minimum + -(-(seconds - minimum) // increment) * increment
 
 
 _MONTHS = {}
@@ -76,10 +86,10 @@ def rate_call(ctx: RatingContext, row: dict, person=None) -> Outcome:
                 return _not_priced(f"{reason}: no toll-free rate for {country} in {ctx.currency}.", minutes, context)
             if minutes == 0:
                 return Outcome(Rating.NO_CHARGE, f"{reason}, not connected: nothing to pay.", "", destination_context=context)
-            amount = to_money(minutes * rate.per_unit + rate.connection_fee)
-            reason += f": {minutes} min x {amount_text(rate.per_unit, ctx.currency)}" + _fee_text(rate, ctx.currency) + "."
+            amount, charged, text = _price(rate, row["duration_seconds"], 0, ctx.currency, "")
+            reason += f": {text}" + _fee_text(rate, ctx.currency) + "."
             # Toll-free numbers belong to the organization, not to a user: no user license applies.
-            return ctx.charge_or_refuse(None, amount, Capability.CREDITS, reason, minutes, rate.connection_fee, minutes, context)
+            return ctx.charge_or_refuse(None, amount, Capability.CREDITS, reason, charged, rate.connection_fee, minutes, context)
         if call_type in CONFERENCE_DIAL_IN_TYPES and person and Capability.CONFERENCING_PAY_PER_MINUTE in person.licenses:
             return _charge_per_minute(
                 ctx, row, person, minutes, day, row["caller_number"], row["external_country"], context,
@@ -92,10 +102,15 @@ def rate_call(ctx: RatingContext, row: dict, person=None) -> Outcome:
             )
         return Outcome(Rating.FREE_INBOUND, "Inbound minutes are unlimited on every plan.", plan_code or "", units=minutes, destination_context=context)
 
-    rate = ctx.rates.outbound_rate(ctx.digits(row["callee_number"]), day, row["external_country"])
-    destination = row["external_country"] or (rate.country if rate else "")
+    digits = ctx.digits(row["callee_number"])
+    rate = ctx.rates.outbound_rate(digits, day, row["external_country"])
+    # The destination decides Zone A, the plan's countries and premium numbers: by the number dialled
+    # (longest prefix of the destinations table), not by the caller's country.
+    found = ctx.destinations.lookup(digits) if digits else None
+    destination = row["external_country"] or (found[0] if found else "") or (rate.country if rate else "")
     if destination and not row["external_country"]:
         row["external_country"] = destination  # the report's "To country or region", from the number
+    premium = (found is not None and found[1] == NumberType.PREMIUM) or (rate is not None and rate.number_type == NumberType.PREMIUM)
     if not context:
         if destination and location:
             context = DestinationContext.DOMESTIC if destination == location else DestinationContext.INTERNATIONAL
@@ -103,17 +118,23 @@ def rate_call(ctx: RatingContext, row: dict, person=None) -> Outcome:
             context = DestinationContext.DOMESTIC
     if minutes == 0:
         return Outcome(Rating.NO_CHARGE, "Not connected (0 seconds): nothing to pay.", plan_code or "", destination_context=context)
+    seconds = row["duration_seconds"]
+    where = destination or "an unknown country"
 
     if call_type in CONFERENCE_DIAL_OUT_TYPES:
         if person and Capability.CONFERENCING_PAY_PER_MINUTE in person.licenses:
             return _charge_rate(
-                ctx, person, rate, minutes, minutes, context, row["callee_number"],
+                ctx, person, rate, seconds, 0, minutes, context, row["callee_number"],
                 "Conference dial-out on Audio Conferencing pay-per-minute", Capability.CONFERENCING_PAY_PER_MINUTE,
             )
-        if destination not in ZONE_A:
-            where = destination or "an unknown country"
+        if premium:
             return _charge_rate(
-                ctx, person, rate, minutes, minutes, context, row["callee_number"],
+                ctx, person, rate, seconds, 0, minutes, context, row["callee_number"],
+                f"Conference dial-out to a premium-rate or shared-cost number in {where}, never part of a pool", Capability.CREDITS,
+            )
+        if destination not in ctx.destinations.zone_a:
+            return _charge_rate(
+                ctx, person, rate, seconds, 0, minutes, context, row["callee_number"],
                 f"Conference dial-out to {where}, outside Zone A", Capability.CREDITS,
             )
         size = ctx.conference_pool_size()
@@ -126,7 +147,7 @@ def rate_call(ctx: RatingContext, row: dict, person=None) -> Outcome:
                 Capability.CONFERENCING, units=minutes, destination_context=context,
             )
         return _charge_rate(
-            ctx, person, rate, minutes - taken, minutes, context, row["callee_number"],
+            ctx, person, rate, seconds, taken, minutes, context, row["callee_number"],
             f"Conference dial-out to {destination} beyond the {pool_text}: {taken} of {minutes} min from the pool",
             Capability.CREDITS,
         )
@@ -134,18 +155,28 @@ def rate_call(ctx: RatingContext, row: dict, person=None) -> Outcome:
     international = context == DestinationContext.INTERNATIONAL
     if plan is None:
         return _charge_rate(
-            ctx, person, rate, minutes, minutes, context, row["callee_number"], "No calling plan: every minute is paid from credits",
+            ctx, person, rate, seconds, 0, minutes, context, row["callee_number"], "No calling plan: every minute is paid from credits",
             Capability.CREDITS,
         )
     if plan.included_minutes == 0:
         return _charge_rate(
-            ctx, person, rate, minutes, minutes, context, row["callee_number"],
+            ctx, person, rate, seconds, 0, minutes, context, row["callee_number"],
             f"{plan.name} ({plan.capability}) includes no outbound minutes", Capability.CREDITS,
+        )
+    if premium:
+        return _charge_rate(
+            ctx, person, rate, seconds, 0, minutes, context, row["callee_number"],
+            f"Premium-rate or shared-cost number in {where}: never included in {plan.name} ({plan.capability})", Capability.CREDITS,
         )
     if international and not plan.international:
         return _charge_rate(
-            ctx, person, rate, minutes, minutes, context, row["callee_number"],
+            ctx, person, rate, seconds, 0, minutes, context, row["callee_number"],
             f"International call on {plan.name} ({plan.capability})", Capability.CREDITS,
+        )
+    if international and destination not in ctx.destinations.international_plan:
+        return _charge_rate(
+            ctx, person, rate, seconds, 0, minutes, context, row["callee_number"],
+            f"International call to {where}, a country {plan.name} ({plan.capability}) does not include", Capability.CREDITS,
         )
     key, size = ctx.plan_pool(person, plan, location)
     month = month_of(day)
@@ -157,7 +188,7 @@ def rate_call(ctx: RatingContext, row: dict, person=None) -> Outcome:
             Rating.INCLUDED_PLAN, f"{minutes} min from the {pool_text}.", plan.capability, units=minutes, destination_context=context
         )
     return _charge_rate(
-        ctx, person, rate, minutes - taken, minutes, context, row["callee_number"],
+        ctx, person, rate, seconds, taken, minutes, context, row["callee_number"],
         f"Beyond the {pool_text}: {taken} of {minutes} min from the pool", Capability.CREDITS,
     )
 
@@ -170,12 +201,39 @@ def _not_priced(reason, units, context):
     return Outcome(Rating.NOT_PRICED, reason + " Not priced (FREECALL).", Capability.FREE_CALL, units=units, destination_context=context)
 
 
-def _charge_rate(ctx, person, rate, charged, minutes, context, number, why, capability):
+def call_price(rate, seconds, pool_minutes=0):
+    """(exact amount, minutes charged, seconds billed or None) of a call of `seconds` at a rate line,
+    `pool_minutes` of which a pool covered: unrounded, for the one rounding of to_money. The rating and
+    the "Why this charge" page both price through here. Seconds billed is None for the common
+    60 s / 60 s card, which bills whole minutes."""
+    if rate.minimum_seconds == 60 and rate.increment_seconds == 60:
+        charged = -(-seconds // 60) - pool_minutes  # whole minutes, the common card: no division
+        return charged * rate.per_unit + rate.connection_fee, charged, None
+    billed = max(0, billed_seconds(seconds, rate.minimum_seconds, rate.increment_seconds) - pool_minutes * 60)
+    return billed * rate.per_unit / 60 + rate.connection_fee, -(-billed // 60), billed
+
+
+def _price(rate, seconds, pool_minutes, currency, where):
+    """(amount, minutes charged, how it was computed) for a call of `seconds`, `pool_minutes` of which
+    a pool covered."""
+    exact, charged, billed = call_price(rate, seconds, pool_minutes)
+    amount = to_money(exact)
+    if billed is None:
+        return amount, charged, f"{charged} min x {amount_text(rate.per_unit, currency)}{where}"
+    text = (
+        f"{billed} s x {amount_text(rate.per_unit, currency)} per min{where}, "
+        f"billed {rate.minimum_seconds} s minimum then per {rate.increment_seconds} s"
+    )
+    return amount, charged, text
+
+
+def _charge_rate(ctx, person, rate, seconds, taken, minutes, context, number, why, capability):
+    """Charge a call at its rate line; `taken` minutes of it came from a pool."""
     if rate is None:
         return _not_priced(f"{why}; no rate for {number or 'this destination'} in {ctx.currency}.", minutes, context)
-    amount = to_money(charged * rate.per_unit + rate.connection_fee)
-    where = f"+{rate.prefix}" if rate.prefix else rate.country
-    reason = f"{why}: {charged} min x {amount_text(rate.per_unit, ctx.currency)} ({where})" + _fee_text(rate, ctx.currency) + "."
+    where = f" (+{rate.prefix})" if rate.prefix else f" ({rate.country})"
+    amount, charged, text = _price(rate, seconds, taken, ctx.currency, where)
+    reason = f"{why}: {text}" + _fee_text(rate, ctx.currency) + "."
     return ctx.charge_or_refuse(person, amount, capability, reason, charged, rate.connection_fee, minutes, context)
 
 
@@ -183,7 +241,7 @@ def _charge_per_minute(ctx, row, person, minutes, day, number, country, context,
     rate = ctx.rates.outbound_rate(dialable_digits(number), day, country)
     if minutes == 0:
         return Outcome(Rating.NO_CHARGE, "Not connected (0 seconds): nothing to pay.", capability, destination_context=context)
-    return _charge_rate(ctx, person, rate, minutes, minutes, context, number, why, capability)
+    return _charge_rate(ctx, person, rate, row["duration_seconds"], 0, minutes, context, number, why, capability)
 
 
 def rate_sms(ctx: RatingContext, row: dict, person=None) -> Outcome:
