@@ -53,10 +53,10 @@ def test_an_admin_looks_up_what_a_call_costs_and_who_pays(browser_page, live_url
     # A kind of number instead of a number.
     page.get_by_label("Phone number").fill("")
     page.get_by_label("Person").select_option(label="Nobody in particular")
-    page.get_by_label("Country or region").select_option("IN")
+    page.get_by_label("Country or region").select_option("EG")
     page.get_by_label("Number type").select_option(label="Mobile")
     page.get_by_role("button", name="Look up").click()
-    expect(page.get_by_test_id("destination")).to_have_text("India (IN)")
+    expect(page.get_by_test_id("destination")).to_have_text("Egypt (EG)")
     expect(page.get_by_test_id("connection-fee")).to_have_text("0.05 USD")
     expect(page.get_by_test_id("coverage").get_by_role("row", name="Conference dial-out")).to_contain_text("outside Zone A")
 
@@ -75,9 +75,9 @@ def test_an_admin_looks_up_what_a_call_costs_and_who_pays(browser_page, live_url
     page.get_by_label("Country or region").select_option("GB")
     page.get_by_role("button", name="Filter").click()
     rows = page.get_by_role("table").locator("tbody tr")
-    expect(rows).to_have_count(4)  # +44, +4420, toll-free and SMS lines in force today
+    expect(rows).to_have_count(5)  # +44, +4420, +449 (premium), toll-free and SMS lines in force today
     expect(rows.first).to_contain_text("0.02")  # cheapest first, by default
     page.get_by_role("link", name="Price (per min or SMS)").click()
-    expect(rows.first).to_contain_text("0.04")  # then dearest first
+    expect(rows.first).to_contain_text("1.5")  # then dearest first: the premium-rate line
     assert_accessible(page)
     screenshot(page, "rate-table")
