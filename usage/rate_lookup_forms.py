@@ -5,7 +5,7 @@ its problem belongs."""
 import django_filters
 from django import forms
 
-from .choices import RateKind
+from .choices import NumberType, RateKind
 from .models import Rate
 from .selectors.phone_numbers import NUMBER_TYPE_CHOICES, NumberProblem, country_choices, example_destination, parse_number
 
@@ -46,26 +46,15 @@ class RateLookupForm(forms.Form):
         return data
 
 
-def _has_field(model, name):
-    return any(f.name == name for f in model._meta.concrete_fields)
-
-
 class RateFilter(django_filters.FilterSet):
     country = django_filters.ChoiceFilter(label="Country or region", empty_label="All countries and regions")
+    number_type = django_filters.ChoiceFilter(label="Number type", choices=NumberType.choices, empty_label="All number types")
     kind = django_filters.ChoiceFilter(label="Rate for", choices=RateKind.choices, empty_label="All kinds")
 
     class Meta:
         model = Rate
-        fields = ["country", "kind"]
+        fields = ["country", "number_type", "kind"]
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.filters["country"].extra["choices"] = country_choices()
-        # Rate lines that carry a number type (fixed line, mobile, toll free, premium) filter by it too.
-        if _has_field(Rate, "number_type"):
-            values = sorted(v for v in Rate.objects.values_list("number_type", flat=True).distinct() if v)
-            self.filters["number_type"] = django_filters.ChoiceFilter(
-                field_name="number_type", label="Number type", empty_label="All number types",
-                choices=[(v, v.replace("_", " ").capitalize()) for v in values],
-            )
-            self.filters["number_type"].parent = self

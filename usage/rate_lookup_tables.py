@@ -19,16 +19,22 @@ class RateTable(tables.Table):
     country = tables.Column(verbose_name="Country or region")
     prefix = tables.Column(verbose_name="Prefix")
     kind = tables.Column(verbose_name="Rate for")
+    number_type = tables.Column(verbose_name="Number type", default="—")
     description = tables.Column(verbose_name="Description", orderable=False)
     per_unit = tables.Column(verbose_name="Price (per min or SMS)", attrs=NUM)
     connection_fee = tables.Column(verbose_name="Connection fee", attrs=NUM)
+    billing = tables.Column(verbose_name="Billed", accessor="minimum_seconds", orderable=False)
     currency = tables.Column(verbose_name="Currency", orderable=False)
     effective_from = tables.DateColumn(verbose_name="From", format="Y-m-d")
     effective_to = tables.DateColumn(verbose_name="Until", format="Y-m-d", default="—")
 
     class Meta:
         model = Rate
-        fields = ("country", "prefix", "kind", "description", "per_unit", "connection_fee", "currency", "effective_from", "effective_to")
+        fields = ("country", "prefix", "kind", "number_type", "description", "per_unit", "connection_fee", "currency", "effective_from", "effective_to")
+        sequence = (
+            "country", "prefix", "kind", "number_type", "description", "per_unit", "connection_fee", "billing", "currency",
+            "effective_from", "effective_to",
+        )
         order_by = ("per_unit",)
         attrs = {"class": "data-table"}
         empty_text = "No rates in force today match these filters."
@@ -55,6 +61,12 @@ class RateTable(tables.Table):
     def render_kind(self, value):
         return KIND_SHORT.get(value, value)
 
+    def render_number_type(self, value, record):
+        return record.get_number_type_display()
+
+    def render_billing(self, value, record):
+        return billing_text(record)
+
     def render_prefix(self, value):
         return f"+{value}" if value else "—"
 
@@ -65,6 +77,11 @@ class RateTable(tables.Table):
         return f"{value.normalize():f}"
 
 
+def billing_text(rate):
+    """How a line bills a call's seconds: "60/60" is whole minutes, "1/1" every second."""
+    return f"{rate.minimum_seconds}/{rate.increment_seconds} s"
+
+
 # The exports: the same columns, values as plain text and numbers.
 EXPORT_COLUMNS = [
     ("Country or region", lambda r: country_name(r.country) if r.country else ""),
@@ -72,14 +89,17 @@ EXPORT_COLUMNS = [
     # Digits without the "+": "+1" would be neutralized as a formula (it is too short for E.164).
     ("Prefix (E.164 digits)", lambda r: r.prefix),
     ("Rate for", lambda r: r.get_kind_display()),
+    ("Number type", lambda r: r.get_number_type_display() if r.number_type else ""),
     ("Description", lambda r: r.description),
     ("Price per minute or segment", lambda r: r.per_unit),
     ("Connection fee", lambda r: r.connection_fee),
+    ("Minimum seconds", lambda r: r.minimum_seconds),
+    ("Increment seconds", lambda r: r.increment_seconds),
     ("Currency", lambda r: r.currency),
     ("Effective from", lambda r: r.effective_from.isoformat()),
     ("Until (not including)", lambda r: r.effective_to.isoformat() if r.effective_to else ""),
 ]
-NUMERIC = {"Price per minute or segment", "Connection fee"}
+NUMERIC = {"Price per minute or segment", "Connection fee", "Minimum seconds", "Increment seconds"}
 
 
 def csv_lines(rates, echo):
@@ -107,7 +127,7 @@ def write_xlsx(rates, target):
     for row_number, rate in enumerate(rates, start=1):
         for col, (label, value) in enumerate(EXPORT_COLUMNS):
             if label in NUMERIC:
-                sheet.write_number(row_number, col, float(value(rate)), price)
+                sheet.write_number(row_number, col, float(value(rate)), price if "seconds" not in label else None)
             else:
                 sheet.write_string(row_number, col, str(value(rate)))
     workbook.close()

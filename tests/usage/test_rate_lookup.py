@@ -102,6 +102,7 @@ def test_the_lookup_follows_the_country_lists_and_premium_numbers_of_rating(org,
     assert not international.included and "does not include" in international.reason
     premium = look_up_rate(org, parse_number("+44 909 879 0000", "US"))
     assert premium.destination.number_type == "premium_rate" and premium.per_minute == Decimal("1.5")
+    assert premium.rated_as == "premium" and premium.as_dict()["rated_number_type"] == "premium"
     assert not any(c.included for c in premium.coverages)
     assert "never" in coverage_of(premium, "MCOPSTN2").reason
 
@@ -249,7 +250,11 @@ def test_the_json_endpoint_refuses_bad_input_with_400_and_no_key_with_401(client
 
 def test_a_new_rate_line_is_followed_the_same_day(org, people, rates, funded):
     today = datetime.now(UTC).date()
-    RateFactory(prefix="442079", country="GB", per_unit=Decimal("0.5"), connection_fee=Decimal("0.1"), effective_from=today)
+    RateFactory(
+        prefix="442079", country="GB", per_unit=Decimal("0.5"), connection_fee=Decimal("0.1"), effective_from=today,
+        minimum_seconds=1, increment_seconds=1,
+    )
     answer = look_up_rate(org, parse_number(LONDON, "US"))
     assert (answer.per_minute, answer.connection_fee, answer.rate_prefix) == (Decimal("0.5"), Decimal("0.1"), "442079")
+    assert (answer.minimum_seconds, answer.increment_seconds) == (1, 1)
     assert coverage_of(answer, "MCOPSTN1").charge == Decimal("0.60")

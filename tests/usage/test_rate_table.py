@@ -56,14 +56,23 @@ def test_filter_by_country_and_kind_and_sort_by_price(client, reports_reader, ta
 
 def test_the_csv_export_is_the_filtered_lines_with_formulas_neutralized(client, global_admin, table):
     client.force_login(global_admin)
-    rows = csv_rows(client.get(table, {"export": "csv", "kind": "outbound"}))
-    assert rows[0][:4] == ["Country or region", "Country code", "Prefix (E.164 digits)", "Rate for"]
-    by_prefix = {row[2]: row for row in rows[1:]}
+    header, *lines = csv_rows(client.get(table, {"export": "csv", "kind": "outbound"}))
+    assert header[:4] == ["Country or region", "Country code", "Prefix (E.164 digits)", "Rate for"]
+    by_prefix = {row[2]: dict(zip(header, row)) for row in lines}
     assert set(by_prefix) == {"1", "44", "4420", "449", "49", "91", "20", "675", "34"}
-    assert by_prefix["34"][4] == "'=HYPERLINK(\"http://x\")"
-    assert by_prefix["91"][5:7] == ["0.090000", "0.050000"] and by_prefix["91"][7] == "USD"
+    assert by_prefix["34"]["Description"] == "'=HYPERLINK(\"http://x\")"
+    india = by_prefix["91"]
+    assert (india["Price per minute or segment"], india["Connection fee"], india["Currency"]) == ("0.090000", "0.050000", "USD")
+    assert (india["Minimum seconds"], india["Increment seconds"]) == ("60", "60")
+    assert by_prefix["449"]["Number type"] == "Premium-rate / shared-cost"
     only_gb = csv_rows(client.get(table, {"export": "csv", "country": "GB"}))
     assert {row[1] for row in only_gb[1:]} == {"GB"}
+
+
+def test_filter_by_number_type(client, global_admin, table):
+    client.force_login(global_admin)
+    body = client.get(table, {"number_type": "premium"}).content.decode().split("<table", 1)[1]
+    assert "+449" in body and "+4420" not in body and "1.5" in body
 
 
 def test_the_xlsx_export_holds_numbers_and_text_never_formulas(client, global_admin, table, tmp_path):
@@ -72,10 +81,11 @@ def test_the_xlsx_export_holds_numbers_and_text_never_formulas(client, global_ad
     assert response["Content-Disposition"].startswith('attachment; filename="communications-credits-rates-')
     path = tmp_path / "rates.xlsx"
     path.write_bytes(b"".join(response.streaming_content))
-    sheet = read_workbook(path)["Rates"]
-    assert [cell[1] for cell in sheet[0]][:3] == ["Country or region", "Country code", "Prefix (E.164 digits)"]
-    assert len(sheet) == 2
-    row = sheet[1]
-    assert row[4][:2] == ("s", "=HYPERLINK(\"http://x\")")  # text, not a formula
-    assert row[5][0] == "n" and float(row[5][1]) == 0.04
-    assert all(cell[0] != "f" for line in sheet for cell in line)
+    header, *rows = read_workbook(path)["Rates"]
+    labels = [cell[1] for cell in header]
+    assert labels[:3] == ["Country or region", "Country code", "Prefix (E.164 digits)"]
+    assert len(rows) == 1
+    row = dict(zip(labels, rows[0]))
+    assert row["Description"][:2] == ("s", "=HYPERLINK(\"http://x\")")  # text, not a formula
+    assert row["Price per minute or segment"][0] == "n" and float(row["Price per minute or segment"][1]) == 0.04
+    assert all(cell[0] != "f" for line in rows for cell in line)

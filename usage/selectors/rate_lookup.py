@@ -16,7 +16,7 @@ from decimal import Decimal
 
 from django.utils import timezone
 
-from ..choices import Capability, Direction, Rating
+from ..choices import Capability, Direction, NumberType, Rating
 from ..models import Person
 from ..services.ingest.kinds import CALLS
 from ..services.rating import RatingContext, rate_call
@@ -65,6 +65,9 @@ class RateLookup:
     rate_prefix: str = ""
     rate_description: str = ""
     rate_effective_from: date | None = None
+    minimum_seconds: int | None = None  # how the rate line bills a call: at least this many seconds,
+    increment_seconds: int | None = None  # then steps of these (60/60: whole minutes)
+    rated_as: str = ""  # the number type rating reads for the number (the site's destinations), "" if none
     balance: Decimal = Decimal(0)
     credits_allowed: bool = False
     credits_refusal: str = ""
@@ -76,6 +79,10 @@ class RateLookup:
     @property
     def priced(self):
         return self.per_minute is not None
+
+    @property
+    def rated_as_label(self):
+        return NumberType(self.rated_as).label if self.rated_as in NumberType.values else ""
 
     def as_dict(self):
         def money(value):
@@ -102,6 +109,9 @@ class RateLookup:
             "price_per_minute": money(self.per_minute),
             "connection_fee": money(self.connection_fee),
             "rate_prefix": self.rate_prefix,
+            "minimum_seconds": self.minimum_seconds,
+            "increment_seconds": self.increment_seconds,
+            "rated_number_type": self.rated_as or None,
             "balance": money(self.balance),
             "balance_minutes": self.balance_minutes,
             "credits_allowed": self.credits_allowed,
@@ -184,6 +194,7 @@ def look_up_rate(organization, destination: Destination, *, upn="", now=None) ->
     if rate is not None:
         answer.per_minute, answer.connection_fee = rate.per_unit, rate.connection_fee
         answer.rate_prefix, answer.rate_description, answer.rate_effective_from = rate.prefix, rate.description, rate.effective_from
+        answer.minimum_seconds, answer.increment_seconds = rate.minimum_seconds, rate.increment_seconds
         spendable = ctx.balance - rate.connection_fee
         if rate.per_unit > 0:
             answer.balance_minutes = int(spendable // rate.per_unit) if ctx.allowed and spendable > 0 else 0
@@ -192,6 +203,8 @@ def look_up_rate(organization, destination: Destination, *, upn="", now=None) ->
             f"No rate for {destination.e164} ({destination.country_name}) in {ctx.currency} today: "
             "a call to it cannot be priced, so it is charged to nobody (FREECALL) and never included in a pool."
         )
+    found = ctx.destinations.lookup(destination.digits)
+    answer.rated_as = found[1] if found else ""
     if not destination.valid:
         answer.problems.append(
             f"{destination.e164} is not a number that can be assigned in {destination.country_name} (libphonenumber): "
