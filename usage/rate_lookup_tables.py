@@ -31,9 +31,10 @@ class RateTable(tables.Table):
     class Meta:
         model = Rate
         fields = ("country", "prefix", "kind", "number_type", "description", "per_unit", "connection_fee", "currency", "effective_from", "effective_to")
+        # The price first after what it is for, so that it stays on screen; the description last.
         sequence = (
-            "country", "prefix", "kind", "number_type", "description", "per_unit", "connection_fee", "billing", "currency",
-            "effective_from", "effective_to",
+            "country", "prefix", "number_type", "per_unit", "connection_fee", "currency", "billing", "kind",
+            "effective_from", "effective_to", "description",
         )
         order_by = ("per_unit",)
         attrs = {"class": "data-table"}
@@ -58,8 +59,8 @@ class RateTable(tables.Table):
     def render_country(self, value):
         return f"{country_name(value)} ({value})"
 
-    def render_kind(self, value):
-        return KIND_SHORT.get(value, value)
+    def render_kind(self, value, record):
+        return KIND_SHORT.get(record.kind, value)
 
     def render_number_type(self, value, record):
         return record.get_number_type_display()
