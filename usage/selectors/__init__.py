@@ -22,6 +22,7 @@ from .report import (
     parameters_for,
     records,
     summary,
+    totals,
 )
 
 __all__ = [
@@ -41,4 +42,5 @@ __all__ = [
     "recommendation",
     "records",
     "summary",
+    "totals",
 ]
