@@ -42,6 +42,7 @@ import tempfile
 import threading
 import time
 from collections import defaultdict
+from decimal import Decimal
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -96,7 +97,6 @@ def stack_env(database_url, broker_url, port, extra=None):
         EMAIL_FILE_PATH=str(VAR / "mail"),
         PORT=str(port),
         WEB_BIND="127.0.0.1",
-        LOG_LEVEL=os.environ.get("LOG_LEVEL", "WARNING"),
         PATH=f"{bin_dir}:{os.environ.get('PATH', '')}",
     )
     env.update(extra or {})
@@ -128,6 +128,8 @@ def prepare_child(rows, users):
 
     from bench.usage import prepare as prepare_usage
     from bench.usage import write_csv
+    from billing import services
+    from billing.choices import EntryKind
     from billing.choices import AdminRole
     from billing.models import Membership, MembershipRole, Organization
     from usage.models import CallRecord
@@ -149,7 +151,11 @@ def prepare_child(rows, users):
         log(f"{have:,} call records already in {org.name}: reused")
         return
     log(f"{have:,} call records in {org.name}: generating and importing {rows:,} (once; reused afterwards)")
-    prepare_usage(org_slug=ORG_SLUG)  # the bench's people, rates and a large balance, as bench.usage does
+    # The bench's people and rates, as bench.usage does; a large balance by a support adjustment (a
+    # funding without a payment would be a reconciliation mismatch, which bench/faults.py checks for).
+    prepare_usage(org_slug=ORG_SLUG, fund=False)
+    services.post_entry(account_id=org.credit_account.pk, kind=EntryKind.ADJUSTMENT, amount=Decimal("1000000"),
+                        idempotency_key="load:balance", memo="Load test: the balance that a million calls draw on")
     today = datetime.datetime.now(datetime.UTC).date()
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "PSTN.calls.load.csv")
@@ -172,14 +178,16 @@ def prepare_child(rows, users):
 class Stack:
     """The Procfile's processes under bin/serve, as `make stack` runs them; stopped with TERM."""
 
-    def __init__(self, env, port, log_path):
+    def __init__(self, env, port, log_path, entries=None):
         self.env, self.port, self.log_path = env, port, log_path
+        # `name: command` entries instead of the whole Procfile (bench/faults.py runs the worker apart).
+        self.arguments = entries or ["--procfile", "Procfile"]
         self.process = None
 
     def start(self, timeout=60):
         self.log_file = open(self.log_path, "ab")
         self.process = subprocess.Popen(
-            [sys.executable, "bin/serve", "--procfile", "Procfile"], cwd=ROOT, env=self.env,
+            [sys.executable, "bin/serve", *self.arguments], cwd=ROOT, env=self.env,
             stdout=self.log_file, stderr=subprocess.STDOUT, process_group=0,
         )
         self.wait_ready(timeout)
@@ -218,6 +226,14 @@ class Stack:
         self.stop()
 
 
+def wait_for(condition, timeout, message):
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() >= deadline:
+            raise RuntimeError(message)
+        time.sleep(0.5)
+
+
 # 3. The users ------------------------------------------------------------------------------------------
 
 CSRF = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
@@ -229,19 +245,23 @@ ANY_METHOD = re.compile(r'name="payment_method" value="(\d+)"')
 class Recorder:
     """Timings per page kind, shared by the users' threads; the budget counts every request."""
 
-    def __init__(self, budget):
+    def __init__(self, budget, stop=None):
         self.budget = budget
+        self.stop = stop or threading.Event()  # set: every user ends after its current request
         self.lock = threading.Lock()
         self.issued = 0
         self.times = defaultdict(list)
         self.errors = defaultdict(int)
         self.error_samples = []
+        self.error_times = []
         self.recording = False
         self.first = self.last = None
 
     def take(self):
         """One request of the budget, or False when it is spent."""
         with self.lock:
+            if self.stop.is_set():
+                return False
             if not self.recording:
                 return True
             if self.issued >= self.budget:
@@ -258,6 +278,7 @@ class Recorder:
             self.times[kind].append(seconds * 1000)
             if not ok:
                 self.errors[kind] += 1
+                self.error_times.append(now)
                 if len(self.error_samples) < 20:
                     self.error_samples.append(f"{kind}: {detail}")
 
@@ -406,9 +427,10 @@ def bench_upns(count=2000):
     return [f"user{i:05d}@bench.example" for i in range(0, count, 7)]
 
 
-def load_run(base, users, budget, think, today):
-    """Everybody signed in and every page warmed, then the clock starts and the budget is spent."""
-    recorder = Recorder(budget)
+def load_run(base, users, budget, think, today, recorder=None):
+    """Everybody signed in and every page warmed, then the clock starts and the budget is spent (or
+    the recorder's stop event is set: bench/faults.py runs this traffic while it breaks things)."""
+    recorder = recorder or Recorder(budget)
     people = sign_in_all(base, recorder, users, think, today, bench_upns())
     warm = people[0]
     for name in MIX:

@@ -1,5 +1,9 @@
+from datetime import datetime
+
 import django_tables2 as tables
+from django.template.defaultfilters import date as date_filter
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.html import format_html
 from django_tables2.data import TableQuerysetData
 
@@ -20,8 +24,24 @@ class StreamedQuerysetData(TableQuerysetData):
         return self.data.iterator(chunk_size=self.chunk_size)
 
 
+class TimeColumn(tables.Column):
+    """A date and time shown as `format` (the `date` filter's syntax) in the current time zone, as
+    django-tables2's DateTimeColumn shows it. That one is a TemplateColumn, which compiles its template
+    again for every cell it renders: a large share of a table page's time under load."""
+
+    def __init__(self, *, format, **kwargs):
+        self.format = format
+        super().__init__(**kwargs)
+
+    def render(self, value):
+        return date_filter(timezone.localtime(value) if timezone.is_aware(value) else value, self.format)
+
+    def value(self, value):
+        return value.isoformat(sep=" ") if isinstance(value, datetime) else value
+
+
 class LedgerEntryTable(tables.Table):
-    created_at = tables.DateTimeColumn(verbose_name="Date (UTC)", format="Y-m-d H:i")
+    created_at = TimeColumn(verbose_name="Date (UTC)", format="Y-m-d H:i")
     kind = tables.Column(verbose_name="Type")
     memo = tables.Column(verbose_name="Description", orderable=False)
     amount = tables.Column(verbose_name="Amount", attrs={"td": {"class": "num"}, "th": {"class": "num"}})

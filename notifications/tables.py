@@ -2,6 +2,8 @@ import django_tables2 as tables
 from django.urls import reverse
 from django.utils.html import format_html
 
+from billing.tables import TimeColumn
+
 from .models import Delivery, DeliveryStatus, Event
 
 NUM = {"td": {"class": "num"}, "th": {"class": "num"}}
@@ -24,7 +26,7 @@ def delivery_state(record) -> tuple[str, str]:
 
 class EventTable(tables.Table):
     region_label = "Notifications"
-    occurred_at = tables.DateTimeColumn(verbose_name="Time (UTC)", format="Y-m-d H:i")
+    occurred_at = TimeColumn(verbose_name="Time (UTC)", format="Y-m-d H:i")
     kind = tables.Column(verbose_name="Notification", orderable=False)
     summary = tables.Column(verbose_name="Message", orderable=False)
     recipient_count = tables.Column(verbose_name="Recipients", orderable=False)

@@ -2,13 +2,16 @@ import csv
 import re
 from decimal import Decimal
 
+import django_tables2 as tables
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
 from billing import services
 from billing.choices import AdminRole, CommerceModel, PurchaseChannel
-from billing.models import AutoRechargeChange, AutoRechargePolicy, Payment, PaymentMethod, SandboxCharge
+from billing.models import AutoRechargeChange, AutoRechargePolicy, LedgerEntry, Payment, PaymentMethod, SandboxCharge
 from billing.selectors import credit_account
+from billing.tables import TimeColumn
 from tests.factories import CardFactory, OrganizationFactory, admin_in
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -224,3 +227,15 @@ def test_saving_settings_that_would_charge_at_once_asks_first(client, billing_ad
     assert "was charged right away" in done.content.decode()
     account = credit_account(org)
     assert account.auto_recharge_policy.enabled and account.balance == Decimal("50.00")
+
+
+def test_the_time_column_shows_what_the_datetimecolumn_of_django_tables2_shows(funded_account):
+    class Both(tables.Table):
+        ours = TimeColumn(accessor="created_at", format="Y-m-d H:i")
+        theirs = tables.DateTimeColumn(accessor="created_at", format="Y-m-d H:i")
+
+    for zone in ("UTC", "America/Los_Angeles"):
+        with timezone.override(zone):
+            row = Both(LedgerEntry.objects.filter(account=funded_account)).rows[0]
+            assert str(row.get_cell("ours")) == str(row.get_cell("theirs")) != ""
+            assert row.get_cell_value("ours") == row.get_cell_value("theirs")
