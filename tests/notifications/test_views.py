@@ -128,6 +128,19 @@ def test_the_message_center_issues_the_same_few_queries_for_many_notifications(
         assert client.get(detail).status_code == 200
 
 
+def test_the_message_center_counts_its_notifications_once_and_pages_by_25(client, org, billing_admin, django_assert_max_num_queries):
+    for i in range(30):
+        record(org, key=f"e{i}")
+    client.force_login(billing_admin)
+    with django_assert_max_num_queries(20) as queries:
+        first = client.get(MESSAGE_CENTER).content.decode()
+    counts = [q["sql"] for q in queries.captured_queries if q["sql"].startswith("SELECT COUNT(")]
+    assert len(counts) == 1, counts
+    second = client.get(MESSAGE_CENTER, {"page": 2}).content.decode()
+    rows = lambda html: html.split("<tbody")[1].split("</tbody>")[0].count("<tr")  # noqa: E731
+    assert rows(first) == 25 and rows(second) == 5
+
+
 def test_a_billing_admin_chooses_who_receives_optional_notifications(client, org, billing_admin):
     client.force_login(billing_admin)
     data = {t.code: [AdminRole.GLOBAL_ADMINISTRATOR] for t in kinds.OPTIONAL}
