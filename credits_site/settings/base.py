@@ -273,6 +273,9 @@ CELERY_BEAT_SCHEDULE = {
 }
 # Usage report exports up to this many rows download at once; larger ones are built in the background.
 USAGE_EXPORT_IMMEDIATE_ROWS = env.int("USAGE_EXPORT_IMMEDIATE_ROWS", default=5000)
+# A background export whose build has not moved for this long lost its worker: beat's sweep builds it
+# again. A live build writes its progress every 10,000 rows (seconds apart at most).
+USAGE_EXPORT_STALE_SECONDS = env.int("USAGE_EXPORT_STALE_SECONDS", default=600)
 
 # What a usage import reads of a hostile file (docs/usage.md, "Limits of an import"). A zip is checked
 # against its own directory before anything is inflated, then the same limits hold while it is read,

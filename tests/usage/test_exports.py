@@ -28,7 +28,7 @@ from usage.selectors import export_queryset, parameters_for
 from usage.services.exports.csv_zip import csv_members, csv_members_by_copy
 from usage.services.exports.files import build_file
 from usage.services.exports.jobs import build_export, delete_expired_exports
-from usage.services.exports.progress import Progress
+from usage.services.exports.progress import PROGRESS_EVERY, Progress
 from usage.services.exports.requesting import request_export
 from usage.services.exports.xlsx import write_xlsx
 from usage.services.ingest import import_file, import_graph_payload
@@ -186,6 +186,35 @@ def test_an_export_asked_for_while_the_broker_is_down_is_built_by_the_sweep(clie
     export.refresh_from_db()
     assert export.status == "done" and export.rows_done == 13
     assert tasks.build_waiting_exports_task() == 0, "nothing left waiting"
+
+
+def test_an_export_whose_worker_died_mid_build_is_built_again_once_its_progress_stops(calls, org, reports_reader, settings, tmp_path):
+    settings.MEDIA_ROOT = str(tmp_path / "media")
+    parameters = parameters_for("pstn", today_at(10).date(), today_at().date(), {})
+    now = timezone.now()
+    # Claimed 20 minutes ago by a worker that still tells its progress: alive, left alone.
+    export = Export.objects.create(organization=org, created_by=reports_reader, kind="pstn", format="xlsx", parameters=parameters,
+                                   rows_total=13, status="running", started_at=now - timedelta(minutes=20),
+                                   heartbeat_at=now - timedelta(minutes=1), expires_at=now + timedelta(days=7))
+    assert tasks.build_waiting_exports_task() == 0 and build_export(export.pk) is None
+    # Its worker was killed (kill -9): no progress for USAGE_EXPORT_STALE_SECONDS, and beat's sweep builds it.
+    Export.objects.filter(pk=export.pk).update(heartbeat_at=now - timedelta(seconds=settings.USAGE_EXPORT_STALE_SECONDS + 1))
+    assert tasks.build_waiting_exports_task() == 1
+    export.refresh_from_db()
+    assert export.status == "done" and export.rows_done == 13 and export.heartbeat_at > now
+    assert tasks.build_waiting_exports_task() == 0, "nothing left waiting"
+
+
+def test_progress_tells_the_export_that_its_build_is_alive(org, reports_reader):
+    export = Export.objects.create(organization=org, created_by=reports_reader, kind="pstn", format="xlsx", parameters={},
+                                   status="running", expires_at=timezone.now() + timedelta(days=7))
+    progress = Progress(export)
+    progress.tick(PROGRESS_EVERY - 1)
+    export.refresh_from_db()
+    assert export.heartbeat_at is None
+    progress.tick(1)
+    export.refresh_from_db()
+    assert export.rows_done == PROGRESS_EVERY and export.heartbeat_at is not None
 
 
 def test_a_background_export_runs_once_even_if_its_task_is_delivered_twice(calls, org, reports_reader, settings, tmp_path):
