@@ -27,8 +27,9 @@ Afterwards (waiting at most SETTLE_SECONDS for the periodic tasks) it checks: ev
 (billing.services.reconciliation.find_mismatches), every recharge and funding was charged once at the
 gateway, every notification was delivered once (by Message-ID at the SMTP server), every export is
 finished or says it failed, and no recharge, payment, delivery or export is left waiting.
-The periodic sweeps run every 10 s here (AUTO_RECHARGE_SWEEP_SECONDS, NOTIFICATIONS_SWEEP_SECONDS) so
-that the run stays short; the beat's other periods are the production ones.
+The periodic sweeps run every 10 s here (AUTO_RECHARGE_SWEEP_SECONDS, NOTIFICATIONS_SWEEP_SECONDS), a
+claim left by a dead worker is taken back after 120 s (NOTIFICATIONS_STALE_CLAIM_SECONDS) or 60 s
+without progress (USAGE_EXPORT_STALE_SECONDS), so that the run stays short; the rest is production's.
 """
 
 import argparse
@@ -340,7 +341,8 @@ def run(args):
     broker_url = f"redis://127.0.0.1:{REDIS_PORT}/0"
     VAR.mkdir(parents=True, exist_ok=True)
     smtp = Smtp().start()
-    sweeps = {"AUTO_RECHARGE_SWEEP_SECONDS": "10", "NOTIFICATIONS_SWEEP_SECONDS": "10"}
+    sweeps = {"AUTO_RECHARGE_SWEEP_SECONDS": "10", "NOTIFICATIONS_SWEEP_SECONDS": "10",
+              "NOTIFICATIONS_STALE_CLAIM_SECONDS": "120", "USAGE_EXPORT_STALE_SECONDS": "60"}
     env = load.stack_env(database_url, broker_url, args.port, {
         "EMAIL_BACKEND": "smtp", "EMAIL_HOST": "127.0.0.1", "EMAIL_PORT": str(smtp.port), "EMAIL_USE_TLS": "false",
         "EMAIL_TIMEOUT": "5", **sweeps,

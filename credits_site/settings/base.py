@@ -197,6 +197,8 @@ def mailer_from_env(default_backend: str) -> dict:
 
 
 MAILERS = {"default": mailer_from_env("console")}
+# A delivery claimed by a worker that died is taken back after this long (notifications/conf.py).
+NOTIFICATIONS_STALE_CLAIM_SECONDS = env.int("NOTIFICATIONS_STALE_CLAIM_SECONDS", default=600)
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="Communications Credits <no-reply@credits.example>")
 SITE_URL = env("SITE_URL", default="http://127.0.0.1:8000")
 SUPPORT_EMAILS = env.list("SUPPORT_EMAILS", default=["support@credits.example"])
