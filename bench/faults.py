@@ -40,6 +40,7 @@ import json
 import os
 import shlex
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -104,7 +105,8 @@ class Smtp:
         self.received = Counter()
         self.refused = 0
         self.lock = threading.Lock()
-        self.controller = Controller(self, hostname="127.0.0.1", port=0)
+        self.port = free_port()
+        self.controller = Controller(self, hostname="127.0.0.1", port=self.port)
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         if self.refusing:
@@ -122,11 +124,16 @@ class Smtp:
 
     def start(self):
         self.controller.start()
-        self.port = self.controller.server.sockets[0].getsockname()[1]
         return self
 
     def stop(self):
         self.controller.stop()
+
+
+def free_port():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
 
 
 class Worker:
@@ -351,19 +358,20 @@ def run(args):
         load.prepare(env, args.rows)
     setup_django(env)
     redis_server = Redis(REDIS_PORT, VAR / "redis")
-    redis_server.start()
-    import redis
-
-    redis.Redis(port=REDIS_PORT).flushdb()
     lines = procfile()
     web_and_beat = load.Stack(env, args.port, VAR / "stack.log", entries=[f"web: {lines['web'].strip()}", f"beat: {lines['beat'].strip()}"])
     worker = Worker(lines["worker"].strip(), env, VAR / "worker.log")
     since = datetime.datetime.now(datetime.UTC)
     started = time.monotonic()
     scenarios, armed = [], []
+    scenarios_done = False
     recorder = load.Recorder(budget=10**9)
     traffic = None
     try:
+        redis_server.start()
+        import redis
+
+        redis.Redis(port=REDIS_PORT).flushdb()
         worker.start()
         web_and_beat.start()
         today = since.date()
@@ -436,16 +444,22 @@ def run(args):
             return {}
 
         scenario("smtp", "the SMTP server answered 451 to every recipient for 60 s while fundings sent their emails", smtp_refusing)
+        scenarios_done = True
     finally:
         recorder.stop.set()
         if traffic:
             traffic.join(60)
-        final = wait_until_settled(since, armed, args.settle)
-        checks = final_checks(since, armed, smtp)
-        web_and_beat.stop()
-        worker.stop()
-        redis_server.stop()
-        smtp.stop()
+        try:
+            if scenarios_done:
+                final = wait_until_settled(since, armed, args.settle)
+                checks = final_checks(since, armed, smtp)
+        finally:
+            # Whatever happened above, nothing this run started outlives it.
+            for stop in (web_and_beat.stop, worker.stop, redis_server.stop, smtp.stop):
+                try:
+                    stop()
+                except Exception as error:  # noqa: BLE001 - the others must still be stopped
+                    log(f"while stopping: {error!r}")
     every = [ms for times in recorder.times.values() for ms in times]
     return {
         "since": since.isoformat(), "seconds": round(time.monotonic() - started), "scenarios": scenarios, "final": final,

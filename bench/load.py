@@ -35,6 +35,7 @@ import random
 import re
 import shutil
 import signal
+import socket
 import statistics
 import subprocess
 import sys
@@ -185,6 +186,9 @@ class Stack:
         self.process = None
 
     def start(self, timeout=60):
+        with socket.socket() as probe:  # another server there would answer the health probe for us
+            if probe.connect_ex(("127.0.0.1", self.port)) == 0:
+                raise RuntimeError(f"something already listens on 127.0.0.1:{self.port}: stop it or choose another port")
         self.log_file = open(self.log_path, "ab")
         self.process = subprocess.Popen(
             [sys.executable, "bin/serve", *self.arguments], cwd=ROOT, env=self.env,
