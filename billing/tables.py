@@ -4,7 +4,8 @@ import django_tables2 as tables
 from django.template.defaultfilters import date as date_filter
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.html import format_html
+from django.utils.html import conditional_escape, format_html
+from django.utils.safestring import mark_safe
 from django_tables2.data import TableQuerysetData
 
 from .formulas import neutralize_formula
@@ -40,7 +41,38 @@ class TimeColumn(tables.Column):
         return value.isoformat(sep=" ") if isinstance(value, datetime) else value
 
 
-class LedgerEntryTable(tables.Table):
+class FastBodyMixin:
+    """The table's body joined in Python: `cells(record)` gives each column's HTML, and each column's
+    <td> attributes are computed once per page, not once per cell. django-tables2's body template asked
+    every cell for its attributes and called its render method through inspect.signature: most of a
+    table page's time under load. The templates (includes/table.html, notifications/table.html) use
+    `fast_tbody` and fall back to django-tables2's body when it is empty (no rows: the empty text).
+    Tests check that both give the same HTML."""
+
+    def fast_tbody(self):
+        rows = list(self.paginated_rows)
+        if not rows:
+            return ""
+        columns = list(self.columns)
+        starts = [format_html("<td {}>", column.attrs["td"].as_html()) for column in columns]
+        parts = ["<tbody>"]
+        for row in rows:
+            cells = self.cells(row.record)
+            parts.append(format_html("<tr {}>", row.attrs.as_html()))
+            for start, column in zip(starts, columns, strict=True):
+                parts += [start, conditional_escape(cells[column.name]), "</td>"]
+            parts.append("</tr>")
+        parts.append("</tbody>")
+        return mark_safe("".join(parts))  # noqa: S308 - every part is escaped or built by format_html
+
+    def cell(self, name, value, render=None):
+        """What django-tables2 shows: the column's default for an empty value, else render(value) or value."""
+        if value in self.columns[name].column.empty_values:
+            return self.columns[name].default
+        return render(value) if render else value
+
+
+class LedgerEntryTable(FastBodyMixin, tables.Table):
     created_at = TimeColumn(verbose_name="Date (UTC)", format="Y-m-d H:i")
     kind = tables.Column(verbose_name="Type")
     memo = tables.Column(verbose_name="Description", orderable=False)
@@ -77,6 +109,18 @@ class LedgerEntryTable(tables.Table):
 
     def order_balance_after(self, queryset, is_descending):
         return self._order_with_tie_breaker(queryset, is_descending, "balance_after")
+
+    def cells(self, record):
+        currency = record.account.currency
+        return {
+            "created_at": self.cell("created_at", record.created_at, self.base_columns["created_at"].render),
+            "kind": self.cell("kind", record.get_kind_display()),
+            "memo": self.cell("memo", record.memo),
+            "amount": self.cell("amount", record.amount, lambda v: format_money(v, currency)),
+            "balance_after": self.cell("balance_after", record.balance_after, lambda v: format_money(v, currency)),
+            "currency": self.cell("currency", currency),
+            "receipt": self.render_receipt(getattr(record, "receipt", None)),
+        }
 
     def render_receipt(self, value):
         if value is None:

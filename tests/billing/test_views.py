@@ -11,7 +11,8 @@ from billing import services
 from billing.choices import AdminRole, CommerceModel, PurchaseChannel
 from billing.models import AutoRechargeChange, AutoRechargePolicy, LedgerEntry, Payment, PaymentMethod, SandboxCharge
 from billing.selectors import credit_account
-from billing.tables import TimeColumn
+from billing.selectors import ledger_entries
+from billing.tables import LedgerEntryTable, TimeColumn
 from tests.factories import CardFactory, OrganizationFactory, admin_in
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -243,3 +244,24 @@ def test_the_time_column_shows_what_the_datetimecolumn_of_django_tables2_shows(f
             row = Both(LedgerEntry.objects.filter(account=funded_account)).rows[0]
             assert str(row.get_cell("ours")) == str(row.get_cell("theirs")) != ""
             assert row.get_cell_value("ours") == row.get_cell_value("theirs")
+
+
+def table_body(html):
+    """A table's <tbody>, with the whitespace that templates leave between tags and attributes removed."""
+    body = html[html.index("<tbody"):html.index("</tbody>") + len("</tbody>")]
+    return re.sub(r"\s+>", ">", re.sub(r">\s+<", "><", re.sub(r"\s+", " ", body)))
+
+
+def test_the_transactions_body_joined_in_python_is_the_body_django_tables2_renders(rf, billing_admin, funded_account, org):
+    services.charge_usage(account_id=funded_account.pk, amount=Decimal("3.50"), idempotency_key="call-1", memo="Call to <b>+44</b> & co")
+    services.charge_usage(account_id=funded_account.pk, amount=Decimal("1.25"), idempotency_key="call-2", memo="")
+    request = rf.get(reverse("billing:transactions"), {"sort": "amount"})
+    request.user = billing_admin
+    ours = LedgerEntryTable(ledger_entries(org))
+    theirs = LedgerEntryTable(ledger_entries(org), template_name="django_tables2/table.html")
+    for table in (ours, theirs):
+        tables.RequestConfig(request, paginate={"per_page": 25}).configure(table)
+    fast = table_body(ours.fast_tbody())
+    assert fast.count("<tr") == 3 and "&lt;b&gt;" in fast and "—" in fast and "/billing/receipts/" in fast
+    assert fast == table_body(theirs.as_html(request))
+    assert table_body(ours.as_html(request)) == fast, "the page's template uses it"
