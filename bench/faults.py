@@ -14,9 +14,9 @@ The web and beat run under bin/serve as `make stack` runs them; the worker runs 
 its own, so that it can be killed and started again. Paced traffic (bench.load's users and mix) runs all
 along. The scenarios, in order, each bounded in time:
 
-1. kill-worker: auto-recharges of RECHARGES new accounts below their trigger, and three Excel exports of
-   28 days, are started; once an export is being built and recharges are under way, `kill -9` of the
-   worker's whole process group; a new worker is started 5 s later.
+1. kill-worker: RECHARGES new accounts fall below their trigger (beat's sweep sends their recharges),
+   then three Excel exports of 28 days are asked for; once an export is being built, while recharges
+   are under way, `kill -9` of the worker's whole process group; a new worker is started 5 s later.
 2. redis: the broker is shut down for 20 s (SIGTERM: it saves its data, as a restart does) while
    traffic, fundings and new recharges go on, then started again.
 3. database: `pg_terminate_backend` of every connection to this database but the script's own, three
@@ -47,6 +47,7 @@ import threading
 import time
 from collections import Counter
 from pathlib import Path
+from unittest import mock
 
 from bench import load
 
@@ -55,7 +56,7 @@ VAR = ROOT / "var" / "faults"
 DOCS = load.DOCS
 START, END = "<!-- faults-bench:start -->", "<!-- faults-bench:end -->"
 REDIS_PORT = int(os.environ.get("REDIS_PORT", "6390"))
-RECHARGES = 200
+RECHARGES = 600
 SETTLE_SECONDS = int(os.environ.get("FAULTS_SETTLE_SECONDS", "300"))
 SCENARIOS = ("kill-worker", "redis", "database", "smtp")
 
@@ -397,14 +398,17 @@ def run(args):
             log(f"  {scenarios[-1]}")
 
         def kill_worker():
-            armed.extend(arm_recharges(RECHARGES, "kill"))
-            exports = start_exports(3)
+            # Armed without their on-commit messages: beat's next sweep (10 s) sends them all at once.
+            with mock.patch("billing.receivers.enqueue_recharge_on_commit"):
+                kill_armed = arm_recharges(RECHARGES, f"kill{int(time.time())}")
+            armed.extend(kill_armed)
             from billing.models import Payment
             from usage.models import Export
 
-            load.wait_for(lambda: Export.objects.filter(pk__in=exports, status="running").exists()
-                          and Payment.objects.filter(account_id__in=armed).exists(), 120, "nothing started")
-            time.sleep(2)
+            load.wait_for(lambda: Payment.objects.filter(account_id__in=kill_armed).exists(), 60, "the sweep sent no recharge")
+            exports = start_exports(3)
+            load.wait_for(lambda: Export.objects.filter(pk__in=exports, status="running").exists(), 120, "no export started")
+            time.sleep(1)
             before = state(since, armed)
             worker.kill9()
             log(f"  killed the worker (-9) with {before}")
@@ -412,13 +416,14 @@ def run(args):
             worker.start()
             return {"at the kill": before}
 
-        scenario("kill-worker", f"{RECHARGES} auto-recharges and 3 Excel exports of 28 days started; kill -9 of the worker's "
-                 "process group once an export was being built and recharges were under way; a new worker 5 s later", kill_worker)
+        scenario("kill-worker", f"{RECHARGES} accounts below their trigger (recharges sent by the sweep), then 3 Excel exports "
+                 "of 28 days; kill -9 of the worker's process group once an export was being built; a new worker 5 s later",
+                 kill_worker)
 
         def restart_redis():
             redis_server.stop()
             log("  redis stopped")
-            armed.extend(arm_recharges(50, "redis"))
+            armed.extend(arm_recharges(50, f"redis{int(time.time())}"))
             time.sleep(20)
             redis_server.start()
             log("  redis started")

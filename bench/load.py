@@ -179,8 +179,8 @@ def prepare_child(rows, users):
 class Stack:
     """The Procfile's processes under bin/serve, as `make stack` runs them; stopped with TERM."""
 
-    def __init__(self, env, port, log_path, entries=None):
-        self.env, self.port, self.log_path = env, port, log_path
+    def __init__(self, env, port, log_path, entries=None, code=ROOT):
+        self.env, self.port, self.log_path, self.code = env, port, log_path, code
         # `name: command` entries instead of the whole Procfile (bench/faults.py runs the worker apart).
         self.arguments = entries or ["--procfile", "Procfile"]
         self.process = None
@@ -191,7 +191,7 @@ class Stack:
                 raise RuntimeError(f"something already listens on 127.0.0.1:{self.port}: stop it or choose another port")
         self.log_file = open(self.log_path, "ab")
         self.process = subprocess.Popen(
-            [sys.executable, "bin/serve", *self.arguments], cwd=ROOT, env=self.env,
+            [sys.executable, "bin/serve", *self.arguments], cwd=self.code, env=self.env,
             stdout=self.log_file, stderr=subprocess.STDOUT, process_group=0,
         )
         self.wait_ready(timeout)
@@ -537,6 +537,8 @@ def main(argv=None):
     parser.add_argument("--no-prepare", action="store_true", help="skip the database preparation (already done)")
     parser.add_argument("--write-docs", action="store_true", help="write the figures into docs/performance.md")
     parser.add_argument("--json", help="also write the results to this file")
+    parser.add_argument("--code", type=Path, default=ROOT,
+                        help="run the stack from this checkout (another commit's code, for a before/after comparison)")
     parser.add_argument("--prepare-child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.prepare_child:
@@ -559,7 +561,10 @@ def main(argv=None):
     base = f"http://127.0.0.1:{args.port}"
     today = datetime.datetime.now(datetime.UTC).date()
     results = {}
-    with Stack(env, args.port, VAR / "stack.log"):
+    if args.code.resolve() != ROOT:
+        shutil.copy(ROOT / "var" / "secret_key", args.code / "var" / "secret_key") if (args.code / "var").exists() else None
+        subprocess.run([sys.executable, "manage.py", "collectstatic", "--noinput", "--verbosity", "0"], cwd=args.code, env=env, check=True)
+    with Stack(env, args.port, VAR / "stack.log", code=args.code.resolve()):
         for name in [r.strip() for r in args.runs.split(",") if r.strip()]:
             think = (1.0, 5.0) if name == "paced" else None
             budget = args.paced_budget if name == "paced" else args.ceiling_budget
@@ -570,7 +575,7 @@ def main(argv=None):
             for sample in results[name]["error_samples"]:
                 print(f"  error: {sample}")
             print()
-    web = next((line for line in (ROOT / "Procfile").read_text().splitlines() if line.startswith("web:")), "")
+    web = next((line for line in (args.code / "Procfile").read_text().splitlines() if line.startswith("web:")), "")
     if args.json:
         Path(args.json).write_text(json.dumps({"started": started_at.isoformat(), "machine": machine, "web": web, "results": results}, indent=1))
     if args.write_docs:
