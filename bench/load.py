@@ -562,7 +562,6 @@ def main(argv=None):
     today = datetime.datetime.now(datetime.UTC).date()
     results = {}
     if args.code.resolve() != ROOT:
-        shutil.copy(ROOT / "var" / "secret_key", args.code / "var" / "secret_key") if (args.code / "var").exists() else None
         subprocess.run([sys.executable, "manage.py", "collectstatic", "--noinput", "--verbosity", "0"], cwd=args.code, env=env, check=True)
     with Stack(env, args.port, VAR / "stack.log", code=args.code.resolve()):
         for name in [r.strip() for r in args.runs.split(",") if r.strip()]:
