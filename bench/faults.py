@@ -263,7 +263,7 @@ def state(since, armed):
     exports = Export.objects.filter(created_at__gte=since)
     return {
         "recharges due": AutoRechargeState.objects.filter(account_id__in=armed, due_since__isnull=False).count(),
-        "payments by status": dict(payments.values_list("purpose", "status").annotate(n=Count("pk")).values_list("status", "n")),
+        "payments by status": dict(payments.values("status").annotate(n=Count("pk")).values_list("status", "n")),
         "payments waiting": payments.filter(status__in=[PaymentStatus.PENDING, PaymentStatus.PROCESSING]).count(),
         "recharge payments": payments.filter(purpose=PaymentPurpose.RECHARGE).count(),
         "deliveries by status": dict(deliveries.values("status").annotate(n=Count("pk")).values_list("status", "n")),
