@@ -58,6 +58,7 @@ USER_EMAIL = "load{:02d}@load.example"
 USER_PASSWORD = "load-bench-2026-not-a-secret"
 ROWS = 1_000_000
 # The share of each journey in the mix (a journey is one page, or the few pages of a funding).
+EXPORT_POLL_SECONDS = 2.0
 MIX = {
     "credits": 20,
     "transactions": 14,
@@ -301,6 +302,7 @@ class User:
         self.today = today
         self.upns = upns
         self.export = None  # the export being followed: its status URL
+        self.export_polled = 0.0
         self.fundings = 0
 
     def request(self, kind, method, path, expect=200, **kwargs):
@@ -339,7 +341,9 @@ class User:
         return {"range": "custom", "start": (self.today - datetime.timedelta(days=364)).isoformat(), "end": self.today.isoformat()}
 
     def journey(self, name):
-        if self.export and name != "funding":  # an export is being followed: its status first
+        # An export being built is followed as its status page does, every 2 s at most, between pages.
+        if self.export and name != "funding" and time.monotonic() - self.export_polled >= EXPORT_POLL_SECONDS:
+            self.export_polled = time.monotonic()
             return self.follow_export()
         if name == "credits":
             self.request(name, "GET", "/billing/products/communications-credits/")
@@ -562,6 +566,7 @@ def main(argv=None):
     today = datetime.datetime.now(datetime.UTC).date()
     results = {}
     if args.code.resolve() != ROOT:
+        (args.code / "var").mkdir(exist_ok=True)  # beat's schedule file
         subprocess.run([sys.executable, "manage.py", "collectstatic", "--noinput", "--verbosity", "0"], cwd=args.code, env=env, check=True)
     with Stack(env, args.port, VAR / "stack.log", code=args.code.resolve()):
         for name in [r.strip() for r in args.runs.split(",") if r.strip()]:
