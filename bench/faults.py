@@ -56,7 +56,7 @@ VAR = ROOT / "var" / "faults"
 DOCS = load.DOCS
 START, END = "<!-- faults-bench:start -->", "<!-- faults-bench:end -->"
 REDIS_PORT = int(os.environ.get("REDIS_PORT", "6390"))
-RECHARGES = 600
+RECHARGES = 300
 SETTLE_SECONDS = int(os.environ.get("FAULTS_SETTLE_SECONDS", "300"))
 SCENARIOS = ("kill-worker", "redis", "database", "smtp")
 
@@ -405,7 +405,7 @@ def run(args):
             from billing.models import Payment
             from usage.models import Export
 
-            load.wait_for(lambda: Payment.objects.filter(account_id__in=kill_armed).exists(), 60, "the sweep sent no recharge")
+            load.wait_for(lambda: Payment.objects.filter(account_id__in=kill_armed).exists(), 300, "the sweep sent no recharge")
             exports = start_exports(3)
             load.wait_for(lambda: Export.objects.filter(pk__in=exports, status="running").exists(), 120, "no export started")
             time.sleep(1)
