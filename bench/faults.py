@@ -490,6 +490,7 @@ def markdown(result, machine, command):
 
 
 def main(argv=None):
+    load.stop_on_term()
     parser = argparse.ArgumentParser(prog="python -m bench.faults", description=__doc__.splitlines()[0])
     parser.add_argument("--users", type=int, default=20)
     parser.add_argument("--rows", type=int, default=int(os.environ.get("LOAD_ROWS", load.ROWS)))

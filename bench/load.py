@@ -376,7 +376,12 @@ class User:
         if response is None:
             self.export = None
             return
-        status = response.json()
+        try:
+            status = response.json()
+        except ValueError:  # not the JSON status: an error of the run, with what came instead
+            self.export = None
+            self.recorder.record("export status", 0, False, f"not JSON: {response.headers.get('Content-Type')} {response.text[:80]!r}")
+            return
         if status["status"] == "done":
             self.export = None
             self.request("export download", "GET", status["download_url"])
@@ -530,7 +535,17 @@ def write_docs(text):
 # Orchestration ----------------------------------------------------------------------------------------------
 
 
+def stop_on_term():
+    """TERM ends the run like Ctrl-C does, so that the processes it started are stopped too."""
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupt)
+
+
 def main(argv=None):
+    stop_on_term()
     parser = argparse.ArgumentParser(prog="python -m bench.load", description=__doc__.splitlines()[0])
     parser.add_argument("--users", type=int, default=50)
     parser.add_argument("--rows", type=int, default=int(os.environ.get("LOAD_ROWS", ROWS)), help="call records wanted (default 1,000,000)")
