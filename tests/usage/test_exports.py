@@ -6,6 +6,7 @@ import json
 import os
 import shutil
 import subprocess
+import threading
 import zipfile
 from datetime import UTC, datetime, timedelta
 from unittest import mock
@@ -351,3 +352,23 @@ def test_the_username_filter_still_finds_rows_whose_person_is_gone_or_renamed(ca
     old_name = parameters_for("pstn", today_at(10).date(), today_at().date(), {"user": "alice@contoso.test"})
     new_name = parameters_for("pstn", today_at(10).date(), today_at().date(), {"user": "alice.new@contoso.test"})
     assert export_queryset(org, old_name).count() == 12 == export_queryset(org, new_name).count()
+
+
+@requires_postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_background_original_format_export_tells_its_progress_without_waiting_on_its_own_copy(
+    calls, org, reports_reader, settings, tmp_path, monkeypatch
+):
+    """Progress is an UPDATE on the connection that runs the COPY: told inside the COPY, it waited forever."""
+    settings.MEDIA_ROOT = str(tmp_path / "media")
+    monkeypatch.setattr("usage.services.exports.progress.PROGRESS_EVERY", 1)
+    parameters = parameters_for("pstn", today_at(10).date(), today_at().date(), {})
+    export = Export.objects.create(organization=org, created_by=reports_reader, kind="pstn", format="csv_zip", parameters=parameters,
+                                   rows_total=13, expires_at=timezone.now() + timedelta(days=7))
+    built = []
+    worker = threading.Thread(target=lambda: built.append(build_export(export.pk)), daemon=True)
+    worker.start()
+    worker.join(60)
+    assert not worker.is_alive(), "the export's build hung"
+    export.refresh_from_db()
+    assert built == [export.pk] and export.status == "done" and export.rows_done == 13 and export.heartbeat_at
