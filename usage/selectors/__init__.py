@@ -27,6 +27,7 @@ from .report import (
     parameters_for,
     records,
     summary,
+    totals,
 )
 
 __all__ = [
@@ -50,4 +51,5 @@ __all__ = [
     "recommendation",
     "records",
     "summary",
+    "totals",
 ]
