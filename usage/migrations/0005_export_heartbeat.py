@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('usage', '0002_records_indexed_by_person'),
+        ('usage', '0004_load_destinations'),
     ]
 
     operations = [
