@@ -49,7 +49,7 @@ define banner
 	@echo ""
 endef
 
-.PHONY: run stack test test-integration bench install python-check migrate demo clean
+.PHONY: run stack test test-integration bench load faults install python-check migrate demo clean
 
 python-check:
 	@if [ -z "$(PYTHON)" ]; then \
@@ -102,6 +102,18 @@ test: install
 
 bench: install
 	$(BIN)/python -m bench $(BENCH_ARGS)
+
+# The long benchmarks, on demand (minutes each; docs/performance.md): the load test of the production
+# processes with 50 signed-in users, and the faults run (worker killed, Redis restarted, database
+# connections terminated, SMTP refusing mail) under traffic. Their own database (a million call records,
+# made once) and ports: LOAD_DATABASE_URL, LOAD_BROKER_URL.
+LOAD_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/credits_load
+LOAD_BROKER_URL ?= redis://127.0.0.1:6379/5
+load: install
+	DATABASE_URL="$(LOAD_DATABASE_URL)" CELERY_BROKER_URL="$(LOAD_BROKER_URL)" $(BIN)/python -m bench.load $(LOAD_ARGS)
+
+faults: install
+	DATABASE_URL="$(LOAD_DATABASE_URL)" $(BIN)/python -m bench.faults $(FAULTS_ARGS)
 
 clean:
 	rm -rf $(VENV) var db.sqlite3 staticfiles .pytest_cache

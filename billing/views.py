@@ -315,7 +315,8 @@ class TransactionsView(AdminCenterMixin, SingleTableMixin, FilterView):
     table_class = LedgerEntryTable
     filterset_class = LedgerEntryFilter
     template_name = "billing/transactions.html"
-    paginate_by = 25
+    # Paged by the table only (not the view too: that paged the same rows again, with a COUNT of its own).
+    table_pagination = {"per_page": 25}
 
     def get_queryset(self):
         return selectors.ledger_entries(self.organization)

@@ -2,6 +2,8 @@ import django_tables2 as tables
 from django.urls import reverse
 from django.utils.html import format_html
 
+from billing.tables import FastBodyMixin, TimeColumn
+
 from .models import Delivery, DeliveryStatus, Event
 
 NUM = {"td": {"class": "num"}, "th": {"class": "num"}}
@@ -22,9 +24,9 @@ def delivery_state(record) -> tuple[str, str]:
     return css, ", ".join(parts)
 
 
-class EventTable(tables.Table):
+class EventTable(FastBodyMixin, tables.Table):
     region_label = "Notifications"
-    occurred_at = tables.DateTimeColumn(verbose_name="Time (UTC)", format="Y-m-d H:i")
+    occurred_at = TimeColumn(verbose_name="Time (UTC)", format="Y-m-d H:i")
     kind = tables.Column(verbose_name="Notification", orderable=False)
     summary = tables.Column(verbose_name="Message", orderable=False)
     recipient_count = tables.Column(verbose_name="Recipients", orderable=False)
@@ -37,6 +39,15 @@ class EventTable(tables.Table):
         attrs = {"class": "data-table wrap", "data-testid": "message-center-table"}
         template_name = "notifications/table.html"
         empty_text = "No notifications yet."
+
+    def cells(self, record):
+        return {
+            "occurred_at": self.cell("occurred_at", record.occurred_at, self.base_columns["occurred_at"].render),
+            "kind": self.render_kind(record),
+            "summary": self.cell("summary", record.summary, lambda v: self.render_summary(record, v)),
+            "recipient_count": self.cell("recipient_count", record.recipient_count, lambda v: self.render_recipient_count(record, v)),
+            "delivery": self.render_delivery(record),
+        }
 
     def render_kind(self, record):
         return record.label

@@ -23,7 +23,8 @@ class MessageCenterView(AdminCenterMixin, SingleTableMixin, FilterView):
     table_class = EventTable
     filterset_class = EventFilter
     template_name = "notifications/message_center.html"
-    paginate_by = 25
+    # Paged by the table only (not the view too: that paged the same rows again, with a COUNT of its own).
+    table_pagination = {"per_page": 25}
 
     def get_queryset(self):
         return selectors.with_first_recipients(selectors.organization_events(self.organization))

@@ -3,6 +3,8 @@
 from datetime import timedelta
 
 from django import forms
+from django.utils.html import format_html
+from django.utils.safestring import mark_safe
 
 from .choices import RecordKind
 
@@ -62,6 +64,19 @@ class EditColumnsForm(forms.Form):
             widget=forms.CheckboxSelectMultiple,
             initial=[name for name, _ in columns if name not in hidden],
         )
+        self.columns, self.hidden = columns, hidden
+
+    def checkboxes(self):
+        """One checkbox per column, as the field's widget renders it, joined here: the widget's templates
+        (an input and its attributes per column) were a fifth of the report page's time."""
+        name = self.add_prefix("shown")
+        return mark_safe("".join(  # noqa: S308 - built by format_html
+            format_html(
+                '<label class="checkbox-line"><input type="checkbox" name="{}" value="{}" id="{}"{}> {}</label>',
+                name, value, f"{self.auto_id % name}_{index}", mark_safe(" checked") if value not in self.hidden else "", label,
+            )
+            for index, (value, label) in enumerate(self.columns)
+        ))
 
 
 class ImportForm(forms.Form):

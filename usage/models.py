@@ -386,6 +386,9 @@ class Export(models.Model):
     error = models.CharField(max_length=300, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
+    # Written when the build is claimed and with every progress update: a build that has not moved for
+    # USAGE_EXPORT_STALE_SECONDS lost its worker (killed, its machine gone) and is built again.
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     expires_at = models.DateTimeField(db_index=True)
 

@@ -8,6 +8,7 @@ page renders the same values with one small function per column instead (no quer
 context processor per cell), and a test holds them equal to what django-tables2 renders.
 """
 
+import functools
 from html import escape
 from operator import attrgetter
 
@@ -120,8 +121,14 @@ class ReportTable(tables.Table):
 
     @classmethod
     def column_choices(cls):
-        table = cls([])
-        return [(c.name, str(c.verbose_name)) for c in table.columns.all()]
+        return list(_column_choices(cls))
+
+
+@functools.cache
+def _column_choices(table_class):
+    """(name, label) of every column, in order: declared once per class, so built once per process
+    (it built a django-tables2 table on every view of the report)."""
+    return tuple((c.name, str(c.verbose_name)) for c in table_class([]).columns.all())
 
 
 def phone_number_cell(record):

@@ -197,6 +197,8 @@ def mailer_from_env(default_backend: str) -> dict:
 
 
 MAILERS = {"default": mailer_from_env("console")}
+# A delivery claimed by a worker that died is taken back after this long (notifications/conf.py).
+NOTIFICATIONS_STALE_CLAIM_SECONDS = env.int("NOTIFICATIONS_STALE_CLAIM_SECONDS", default=600)
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="Communications Credits <no-reply@credits.example>")
 SITE_URL = env("SITE_URL", default="http://127.0.0.1:8000")
 SUPPORT_EMAILS = env.list("SUPPORT_EMAILS", default=["support@credits.example"])
@@ -273,6 +275,9 @@ CELERY_BEAT_SCHEDULE = {
 }
 # Usage report exports up to this many rows download at once; larger ones are built in the background.
 USAGE_EXPORT_IMMEDIATE_ROWS = env.int("USAGE_EXPORT_IMMEDIATE_ROWS", default=5000)
+# A background export whose build has not moved for this long lost its worker: beat's sweep builds it
+# again. A live build writes its progress every 10,000 rows (seconds apart at most).
+USAGE_EXPORT_STALE_SECONDS = env.int("USAGE_EXPORT_STALE_SECONDS", default=600)
 
 # What a usage import reads of a hostile file (docs/usage.md, "Limits of an import"). A zip is checked
 # against its own directory before anything is inflated, then the same limits hold while it is read,

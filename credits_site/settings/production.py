@@ -42,6 +42,10 @@ DATABASES = {"default": env.db_url_config(_required("DATABASE_URL"))}
 CELERY_BROKER_URL = _required("CELERY_BROKER_URL")
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
+# A kept connection that the database ended (a restart, a failover, pg_terminate_backend) is checked
+# before a request or task uses it again, and replaced: without the check, the first request of every
+# web process after such an event answered 500 (bench/faults.py, docs/performance.md).
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = env.bool("CONN_HEALTH_CHECKS", default=True)
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")

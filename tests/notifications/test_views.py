@@ -5,10 +5,14 @@ from decimal import Decimal
 import pytest
 from django.db import transaction
 from django.urls import reverse
+from django_tables2 import RequestConfig
 
 from billing.choices import AdminRole
 from notifications import kinds, services
 from notifications.models import Delivery, DeliveryStatus, LowBalanceThreshold, RolePreference
+from notifications import selectors
+from notifications.tables import EventTable
+from tests.billing.test_views import table_body
 from tests.factories import admin_in
 
 pytestmark = pytest.mark.django_db
@@ -128,6 +132,19 @@ def test_the_message_center_issues_the_same_few_queries_for_many_notifications(
         assert client.get(detail).status_code == 200
 
 
+def test_the_message_center_counts_its_notifications_once_and_pages_by_25(client, org, billing_admin, django_assert_max_num_queries):
+    for i in range(30):
+        record(org, key=f"e{i}")
+    client.force_login(billing_admin)
+    with django_assert_max_num_queries(20) as queries:
+        first = client.get(MESSAGE_CENTER).content.decode()
+    counts = [q["sql"] for q in queries.captured_queries if q["sql"].startswith("SELECT COUNT(")]
+    assert len(counts) == 1, counts
+    second = client.get(MESSAGE_CENTER, {"page": 2}).content.decode()
+    rows = lambda html: html.split("<tbody")[1].split("</tbody>")[0].count("<tr")  # noqa: E731
+    assert rows(first) == 25 and rows(second) == 5
+
+
 def test_a_billing_admin_chooses_who_receives_optional_notifications(client, org, billing_admin):
     client.force_login(billing_admin)
     data = {t.code: [AdminRole.GLOBAL_ADMINISTRATOR] for t in kinds.OPTIONAL}
@@ -193,3 +210,21 @@ def test_the_navigation_links_to_the_message_center(client, billing_admin):
     page = client.get(reverse("billing:products")).content.decode()
 
     assert f'href="{MESSAGE_CENTER}"' in page
+
+
+def test_the_message_center_body_joined_in_python_is_the_body_django_tables2_renders(rf, org, billing_admin, reports_reader):
+    event = record(org, key="a")
+    Delivery.objects.filter(event=event, email=reports_reader.email).update(status=DeliveryStatus.FAILED, last_error="550")
+    record(org, kind="monthly_cap_reached", cap="100.00", spent="100.00", resumes_at="2026-12-01T00:00:00+00:00")
+    for i in range(4):
+        admin_in(org, AdminRole.HELPDESK_ADMINISTRATOR)
+    record(org, key="many")
+    request = rf.get(reverse("notifications:message_center"))
+    request.user = billing_admin
+    rows = selectors.with_first_recipients(selectors.organization_events(org))
+    ours, theirs = EventTable(rows), EventTable(rows, template_name="django_tables2/table.html")
+    for table in (ours, theirs):
+        RequestConfig(request, paginate={"per_page": 25}).configure(table)
+    fast = table_body(ours.fast_tbody())
+    assert fast.count("<tr") == 3
+    assert fast == table_body(theirs.as_html(request))

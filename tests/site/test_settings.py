@@ -37,6 +37,14 @@ def test_production_settings_pass_the_deploy_checks():
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+def test_production_checks_a_kept_database_connection_before_using_it_again():
+    """A connection the database ended (pg_terminate_backend, a restart) is replaced, not used for a 500."""
+    code = "from django.db import connection as c; print(c.settings_dict['CONN_MAX_AGE'], c.settings_dict['CONN_HEALTH_CHECKS'])"
+    result = manage("shell", "-c", code, env=PROD_ENV)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[-1].split() == ["60", "True"]
+
+
 @pytest.mark.parametrize(
     "weak_key",
     [

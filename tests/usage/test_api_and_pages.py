@@ -11,6 +11,7 @@ from django.urls import reverse
 
 from tests.usage.factories import csv_bytes, export_row, fund, graph_call, graph_sms, page
 from usage.models import ApiToken, CallRecord, SmsRecord
+from usage import selectors
 from usage.selectors import coverage_summary, recommendation
 from usage.services.api_keys import create_api_key
 from usage.services.ingest import import_graph_payload
@@ -162,6 +163,19 @@ def test_coverage_says_whether_calls_are_mostly_covered_by_subscriptions(org, pe
     coverage = coverage_summary(org, today=today)
     assert coverage.minutes == 100 and coverage.covered_minutes == 90 and coverage.mostly_covered
     assert coverage.sentence.startswith("90% of your call minutes in the last 90 days were covered")
+
+
+def test_the_totals_without_days_are_the_totals_of_the_per_day_summary(org, people, rates, funded):
+    today = datetime.now(UTC).date()
+    start = datetime.combine(today, datetime.min.time(), tzinfo=UTC) + timedelta(hours=8)
+    calls = [graph_call(start=start - timedelta(days=d), seconds=(d + 1) * 60) for d in range(5)]
+    calls.append(graph_call(start=start, seconds=10 * 60, callee="+442079460000"))
+    import_graph_payload(org, page(calls), "pstn")
+    first = today - timedelta(days=89)
+    full, quick = selectors.summary(org, "pstn", first, today), selectors.totals(org, "pstn", first, today)
+    fields = ("records", "seconds", "units", "charged_units", "covered_units", "charge", "charged_records", "refused_records")
+    assert full.records == 6 and full.charged_records == 1
+    assert {f: getattr(quick, f) for f in fields} == {f: getattr(full, f) for f in fields}
 
 
 def test_the_recommendation_page_shows_the_advice(client, billing_admin, org, people, rates, funded):

@@ -6,6 +6,7 @@ import json
 import os
 import shutil
 import subprocess
+import threading
 import zipfile
 from datetime import UTC, datetime, timedelta
 from unittest import mock
@@ -28,7 +29,7 @@ from usage.selectors import export_queryset, parameters_for
 from usage.services.exports.csv_zip import csv_members, csv_members_by_copy
 from usage.services.exports.files import build_file
 from usage.services.exports.jobs import build_export, delete_expired_exports
-from usage.services.exports.progress import Progress
+from usage.services.exports.progress import PROGRESS_EVERY, Progress
 from usage.services.exports.requesting import request_export
 from usage.services.exports.xlsx import write_xlsx
 from usage.services.ingest import import_file, import_graph_payload
@@ -188,6 +189,35 @@ def test_an_export_asked_for_while_the_broker_is_down_is_built_by_the_sweep(clie
     assert tasks.build_waiting_exports_task() == 0, "nothing left waiting"
 
 
+def test_an_export_whose_worker_died_mid_build_is_built_again_once_its_progress_stops(calls, org, reports_reader, settings, tmp_path):
+    settings.MEDIA_ROOT = str(tmp_path / "media")
+    parameters = parameters_for("pstn", today_at(10).date(), today_at().date(), {})
+    now = timezone.now()
+    # Claimed 20 minutes ago by a worker that still tells its progress: alive, left alone.
+    export = Export.objects.create(organization=org, created_by=reports_reader, kind="pstn", format="xlsx", parameters=parameters,
+                                   rows_total=13, status="running", started_at=now - timedelta(minutes=20),
+                                   heartbeat_at=now - timedelta(minutes=1), expires_at=now + timedelta(days=7))
+    assert tasks.build_waiting_exports_task() == 0 and build_export(export.pk) is None
+    # Its worker was killed (kill -9): no progress for USAGE_EXPORT_STALE_SECONDS, and beat's sweep builds it.
+    Export.objects.filter(pk=export.pk).update(heartbeat_at=now - timedelta(seconds=settings.USAGE_EXPORT_STALE_SECONDS + 1))
+    assert tasks.build_waiting_exports_task() == 1
+    export.refresh_from_db()
+    assert export.status == "done" and export.rows_done == 13 and export.heartbeat_at > now
+    assert tasks.build_waiting_exports_task() == 0, "nothing left waiting"
+
+
+def test_progress_tells_the_export_that_its_build_is_alive(org, reports_reader):
+    export = Export.objects.create(organization=org, created_by=reports_reader, kind="pstn", format="xlsx", parameters={},
+                                   status="running", expires_at=timezone.now() + timedelta(days=7))
+    progress = Progress(export)
+    progress.tick(PROGRESS_EVERY - 1)
+    export.refresh_from_db()
+    assert export.heartbeat_at is None
+    progress.tick(1)
+    export.refresh_from_db()
+    assert export.rows_done == PROGRESS_EVERY and export.heartbeat_at is not None
+
+
 def test_a_background_export_runs_once_even_if_its_task_is_delivered_twice(calls, org, reports_reader, settings, tmp_path):
     settings.MEDIA_ROOT = str(tmp_path / "media")
     parameters = parameters_for("pstn", today_at(10).date(), today_at().date(), {})
@@ -322,3 +352,23 @@ def test_the_username_filter_still_finds_rows_whose_person_is_gone_or_renamed(ca
     old_name = parameters_for("pstn", today_at(10).date(), today_at().date(), {"user": "alice@contoso.test"})
     new_name = parameters_for("pstn", today_at(10).date(), today_at().date(), {"user": "alice.new@contoso.test"})
     assert export_queryset(org, old_name).count() == 12 == export_queryset(org, new_name).count()
+
+
+@requires_postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_background_original_format_export_tells_its_progress_without_waiting_on_its_own_copy(
+    calls, org, reports_reader, settings, tmp_path, monkeypatch
+):
+    """Progress is an UPDATE on the connection that runs the COPY: told inside the COPY, it waited forever."""
+    settings.MEDIA_ROOT = str(tmp_path / "media")
+    monkeypatch.setattr("usage.services.exports.progress.PROGRESS_EVERY", 1)
+    parameters = parameters_for("pstn", today_at(10).date(), today_at().date(), {})
+    export = Export.objects.create(organization=org, created_by=reports_reader, kind="pstn", format="csv_zip", parameters=parameters,
+                                   rows_total=13, expires_at=timezone.now() + timedelta(days=7))
+    built = []
+    worker = threading.Thread(target=lambda: built.append(build_export(export.pk)), daemon=True)
+    worker.start()
+    worker.join(60)
+    assert not worker.is_alive(), "the export's build hung"
+    export.refresh_from_db()
+    assert built == [export.pk] and export.status == "done" and export.rows_done == 13 and export.heartbeat_at

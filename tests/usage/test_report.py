@@ -5,8 +5,10 @@ from decimal import Decimal
 
 import pytest
 from django.urls import reverse
+from django.utils.html import escape
 
 from tests.usage.factories import graph_call, graph_sms, page
+from usage.forms import EditColumnsForm
 from usage.models import ReportPreference
 from usage.paging import Cursor
 from usage.services.ingest import import_graph_payload
@@ -195,3 +197,15 @@ def test_chart_gridlines_are_round_numbers():
     assert [">1<", ">2<", ">3<", ">4<"] == [t for t in (">1<", ">2<", ">3<", ">4<") if t in calls]
     assert all(label in money for label in (">0.02<", ">0.04<", ">0.06<", ">0.08<"))
     assert calls.count("<rect") == 2 and 'role="img"' in calls and "<title id=\"c-title\">Calls</title>" in calls
+
+
+@pytest.mark.parametrize("table_class", [CallRecordTable, SmsRecordTable])
+def test_the_column_checkboxes_joined_in_python_are_what_the_widget_renders(table_class):
+    columns = table_class.column_choices()
+    hidden = {columns[1][0], columns[-1][0]}
+    form = EditColumnsForm(columns=columns, hidden=hidden)
+    widget = "".join(
+        f"<label class=\"checkbox-line\">{choice.tag()} {escape(choice.choice_label)}</label>" for choice in form["shown"]
+    )
+    assert str(form.checkboxes()) == widget
+    assert widget.count(" checked") == len(columns) - 2

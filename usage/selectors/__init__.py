@@ -30,6 +30,7 @@ from .report import (
     parameters_for,
     records,
     summary,
+    totals,
 )
 
 __all__ = [
@@ -53,4 +54,5 @@ __all__ = [
     "recommendation",
     "records",
     "summary",
+    "totals",
 ]

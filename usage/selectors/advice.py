@@ -13,7 +13,7 @@ from billing.selectors import credit_account
 
 from ..choices import RecordKind
 from ..models import DailyUsage
-from .report import summary
+from .report import totals
 
 
 @dataclass(frozen=True)
@@ -59,7 +59,7 @@ def coverage_summary(organization, *, days=90, today=None) -> CoverageSummary:
     """
     today = today or datetime.now(UTC).date()
     start = today - timedelta(days=days - 1)
-    result = summary(organization, RecordKind.PSTN, start, today)
+    result = totals(organization, RecordKind.PSTN, start, today)
     return CoverageSummary(
         days=days,
         minutes=result.units,

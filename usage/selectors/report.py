@@ -145,6 +145,20 @@ def summary(organization, kind, start, end, filters=None, *, filtered_records=No
     return result
 
 
+def totals(organization, kind, start, end) -> Summary:
+    """The range's totals without its per-day points: one row per rating rather than per day and
+    rating (what the credits and add-funds pages' coverage sentence needs, on every view of them)."""
+    result = Summary(start=start, end=end, days=[], currency=organization.currency)
+    rows = (
+        DailyUsage.objects.filter(organization=organization, kind=kind, day__gte=start, day__lte=end)
+        .values("rating")
+        .annotate(n=Sum("records"), seconds=Sum("seconds"), units=Sum("units"), charged=Sum("charged_units"), charge=Sum("charge"))
+    )
+    for row in rows:
+        _add(result, {}, None, row["rating"], row["n"], row["seconds"], row["units"], row["charged"], row["charge"], list(COVERED_RATINGS))
+    return result
+
+
 def _add(result, points, day, rating, n, seconds, units, charged_units, charge, covered):
     point = points.get(day)
     if point is not None:

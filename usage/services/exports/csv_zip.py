@@ -165,16 +165,20 @@ def csv_members_by_copy(archive, rows, kind, parameters, member_pattern, header,
                 day += timedelta(days=1)
                 continue
             handle = None
+            day_count = 0
             with raw.copy(f"COPY ({mogrify(sql, params)}) TO STDOUT (FORMAT csv)") as copy:
                 for block in copy:
                     if handle is None:
                         handle = archive.open(member_pattern.format(day=day.isoformat()), "w", force_zip64=True)
                         handle.write(header_line)
                     data = bytes(block)
-                    lines = data.count(b"\n")
+                    day_count += data.count(b"\n")
                     handle.write(data.replace(b"\n", b"\r\n"))
-                    count += lines
-                    progress.tick(lines)
+            # Told once the day's COPY is over: progress is an UPDATE on this same connection, which waited
+            # forever for the COPY it was inside of (a background export of 10,000 rows or more hung its
+            # worker; bench/faults.py found it).
+            count += day_count
+            progress.tick(day_count)
             if handle is not None:
                 handle.close()
             day += timedelta(days=1)

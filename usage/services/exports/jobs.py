@@ -28,15 +28,22 @@ WAITING_AFTER = timedelta(minutes=1)
 
 
 def _claimable(now):
-    stale = now - timedelta(seconds=getattr(settings, "USAGE_EXPORT_STALE_SECONDS", 4 * 3600))
-    return Q(status=ExportStatus.PENDING) | Q(status=ExportStatus.RUNNING, started_at__lt=stale)
+    # A build tells its progress every PROGRESS_EVERY rows (seconds apart); one that has not for this long
+    # lost its worker. Measured from the last progress, not the start: a kill -9 of a worker left its
+    # export "Building" for 4 hours (bench/faults.py), and with Redis the task's message is redelivered
+    # only after the broker's visibility timeout (an hour), to a claim that refused it.
+    stale = now - timedelta(seconds=settings.USAGE_EXPORT_STALE_SECONDS)
+    return Q(status=ExportStatus.PENDING) | Q(status=ExportStatus.RUNNING, heartbeat_at__lt=stale) | Q(
+        status=ExportStatus.RUNNING, heartbeat_at__isnull=True, started_at__lt=stale
+    )
 
 
 def claim(export_id, now=None):
-    """Take a pending export (or one whose worker died long ago); exactly one worker gets it."""
+    """Take a pending export (or one whose build has not moved for USAGE_EXPORT_STALE_SECONDS: its worker
+    died); exactly one worker gets it."""
     now = now or timezone.now()
     claimed = Export.objects.filter(pk=export_id).filter(_claimable(now)).update(
-        status=ExportStatus.RUNNING, started_at=now, rows_done=0
+        status=ExportStatus.RUNNING, started_at=now, heartbeat_at=now, rows_done=0
     )
     return claimed == 1
 

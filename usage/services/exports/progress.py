@@ -1,5 +1,7 @@
 """How far an export's writing got, kept on its status record for the page's progress bar."""
 
+from django.utils import timezone
+
 from ...models import Export
 
 PROGRESS_EVERY = 10_000
@@ -16,4 +18,4 @@ class Progress:
         before = self.done
         self.done += count
         if self.export is not None and self.done // PROGRESS_EVERY != before // PROGRESS_EVERY:
-            Export.objects.filter(pk=self.export.pk).update(rows_done=self.done)
+            Export.objects.filter(pk=self.export.pk).update(rows_done=self.done, heartbeat_at=timezone.now())
