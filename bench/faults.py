@@ -33,7 +33,6 @@ without progress (USAGE_EXPORT_STALE_SECONDS), so that the run stays short; the 
 """
 
 import argparse
-import asyncio
 import datetime
 import email
 import json

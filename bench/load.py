@@ -131,8 +131,7 @@ def prepare_child(rows, users):
     from bench.usage import prepare as prepare_usage
     from bench.usage import write_csv
     from billing import services
-    from billing.choices import EntryKind
-    from billing.choices import AdminRole
+    from billing.choices import AdminRole, EntryKind
     from billing.models import Membership, MembershipRole, Organization
     from usage.models import CallRecord
     from usage.services.ingest import import_file

@@ -10,8 +10,7 @@ from django.utils import timezone
 from billing import services
 from billing.choices import AdminRole, CommerceModel, PurchaseChannel
 from billing.models import AutoRechargeChange, AutoRechargePolicy, LedgerEntry, Payment, PaymentMethod, SandboxCharge
-from billing.selectors import credit_account
-from billing.selectors import ledger_entries
+from billing.selectors import credit_account, ledger_entries
 from billing.tables import LedgerEntryTable, TimeColumn
 from tests.factories import CardFactory, OrganizationFactory, admin_in
 

@@ -8,9 +8,8 @@ from django.urls import reverse
 from django_tables2 import RequestConfig
 
 from billing.choices import AdminRole
-from notifications import kinds, services
+from notifications import kinds, selectors, services
 from notifications.models import Delivery, DeliveryStatus, LowBalanceThreshold, RolePreference
-from notifications import selectors
 from notifications.tables import EventTable
 from tests.billing.test_views import table_body
 from tests.factories import admin_in

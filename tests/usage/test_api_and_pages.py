@@ -10,8 +10,8 @@ from django.core.management import call_command
 from django.urls import reverse
 
 from tests.usage.factories import csv_bytes, export_row, fund, graph_call, graph_sms, page
-from usage.models import ApiToken, CallRecord, SmsRecord
 from usage import selectors
+from usage.models import ApiToken, CallRecord, SmsRecord
 from usage.selectors import coverage_summary, recommendation
 from usage.services.api_keys import create_api_key
 from usage.services.ingest import import_graph_payload
