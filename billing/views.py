@@ -1,12 +1,11 @@
 """Billing pages. Thin: read the form, call one service, turn domain errors into form errors."""
 
-import csv
 import uuid
 
 from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core import signing
-from django.http import Http404, StreamingHttpResponse
+from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.decorators import method_decorator
@@ -16,6 +15,8 @@ from django.views.decorators.debug import sensitive_post_parameters, sensitive_v
 from django.views.generic import TemplateView
 from django_filters.views import FilterView
 from django_tables2 import SingleTableMixin
+
+from credits_site.streaming import csv_download
 
 from . import selectors, services
 from .access import SESSION_KEY, AdminCenterMixin, BillingManagerMixin
@@ -306,11 +307,6 @@ class RemovePaymentMethodView(BillingManagerMixin, View):
         return redirect("billing:credits")
 
 
-class Echo:
-    def write(self, value):
-        return value
-
-
 class TransactionsView(AdminCenterMixin, SingleTableMixin, FilterView):
     table_class = LedgerEntryTable
     filterset_class = LedgerEntryFilter
@@ -332,11 +328,7 @@ class TransactionsView(AdminCenterMixin, SingleTableMixin, FilterView):
         filterset = self.filterset_class(self.request.GET, queryset=self.get_queryset(), request=self.request)
         rows = filterset.qs if filterset.is_valid() else self.get_queryset().none()
         table = self.table_class(StreamedQuerysetData(rows, chunk_size=2000))
-        writer = csv.writer(Echo())
-        lines = (writer.writerow(values) for values in table.as_values())
-        response = StreamingHttpResponse(lines, content_type="text/csv; charset=utf-8")
-        response["Content-Disposition"] = 'attachment; filename="communications-credits-transactions.csv"'
-        return response
+        return csv_download(table.as_values(), "communications-credits-transactions.csv")
 
 
 class SwitchOrganizationView(LoginRequiredMixin, View):

@@ -1,7 +1,6 @@
 """The rate table admins browse (sorted by price, country or prefix) and export (.xlsx and CSV):
 one declaration of its columns for the page and both exports."""
 
-import csv
 
 import django_tables2 as tables
 import xlsxwriter
@@ -103,15 +102,12 @@ EXPORT_COLUMNS = [
 NUMERIC = {"Price per minute or segment", "Connection fee", "Minimum seconds", "Increment seconds"}
 
 
-def csv_lines(rates, echo):
-    """The rates as CSV lines (for a StreamingHttpResponse): text neutralized for spreadsheets
-    (billing.formulas), amounts as plain numbers; `echo` is a file-like object whose write returns its text."""
-    writer = csv.writer(echo)
-    yield writer.writerow([label for label, _value in EXPORT_COLUMNS])
+def csv_rows(rates):
+    """The rates as CSV rows, the heading first: text neutralized for spreadsheets (billing.formulas),
+    amounts as plain numbers."""
+    yield [label for label, _value in EXPORT_COLUMNS]
     for rate in rates:
-        yield writer.writerow(
-            [value(rate) if label in NUMERIC else neutralize_formula(str(value(rate))) for label, value in EXPORT_COLUMNS]
-        )
+        yield [value(rate) if label in NUMERIC else neutralize_formula(str(value(rate))) for label, value in EXPORT_COLUMNS]
 
 
 def write_xlsx(rates, target):

@@ -4,7 +4,7 @@ Every admin role may use them (they only read). Thin: the form reads the number,
 
 import tempfile
 
-from django.http import FileResponse, StreamingHttpResponse
+from django.http import FileResponse
 from django.shortcuts import render
 from django.utils import timezone
 from django.views import View
@@ -12,9 +12,10 @@ from django_filters.views import FilterView
 from django_tables2 import SingleTableMixin
 
 from billing.access import AdminCenterMixin
+from credits_site.streaming import csv_download
 
 from .rate_lookup_forms import RateFilter, RateLookupForm
-from .rate_lookup_tables import RateTable, csv_lines, write_xlsx
+from .rate_lookup_tables import RateTable, csv_rows, write_xlsx
 from .selectors.phone_numbers import NumberProblem
 from .selectors.rate_lookup import look_up_rate, people_choices
 from .selectors.rate_table import rates_in_force
@@ -35,13 +36,6 @@ class RateLookupView(AdminCenterMixin, View):
             except NumberProblem as problem:
                 form.add_error(problem.field, problem.message)
         return render(request, "usage/rate_lookup.html", {"form": form, "answer": answer, "asked": asked})
-
-
-class Echo:
-    """A file whose write returns what it was given: csv.writer's rows, streamed."""
-
-    def write(self, value):
-        return value
 
 
 class RateTableView(AdminCenterMixin, SingleTableMixin, FilterView):
@@ -75,9 +69,7 @@ class RateTableView(AdminCenterMixin, SingleTableMixin, FilterView):
         rates = rates.order_by("country", "prefix", "kind", "pk").iterator(chunk_size=2000)
         name = f"communications-credits-rates-{timezone.now().date():%Y-%m-%d}"
         if export_format == "csv":
-            response = StreamingHttpResponse(csv_lines(rates, Echo()), content_type="text/csv; charset=utf-8")
-            response["Content-Disposition"] = f'attachment; filename="{name}.csv"'
-            return response
+            return csv_download(csv_rows(rates), f"{name}.csv")
         handle = tempfile.TemporaryFile()
         write_xlsx(rates, handle)
         handle.seek(0)
