@@ -15,6 +15,8 @@ urlpatterns = [
     path("sign-out/", auth_views.LogoutView.as_view(), name="logout"),
     # The rate lookup and rate table are usage's pages, under Billing > Communications Credits.
     path("billing/products/communications-credits/rates/", include("usage.rate_urls")),
+    # Spike detection's incidents, under Spend guard.
+    path("billing/products/communications-credits/spend-guard/incidents/", include("usage.incident_urls")),
     path("billing/", include("billing.urls")),
     path("message-center/", include("notifications.urls")),
     path("reports/usage/", include("usage.urls")),

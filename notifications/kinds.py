@@ -74,6 +74,7 @@ CARD_EXPIRES_BEFORE_NEXT_RECHARGE = "card_expires_before_next_recharge"
 CREDITS_EXPIRING = "credits_expiring"
 CREDITS_EXPIRED = "credits_expired"
 RECONCILIATION_MISMATCH = "reconciliation_mismatch"
+SPEND_INCIDENT = "spend_incident"
 
 KINDS = [
     NotificationKind(
@@ -157,6 +158,15 @@ KINDS = [
         # The expiry job runs daily and announces each account's total once: the same total twice in one
         # day is the same announcement.
         dedupe=keyed("amount", per_day=True),
+    ),
+    NotificationKind(
+        SPEND_INCIDENT,
+        "Unusual calling detected",
+        "Spike detection found a burst of calls or spend, calls to a new country or at an unusual hour (possible toll fraud).",
+        money_keys=("spend",),
+        link="incidents:list",
+        # One alert per incident, however often the import that found it is retried or announced.
+        dedupe=keyed("incident_id"),
     ),
     NotificationKind(
         EXPORT_READY,

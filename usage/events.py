@@ -6,6 +6,7 @@ Each event is a frozen dataclass with a `code` from `UsageEventCode`, sent by `a
 
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 from enum import StrEnum
 from typing import ClassVar
 
@@ -20,6 +21,7 @@ usage_event = Signal()
 
 class UsageEventCode(StrEnum):
     EXPORT_READY = "export_ready"
+    SPEND_INCIDENT_OPENED = "spend_incident_opened"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -42,7 +44,25 @@ class ExportReady(UsageEvent):
     expires_at: datetime
 
 
-EVENTS: tuple[type[UsageEvent], ...] = (ExportReady,)
+@dataclass(frozen=True, kw_only=True)
+class SpendIncidentOpened(UsageEvent):
+    """Spike detection opened an incident (unusual calling): the admins in the billing roles are told
+    once; a later import that adds to the open incident announces nothing."""
+
+    code = UsageEventCode.SPEND_INCIDENT_OPENED
+    incident_id: int
+    kind_label: str
+    subject: str  # the person's UPN, the country, or the hour
+    country: str
+    window_start: datetime
+    window_end: datetime
+    calls: int
+    spend: Decimal
+    signals: tuple[str, ...]  # what the detectors found, a sentence each
+    link_path: str  # the incident's page on this site
+
+
+EVENTS: tuple[type[UsageEvent], ...] = (ExportReady, SpendIncidentOpened)
 
 
 def announce(event: UsageEvent) -> None:

@@ -427,5 +427,7 @@ class ApiToken(models.Model):
         return f"{self.name} ({self.prefix}…)"
 
 
-# Destinations, country lists and rate cards live in their own module; imported here for Django.
+# Destinations, country lists and rate cards, and spike detection's hourly figures and incidents, live in
+# their own modules; imported here for Django.
+from .detection_data import HourlyCalls, Incident, IncidentKind, IncidentStatus  # noqa: E402, F401
 from .rating_data import CountryList, Destination, DestinationPrefix, RateCard  # noqa: E402, F401

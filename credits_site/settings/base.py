@@ -294,6 +294,21 @@ USAGE_IMPORT_MAX_ROW_CHARS = env.int("USAGE_IMPORT_MAX_ROW_CHARS", default=64 * 
 RATE_CARD_MAX_BYTES = env.int("RATE_CARD_MAX_BYTES", default=5 * 1024 * 1024)
 RATE_CARD_MAX_LINES = env.int("RATE_CARD_MAX_LINES", default=50_000)
 
+# Spike detection, run at the end of every call import (docs/spend-guard.md, "Detection"). An hour of a
+# person's credit calls, or of the organization's calls to one country, is a burst when it is at least
+# BURST_FACTOR times its baseline (the same hour over the last BASELINE_DAYS days, per day) and at least
+# MIN_CALLS calls or MIN_SPEND in the account's currency. A country never called before alerts from
+# NEW_COUNTRY_MIN_CALLS calls; an hour of the day without any call in the baseline from ODD_HOUR_MIN_CALLS.
+# Nothing is judged until the organization has MIN_HISTORY_DAYS days of calls before the hour.
+SPEND_DETECTION_ENABLED = env.bool("SPEND_DETECTION_ENABLED", default=True)
+SPEND_DETECTION_BASELINE_DAYS = env.int("SPEND_DETECTION_BASELINE_DAYS", default=28)
+SPEND_DETECTION_MIN_HISTORY_DAYS = env.int("SPEND_DETECTION_MIN_HISTORY_DAYS", default=7)
+SPEND_DETECTION_BURST_FACTOR = env.float("SPEND_DETECTION_BURST_FACTOR", default=5.0)
+SPEND_DETECTION_MIN_CALLS = env.int("SPEND_DETECTION_MIN_CALLS", default=20)
+SPEND_DETECTION_MIN_SPEND = env.str("SPEND_DETECTION_MIN_SPEND", default="10.00")
+SPEND_DETECTION_NEW_COUNTRY_MIN_CALLS = env.int("SPEND_DETECTION_NEW_COUNTRY_MIN_CALLS", default=3)
+SPEND_DETECTION_ODD_HOUR_MIN_CALLS = env.int("SPEND_DETECTION_ODD_HOUR_MIN_CALLS", default=5)
+
 # Health endpoints (credits_site/health.py): seconds a probe waits for the database or the broker.
 HEALTH_CHECK_TIMEOUT = env.float("HEALTH_CHECK_TIMEOUT", default=2.0)
 

@@ -179,3 +179,18 @@ def notify_export_ready(
 def export_ready(event):
     """Usage's `ExportReady`: its fields are `notify_export_ready`'s arguments."""
     return notify_export_ready(**{f.name: getattr(event, f.name) for f in fields(event)})
+
+
+def spend_incident_opened(event):
+    """Usage's `SpendIncidentOpened`: one alert per incident to the admins in the kind's roles (the billing
+    roles unless the organization chose others), linking to the incident's page."""
+    context = {f.name: getattr(event, f.name) for f in fields(event) if f.name != "organization"}
+    context["signals"] = list(event.signals)
+    context["link_path"] = safe_path(event.link_path)
+    return record_event(
+        kind=kinds.SPEND_INCIDENT,
+        organization=event.organization,
+        dedupe_key=f"incident:{event.incident_id}",
+        occurred_at=timezone.now(),
+        context=context,
+    )

@@ -13,6 +13,7 @@ from billing.services import charge_usage
 from ...choices import RecordKind
 from ...models import ImportBatch, RatingState
 from ..cleaning import RowError
+from ..detection import SpendWatch
 from ..rating import RatingContext
 from ..sources import RowSource, SourceError, from_graph_payload, open_source
 from .checking import CheckedRows, ImportRejected, Spool, checks_before_writing
@@ -186,6 +187,8 @@ class _Run:
         self.span = None if careful else existing_span(kind, organization)
         self.writer = Writer(kind, {"organization_id": organization.pk, "batch_id": batch.pk, "currency": ctx.currency})
         self.totals = DailyTotals(batch.kind)
+        # Spike detection tallies the calls while they are rated, and judges them when the import ends.
+        self.watch = SpendWatch(organization, batch.pk) if kind is CALLS else None
         self.read = 0
         self.created = 0
         self.skipped = 0
@@ -229,6 +232,7 @@ class _Run:
         lines = []
         add_line = lines.append
         charged = refused = 0
+        watch = self.watch.add if self.watch is not None else None
         for record in records:
             outcome = rate_record(ctx, rater, record, is_call)
             rating = outcome.rating
@@ -245,6 +249,8 @@ class _Run:
             slot[3] += outcome.charged_units
             if charge:
                 slot[4] += charge
+            if watch is not None:
+                watch(record, outcome)
             if copy_line is not None:
                 add_line(copy_line(record))
         self.writer.write(records, lines if copy_line is not None else None)
@@ -257,6 +263,8 @@ class _Run:
         ctx.save_pools()
         ctx.save_people()
         self.totals.save(self.organization)
+        if self.watch is not None:
+            self.watch.finish()
         batch = self.batch
         batch.rows_read = self.read
         batch.rows_created = self.created

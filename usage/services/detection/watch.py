@@ -1,0 +1,91 @@
+"""SpendWatch: what an import hands to detection. While rating, `add()` keeps two small tallies of the
+outbound calls (per hour and country; per person, hour and country for credit calls); at the end,
+`finish()` adds the first to HourlyCalls, reads the baselines in a handful of queries, runs the
+detectors and records the incidents, in the import's transaction."""
+
+from collections import Counter, defaultdict
+
+from billing.money import ZERO
+
+from . import baseline, detectors
+from .incidents import group_findings, record_incidents
+from .thresholds import current
+
+_OUTBOUND = "Outbound"
+_CREDIT = frozenset({"charged", "refused"})
+
+
+def _country_slot():
+    return [0, 0, ZERO]
+
+
+def _person_slot():
+    return [0, ZERO]
+
+
+class SpendWatch:
+    def __init__(self, organization, batch_id):
+        self.organization = organization
+        self.batch_id = batch_id
+        self.by_country = defaultdict(_country_slot)  # (hour, country) -> [calls, seconds, charge]
+        self.by_person = defaultdict(_person_slot)  # (person id, hour, country) -> [credit calls, charge]
+
+    def add(self, record, outcome):
+        """One rated call (the import calls this for every call: keep it cheap)."""
+        if record["direction"] != _OUTBOUND:
+            return
+        hour = int(record["start_time"].timestamp()) // 3600
+        country = record["external_country"]
+        slot = self.by_country[(hour, country)]
+        slot[0] += 1
+        slot[1] += record["duration_seconds"]
+        charge = outcome.charge
+        if charge:
+            slot[2] += charge
+        if outcome.rating in _CREDIT:
+            person_id = record["person_id"]
+            if person_id is not None:
+                mine = self.by_person[(person_id, hour, country)]
+                mine[0] += 1
+                if charge:
+                    mine[1] += charge
+
+    def finish(self):
+        """Save the hourly figures, detect, record incidents; returns the incidents opened or added to."""
+        if not self.by_country:
+            return []
+        thresholds = current()
+        organization = self.organization
+        baseline.save_hourly(organization, self.by_country)
+        if not thresholds.enabled:
+            return []
+        history = baseline.history_start(organization)
+        hours = {hour for hour, _country in self.by_country}
+        days = thresholds.baseline_days
+        figures = baseline.hourly_figures(organization, min(hours) - days * detectors.DAY, max(hours))
+        keys = list(self.by_country)
+        findings = detectors.country_bursts(thresholds, history, keys, figures)
+        countries = {country for _hour, country in keys if country}
+        findings += detectors.new_countries(thresholds, history, keys, figures, baseline.first_hours(organization, countries))
+        findings += detectors.odd_hours(thresholds, history, hours, figures)
+        person_hours = {}
+        for (person_id, hour, country), (calls, charge) in self.by_person.items():
+            slot = person_hours.get((person_id, hour))
+            if slot is None:
+                slot = person_hours[(person_id, hour)] = [0, ZERO, Counter()]
+            slot[0] += calls
+            slot[1] += charge
+            slot[2][country] += calls
+        candidates = {
+            key: value
+            for key, value in person_hours.items()
+            if value[0] >= thresholds.min_calls or value[1] >= thresholds.min_spend
+        }
+        if candidates:
+            first = min(hour for _person, hour in candidates) - days * detectors.DAY
+            last = max(hour for _person, hour in candidates) - detectors.DAY
+            person_baseline = baseline.person_figures(organization, {p for p, _h in candidates}, first, last)
+            findings += detectors.person_bursts(thresholds, history, candidates, person_baseline)
+        if not findings:
+            return []
+        return record_incidents(organization, group_findings(findings), batch_id=self.batch_id, thresholds=thresholds)
