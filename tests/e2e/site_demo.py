@@ -29,6 +29,7 @@ from usage.models import CallRecord, SmsRecord
 from usage.selectors import ReportState
 from usage.services.api_keys import create_api_key
 from usage.services.exports.requesting import request_export
+from usage.services.fraud_simulation import simulate_fraud_burst
 
 PASSWORDS = {email: password for email, password, *_ in LOGINS} | {SUPPORT_LOGIN[0]: SUPPORT_LOGIN[1]}
 GLOBAL_ADMIN = "global@contoso.example"  # Contoso's Global Administrator, also an admin of Fabrikam
@@ -57,6 +58,7 @@ class SiteDemo:
     charged_call_id: int  # a call charged to credits: its "Why this charge" page shows the rate, entry and lots
     pool_call_id: int  # a call from a calling plan's pool
     sms_id: int
+    incident_id: int  # the incident spike detection opened on a simulated fraud burst
 
     @staticmethod
     def user(email):
@@ -86,6 +88,9 @@ def build_site_demo() -> SiteDemo:
     )
     refuse_one_funding_notice()
     make_one_ledger_disagree()
+    burst = simulate_fraud_burst(contoso, seed=14)
+    incident = contoso.usage_incidents.filter(last_batch_id=burst.batch.pk).first()
+    assert incident is not None, "detection raised no incident on the demo's simulated fraud burst"
     return SiteDemo(
         organization=contoso,
         payment_key=funding.idempotency_key,
@@ -96,6 +101,7 @@ def build_site_demo() -> SiteDemo:
         charged_call_id=newest(CallRecord, contoso, Rating.CHARGED),
         pool_call_id=newest(CallRecord, contoso, Rating.INCLUDED_PLAN),
         sms_id=newest(SmsRecord, contoso, None),
+        incident_id=incident.pk,
     )
 
 

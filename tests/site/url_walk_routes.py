@@ -28,7 +28,7 @@ from notifications.services import add_low_balance_threshold
 from tests.factories import CardFactory, OrganizationFactory, admin_in
 from tests.usage.factories import PersonFactory, csv_bytes, export_row, graph_call, graph_sms, page
 from usage.access import IMPORT_ROLES
-from usage.models import CallRecord, Export
+from usage.models import CallRecord, Export, Incident, IncidentKind, Person
 from usage.selectors import parameters_for
 from usage.services.api_keys import create_api_key
 from usage.services.exports.jobs import build_export
@@ -56,6 +56,9 @@ class World:
     call_id: int  # a call record, for its "Why this charge" page
     upn: str
     admin: object  # its Global Administrator: the outsider when this is the other organization
+    incident_id: int  # an open incident of spike detection, to act on
+    dismiss_incident_id: int  # another one, to dismiss
+
 
     @property
     def pk(self):
@@ -89,6 +92,7 @@ def seed_organization(name, marker, *, slug):
     )
     build_export(export.pk)
     call = CallRecord.objects.filter(organization=organization).order_by("pk").first()
+    incident_ids = [seed_incident(organization, upn, marker, hours).pk for hours in (1, 3)]
     return World(
         marker=marker,
         organization=organization,
@@ -103,6 +107,18 @@ def seed_organization(name, marker, *, slug):
         call_id=call.pk,
         upn=upn,
         admin=admin,
+        incident_id=incident_ids[0],
+        dismiss_incident_id=incident_ids[1],
+    )
+
+
+def seed_incident(organization, upn, marker, hours):
+    """An open incident as detection leaves it (detection needs a week of history: made directly here)."""
+    start = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(days=1, hours=hours)
+    return Incident.objects.create(
+        organization=organization, kind=IncidentKind.PERSON_BURST, person=Person.objects.get(organization=organization, upn=upn),
+        upn=upn, country="GB", window_start=start, window_end=start + timedelta(hours=1), calls=250, spend=Decimal("375.00"),
+        signals=[f"{marker} burst of premium-rate calls"], detected_at=start, updated_at=start,
     )
 
 
@@ -320,6 +336,14 @@ ROUTES = {
         calls=(Call(GET, foreign=NOT_FOUND), Call(POST, writes=True, foreign=NOT_FOUND)),
     ),
     "usage:recommendation": Route({GET: Who.ADMIN}),
+    # Billing > Communications Credits > Spend guard > Incidents: every admin reads them; acting on one
+    # needs a billing manager role (the confirmation page too).
+    "incidents:list": Route({GET: Who.ADMIN}, calls=(Call(GET), Call(GET, query={"status": "open"}))),
+    "incidents:detail": Route({GET: Who.ADMIN}, kwargs=lambda w: {"pk": w.incident_id}, calls=(Call(GET, foreign=NOT_FOUND),)),
+    "incidents:dismiss": Route(
+        {GET: Who.BILLING, POST: Who.BILLING}, kwargs=lambda w: {"pk": w.dismiss_incident_id},
+        calls=(Call(GET, foreign=NOT_FOUND), Call(POST, writes=True, foreign=NOT_FOUND)),
+    ),
     # The JSON API answers 401 to every session: its calls with a key are in tests/usage/test_openapi*.py.
     "usage_api:pstn_calls": Route({POST: Who.API_KEY}),
     "usage_api:sms": Route({POST: Who.API_KEY}),

@@ -55,6 +55,8 @@ def person_bursts(thresholds, history, person_hours, person_baseline) -> list[Fi
     found = []
     days = thresholds.baseline_days
     for (person_id, hour), (calls, spend, countries) in person_hours.items():
+        if calls < thresholds.min_calls and spend < thresholds.min_spend:
+            continue
         if not _judged(thresholds, history, hour):
             continue
         base_calls, base_spend = _baseline(person_baseline, lambda h, p=person_id: (p, h), hour, days)
@@ -73,6 +75,8 @@ def country_bursts(thresholds, history, import_countries, figures) -> list[Findi
         if not country or not _judged(thresholds, history, hour):
             continue
         calls, spend = figures.get((hour, country), (0, ZERO))
+        if calls < thresholds.min_calls and spend < thresholds.min_spend:
+            continue  # not enough to matter, whatever the baseline
         base_calls, base_spend = _baseline(figures, lambda h, c=country: (h, c), hour, days)
         if thresholds.burst(calls, spend, base_calls, base_spend):
             found.append(Finding(IncidentKind.COUNTRY_BURST, hour, hour, calls, spend, base_calls, base_spend, country=country))
