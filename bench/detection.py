@@ -33,9 +33,9 @@ TABLES = ["usage_callrecord", "usage_importbatch", "usage_dailyusage", "usage_po
 def child(args):
     """One import in this (fresh) process, with or without detection; prints its figures as JSON."""
     setup_django()
-    from billing.models import Organization
     from django.urls import reverse
 
+    from billing.models import Organization
     from usage.services import detection
     from usage.services.ingest import import_file, pipeline
 
