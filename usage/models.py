@@ -429,3 +429,4 @@ class ApiToken(models.Model):
 
 # Destinations, country lists and rate cards live in their own module; imported here for Django.
 from .rating_data import CountryList, Destination, DestinationPrefix, RateCard  # noqa: E402, F401
+from .spend_guard import CapCrossing, CreditBlock, DestinationRule, GuardChange, SpendPolicy  # noqa: E402, F401

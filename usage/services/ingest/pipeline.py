@@ -256,6 +256,7 @@ class _Run:
         ctx = self.ctx
         ctx.save_pools()
         ctx.save_people()
+        ctx.save_guard()
         self.totals.save(self.organization)
         batch = self.batch
         batch.rows_read = self.read
