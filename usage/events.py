@@ -5,7 +5,7 @@ Each event is a frozen dataclass with a `code` from `UsageEventCode`, sent by `a
 """
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
 from typing import ClassVar
@@ -21,6 +21,7 @@ usage_event = Signal()
 
 class UsageEventCode(StrEnum):
     EXPORT_READY = "export_ready"
+    SPEND_CAP_REACHED = "spend_cap_reached"
     SPEND_INCIDENT_OPENED = "spend_incident_opened"
 
 
@@ -45,6 +46,23 @@ class ExportReady(UsageEvent):
 
 
 @dataclass(frozen=True, kw_only=True)
+class SpendCapReached(UsageEvent):
+    """A spend guard cap was reached (or crossed at "warn only"): once per person (or, for the
+    organization's cap, once per organization) per day. The billing admins are told."""
+
+    code = UsageEventCode.SPEND_CAP_REACHED
+    crossing_id: int  # one announcement per crossing
+    cap: str  # what the cap limits, as people read it ("Cap per person per day")
+    who: str  # the person's name and UPN, or "the organization"
+    day: date
+    limit: Decimal
+    spent: Decimal
+    currency: str
+    stopped: bool  # True: calls charged to credits are refused until the next day or until lifted
+    guard_path: str  # the Spend guard page, a path on this site
+
+
+@dataclass(frozen=True, kw_only=True)
 class SpendIncidentOpened(UsageEvent):
     """Spike detection opened an incident (unusual calling): the admins in the billing roles are told
     once; a later import that adds to the open incident announces nothing."""
@@ -62,7 +80,7 @@ class SpendIncidentOpened(UsageEvent):
     link_path: str  # the incident's page on this site
 
 
-EVENTS: tuple[type[UsageEvent], ...] = (ExportReady, SpendIncidentOpened)
+EVENTS: tuple[type[UsageEvent], ...] = (ExportReady, SpendCapReached, SpendIncidentOpened)
 
 
 def announce(event: UsageEvent) -> None:

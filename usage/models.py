@@ -431,3 +431,4 @@ class ApiToken(models.Model):
 # their own modules; imported here for Django.
 from .detection_data import HourlyCalls, Incident, IncidentKind, IncidentStatus  # noqa: E402, F401
 from .rating_data import CountryList, Destination, DestinationPrefix, RateCard  # noqa: E402, F401
+from .spend_guard import CapCrossing, CreditBlock, DestinationRule, GuardChange, SpendPolicy  # noqa: E402, F401

@@ -340,6 +340,14 @@ ROUTES = {
     # needs a billing manager role (the confirmation page too).
     "incidents:list": Route({GET: Who.ADMIN}, calls=(Call(GET), Call(GET, query={"status": "open"}))),
     "incidents:detail": Route({GET: Who.ADMIN}, kwargs=lambda w: {"pk": w.incident_id}, calls=(Call(GET, foreign=NOT_FOUND),)),
+    "incidents:block_person": Route(
+        {GET: Who.BILLING, POST: Who.BILLING}, kwargs=lambda w: {"pk": w.incident_id},
+        calls=(Call(GET, foreign=NOT_FOUND), Call(POST, writes=True, foreign=NOT_FOUND)),
+    ),
+    "incidents:block_destination": Route(
+        {GET: Who.BILLING, POST: Who.BILLING}, kwargs=lambda w: {"pk": w.incident_id},
+        calls=(Call(GET, foreign=NOT_FOUND), Call(POST, writes=True, foreign=NOT_FOUND)),
+    ),
     "incidents:dismiss": Route(
         {GET: Who.BILLING, POST: Who.BILLING}, kwargs=lambda w: {"pk": w.dismiss_incident_id},
         calls=(Call(GET, foreign=NOT_FOUND), Call(POST, writes=True, foreign=NOT_FOUND)),

@@ -2,6 +2,7 @@
 fraud burst, and what is (and is not) an incident; one alert per incident; thresholds from settings."""
 
 from datetime import timedelta
+from decimal import Decimal
 
 import pytest
 
@@ -12,6 +13,9 @@ from tests.factories import admin_in
 from tests.usage.detection_scenario import BURST_NIGHT, DAYS, FIRST_DAY, burst_rows, calls, normal_month, normal_rows
 from tests.usage.factories import graph_call
 from usage.models import HourlyCalls, Incident, IncidentKind, IncidentStatus
+from usage.services.detection import dismiss_incident
+from usage.services.guard import save_policy
+from usage.spend_guard import CapAction
 
 pytestmark = pytest.mark.django_db
 
@@ -46,7 +50,8 @@ def test_a_fraud_burst_is_one_incident_and_one_alert_within_the_import_that_brin
     assert incident.status == IncidentStatus.OPEN
     assert incident.window_start == BURST_NIGHT and incident.window_end == BURST_NIGHT + timedelta(hours=4)
     assert incident.calls == 300
-    assert incident.spend > 300  # 1.50 a minute, one or two minutes each
+    # The spend guard's default rule refuses premium-rate numbers: the calls are refused credit calls.
+    assert result.refused == 300 and result.charged_total == 0 and incident.spend == 0
     assert incident.last_batch_id == result.batch.pk
     # The odd hour (nobody calls at night) is part of the same incident, not another alert.
     assert any("hour of the day" in signal for signal in incident.signals)
@@ -55,6 +60,19 @@ def test_a_fraud_burst_is_one_incident_and_one_alert_within_the_import_that_brin
     assert "hank@contoso.test" in event.summary
     recipients = set(Delivery.objects.filter(event=event).values_list("email", flat=True))
     assert billing_admin.email in recipients and reader.email not in recipients
+
+
+def test_a_burst_the_guard_lets_through_is_caught_in_the_same_import_and_the_daily_cap_stops_its_charges(org, month, global_admin):
+    save_policy(org, actor=global_admin, person_day_cap=Decimal("20.00"), cap_action=CapAction.STOP)
+    # Papua New Guinea: no default rule blocks it (0.50 a minute), and the organization never called it.
+    result = calls(org, burst_rows(number="+6757{:04d}123"))
+    [incident] = incidents(org)
+    assert incident.kind == IncidentKind.PERSON_BURST and incident.country == "PG"
+    assert any("never called" in signal for signal in incident.signals)
+    # Charged until the person's day reached 20.00 (the call that crossed it is charged), refused after.
+    assert Decimal("20.00") <= result.charged_total <= Decimal("21.00")
+    assert result.refused > 250
+    assert incident.spend == result.charged_total
 
 
 def test_an_open_incident_takes_more_of_the_same_burst_without_a_second_alert(org, month):
@@ -70,8 +88,6 @@ def test_an_open_incident_takes_more_of_the_same_burst_without_a_second_alert(or
 
 
 def test_after_an_incident_is_dismissed_a_new_burst_is_a_new_incident_and_alert(org, month, global_admin):
-    from usage.services.detection import dismiss_incident
-
     calls(org, burst_rows())
     [first] = incidents(org)
     dismiss_incident(org, first.pk, actor=global_admin)

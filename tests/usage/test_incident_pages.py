@@ -1,11 +1,16 @@
 """The incident pages: what happened, the calls (paged), the confirmed actions; every admin reads them,
 only a billing manager role acts, another tenant's incident answers 404."""
 
+from datetime import timedelta
+
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
 from tests.usage.detection_scenario import burst_rows, calls, normal_month
+from tests.usage.factories import graph_call
 from usage.models import Incident, IncidentStatus
+from usage.spend_guard import CreditBlock, DestinationRule
 
 pytestmark = pytest.mark.django_db
 
@@ -67,3 +72,34 @@ def test_another_tenants_incident_answers_404(client, incident, outsider):
     assert "hank" not in client.get(reverse("incidents:list")).content.decode()
     incident.refresh_from_db()
     assert incident.status == IncidentStatus.OPEN
+
+
+def test_blocking_the_person_stops_their_credit_calls_and_closes_the_incident(client, org, incident, billing_admin):
+    client.force_login(billing_admin)
+    confirm = client.get(reverse("incidents:block_person", args=[incident.pk]))
+    assert confirm.status_code == 200 and "Block credit calls" in confirm.content.decode()
+    assert not CreditBlock.objects.filter(organization=org).exists()
+    client.post(reverse("incidents:block_person", args=[incident.pk]))
+    block = CreditBlock.objects.get(organization=org)
+    assert block.person_id == incident.person_id and block.incident_id == incident.pk and block.created_by == billing_admin
+    incident.refresh_from_db()
+    assert incident.status == IncidentStatus.ACTIONED and "hank@contoso.test" in incident.resolution
+    # The person's next call that would be charged (a domestic call: no plan) is refused.
+    after = max(block.starts_at, timezone.now()) + timedelta(seconds=1)
+    result = calls(org, [graph_call(upn="hank@contoso.test", start=after, callee="+13125550123")])
+    assert result.refused == 1 and result.charged_total == 0
+    # Offered no more once done.
+    page = client.get(reverse("incidents:detail", args=[incident.pk])).content.decode()
+    assert "Block the person" not in page and "Block the destination" in page
+
+
+def test_blocking_the_destination_adds_an_organization_rule(client, org, incident, global_admin, reports_reader):
+    client.force_login(reports_reader)
+    assert client.post(reverse("incidents:block_destination", args=[incident.pk])).status_code == 403
+    assert client.post(reverse("incidents:block_person", args=[incident.pk])).status_code == 403
+    client.force_login(global_admin)
+    client.post(reverse("incidents:block_destination", args=[incident.pk]))
+    rule = DestinationRule.objects.get(organization=org, incident_id=incident.pk)
+    assert rule.country == "GB" and rule.action == "block" and rule.number_type == ""
+    incident.refresh_from_db()
+    assert incident.status == IncidentStatus.ACTIONED

@@ -9,7 +9,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('billing', '0003_auto_recharge_policy_and_state'),
-        ('usage', '0005_export_heartbeat'),
+        ('usage', '0006_spend_guard'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

@@ -262,6 +262,7 @@ class _Run:
         ctx = self.ctx
         ctx.save_pools()
         ctx.save_people()
+        ctx.save_guard()
         self.totals.save(self.organization)
         if self.watch is not None:
             self.watch.finish()

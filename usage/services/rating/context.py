@@ -9,6 +9,7 @@ from billing.services import can_charge_credits
 
 from ...choices import KNOWN_LICENSES, Capability, Rating
 from ...models import Person, PoolUsage
+from ..guard.evaluator import SpendGuard
 from .destinations import DestinationBook
 from .plans import load_plans, plan_code
 from .rate_book import RateBook, dialable_digits
@@ -81,6 +82,11 @@ class RatingContext:
         self.loaded_months = set()
         self.charged_total = ZERO
         self._digits = {}
+        # The spend guard (None when nothing can refuse or warn); rating says, before each charge, when
+        # the record happened and where it goes (digits, country, number type; None: no destination).
+        self.guard = SpendGuard.load(organization)
+        self.call_at = None
+        self.call_destination = None
 
     def digits(self, number):
         """dialable_digits, remembered: the same numbers come back again and again in a file."""
@@ -204,8 +210,13 @@ class RatingContext:
 
     # Charging -------------------------------------------------------------------------------
 
+    def save_guard(self):
+        if self.guard is not None:
+            self.guard.save()
+
     def charge_or_refuse(self, person, amount, capability, reason, charged_units, fee, units, context):
-        """The last step of every charged record: license, balance, then the running balance."""
+        """The last step of every charged record: license, balance, the spend guard (destination
+        rules, blocks, caps), then the running balance."""
         if person is not None and Capability.CREDITS not in person.licenses:
             return Outcome(
                 Rating.REFUSED,
@@ -217,6 +228,13 @@ class RatingContext:
         if not self.allowed:
             refusal = self.refusal or "The Communications Credits balance is zero or less."
             return Outcome(Rating.REFUSED, f"Refused: {refusal} {reason}", Capability.CREDITS, units=units, destination_context=context)
+        guard = self.guard
+        if guard is not None:
+            note = guard.check(person, amount, self.call_at, self.call_destination)
+            if note is not None:
+                if note.refused:
+                    return Outcome(Rating.REFUSED, f"Refused: {note.text} {reason}", Capability.CREDITS, units=units, destination_context=context)
+                reason = f"{reason} {note.text}"
         self.balance -= amount
         self.charged_total += amount
         if self.balance <= 0:

@@ -67,6 +67,8 @@ def rate_call(ctx: RatingContext, row: dict, person=None) -> Outcome:
     plan = ctx.plans.get(plan_code) if plan_code else None
     location = row["user_location"] or (person.location if person else "") or ctx.organization.country
     context = row["destination_context"]
+    ctx.call_at = row["start_time"]
+    ctx.call_destination = None
 
     if call_type in EMERGENCY_TYPES:
         return Outcome(Rating.FREE_EMERGENCY, "Emergency calls are always free.", plan_code or "", units=minutes, destination_context=context)
@@ -111,6 +113,7 @@ def rate_call(ctx: RatingContext, row: dict, person=None) -> Outcome:
     if destination and not row["external_country"]:
         row["external_country"] = destination  # the report's "To country or region", from the number
     premium = (found is not None and found[1] == NumberType.PREMIUM) or (rate is not None and rate.number_type == NumberType.PREMIUM)
+    ctx.call_destination = (digits, destination, "premium" if premium else (found[1] if found else ""))
     if not context:
         if destination and location:
             context = DestinationContext.DOMESTIC if destination == location else DestinationContext.INTERNATIONAL
@@ -254,6 +257,8 @@ def rate_sms(ctx: RatingContext, row: dict, person=None) -> Outcome:
     if not row["sms_type"].lower().startswith("out"):
         return Outcome(Rating.FREE_INBOUND, "Inbound SMS are free.", plan_code or "", units=segments, destination_context=context)
     destination = row["other_party_country"] or location
+    ctx.call_at = row["sent_time"]
+    ctx.call_destination = (ctx.digits(row["destination_number"]) if ctx.guard is not None else "", destination, "")
     if not context:
         context = DestinationContext.DOMESTIC if destination == location else DestinationContext.INTERNATIONAL
     rate = ctx.rates.sms_rate(destination, day)
