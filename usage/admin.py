@@ -20,6 +20,7 @@ from .models import (
     DestinationPrefix,
     Export,
     ImportBatch,
+    Incident,
     Person,
     PoolUsage,
     Rate,
@@ -29,6 +30,7 @@ from .models import (
 from .rate_card_forms import RateCardExportForm, RateCardUploadForm
 from .selectors import card_rates, rate_currencies
 from .services.api_keys import create_api_key, revoke_api_key
+from .services.fraud_simulation import NoOneToSimulate, simulate_fraud_burst
 from .services.rate_cards import CardRejected, apply_rate_card, discard_rate_card, read_and_preview, stage_rate_card, write_card
 
 
@@ -178,6 +180,29 @@ class PersonAdmin(admin.ModelAdmin):
     list_filter = ("organization", "usage_location", "is_resource_account", "created_by_import")
     search_fields = ("upn", "display_name", "phone_number", "object_id")
     autocomplete_fields = ("organization",)
+    actions = ["simulate_fraud"]
+
+    @admin.action(description="Demo: import a simulated fraud burst (300 premium-rate calls last night) for the selected people",
+                  permissions=["change"])
+    def simulate_fraud(self, request, queryset):
+        for person in queryset.select_related("organization")[:5]:
+            try:
+                result = simulate_fraud_burst(person.organization, upn=person.upn, actor=request.user)
+            except NoOneToSimulate as exc:
+                messages.error(request, str(exc))
+                continue
+            opened = Incident.objects.filter(organization=person.organization, last_batch_id=result.batch.pk).count()
+            messages.success(
+                request, f"{person.upn}: {result.created} simulated calls imported ({result.refused} refused); {opened} incident(s) opened or added to."
+            )
+
+
+@admin.register(Incident)
+class IncidentAdmin(ReadOnlyAdmin):
+    list_display = ("detected_at", "organization", "kind", "upn", "country", "calls", "spend", "status", "resolved_by")
+    list_filter = ("status", "kind", "organization")
+    search_fields = ("upn", "country")
+    list_select_related = ("organization", "resolved_by")
 
 
 class RecordAdmin(ReadOnlyAdmin):

@@ -65,7 +65,7 @@ def burst_rows(person, *, calls=300, start=None, hours=4, number=PREMIUM_NUMBER,
             "connectionCharge": 0,
             "callType": "user_out",
             "currency": "",
-            "calleeNumber": f"{number}{rng.randrange(1000):03d}".replace(" ", ""),
+            "calleeNumber": _number(number, rng),
             "callerNumber": person.phone_number.replace(" ", ""),
             "usageCountryCode": person.usage_location,
             "tenantCountryCode": organization_country(person),
@@ -80,6 +80,11 @@ def burst_rows(person, *, calls=300, start=None, hours=4, number=PREMIUM_NUMBER,
     return rows
 
 
+def _number(start, rng):
+    digits = start.replace(" ", "")
+    return digits + "".join(str(rng.randrange(10)) for _ in range(max(3, 13 - len(digits))))
+
+
 def organization_country(person):
     return person.organization.country
 
@@ -88,8 +93,8 @@ def page_of(rows):
     return {"@odata.count": len(rows), "value": rows, "@odata.nextLink": None}
 
 
-def simulate_fraud_burst(organization, *, upn="", calls=300, start=None, actor=None, seed=None):
+def simulate_fraud_burst(organization, *, upn="", calls=300, start=None, actor=None, seed=None, number=PREMIUM_NUMBER):
     """Import a simulated fraud burst for `organization` through the import service. Returns its ImportResult."""
     person = fraud_person(organization, upn)
-    rows = burst_rows(person, calls=calls, start=start, seed=seed)
+    rows = burst_rows(person, calls=calls, start=start, seed=seed, number=number)
     return import_graph_payload(organization, page_of(rows), "pstn", origin=ImportBatch.Source.DEMO, actor=actor)

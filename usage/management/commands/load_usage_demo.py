@@ -69,7 +69,7 @@ ADDED = [
 SUPPORT_PERMISSIONS = [
     "view_rate", "add_rate", "change_rate", "view_person", "add_person", "change_person", "view_apitoken", "add_apitoken",
     "change_apitoken", "view_callrecord", "view_smsrecord", "view_importbatch", "view_poolusage", "view_dailyusage", "view_export",
-    "view_ratecard", "view_destination", "add_destination", "change_destination", "view_destinationprefix",
+    "view_ratecard", "view_incident", "view_destination", "add_destination", "change_destination", "view_destinationprefix",
     "add_destinationprefix", "change_destinationprefix", "delete_destinationprefix", "view_countrylist", "change_countrylist",
 ]
 

@@ -57,9 +57,33 @@ class Group:
         return first.baseline_calls, first.baseline_spend
 
 
+def collapse(findings) -> list[Finding]:
+    """Consecutive hours of the same burst (same detector, person and country) are one finding."""
+    merged = []
+    for finding in sorted(findings, key=lambda f: (f.kind, f.person_id or 0, f.country, f.start)):
+        last = merged[-1] if merged else None
+        if (
+            last is not None
+            and finding.kind in (IncidentKind.PERSON_BURST, IncidentKind.COUNTRY_BURST)
+            and (last.kind, last.person_id, last.country) == (finding.kind, finding.person_id, finding.country)
+            and finding.start == last.end + 1
+        ):
+            hours = last.end - last.start + 1
+            last.baseline_calls = (last.baseline_calls * hours + finding.baseline_calls) / (hours + 1)
+            last.baseline_spend = (last.baseline_spend * hours + finding.baseline_spend) / (hours + 1)
+            last.end = finding.end
+            last.calls += finding.calls
+            last.spend += finding.spend
+            last.countries.update(finding.countries)
+            continue
+        merged.append(finding)
+    return merged
+
+
 def group_findings(findings) -> list[Group]:
     """A person's bursts are one group; a country's or an odd hour's findings join the person group
     whose calls they are (same country, overlapping hours), else a group of their own."""
+    findings = collapse(findings)
     groups, by_person = [], {}
     for finding in sorted(findings, key=lambda f: (f.start, f.person_id or 0)):
         if finding.kind != IncidentKind.PERSON_BURST:
@@ -103,13 +127,13 @@ def describe(finding, currency, people) -> str:
     if finding.kind == IncidentKind.PERSON_BURST:
         who = people.get(finding.person_id, "A person")
         return (
-            f"{when}: {finding.calls:,} credit calls by {who} ({spend}), usually {finding.baseline_calls:.1f} calls and "
-            f"{format_money(to_money(finding.baseline_spend), currency)} in that hour."
+            f"{when}: {finding.calls:,} calls by {who} charged to credits or refused ({spend} charged), usually "
+            f"{finding.baseline_calls:.1f} calls and {format_money(to_money(finding.baseline_spend), currency)} an hour at those hours."
         )
     if finding.kind == IncidentKind.COUNTRY_BURST:
         return (
-            f"{when}: {finding.calls:,} calls to {finding.country} ({spend}), usually {finding.baseline_calls:.1f} calls and "
-            f"{format_money(to_money(finding.baseline_spend), currency)} in that hour."
+            f"{when}: {finding.calls:,} calls to {finding.country} ({spend} charged), usually {finding.baseline_calls:.1f} calls and "
+            f"{format_money(to_money(finding.baseline_spend), currency)} an hour at those hours."
         )
     if finding.kind == IncidentKind.NEW_COUNTRY:
         return f"From {start:%d %b %Y %H:%M} UTC: {finding.calls:,} calls to {finding.country}, a country the organization had never called."
