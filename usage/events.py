@@ -70,7 +70,7 @@ class SpendIncidentOpened(UsageEvent):
     code = UsageEventCode.SPEND_INCIDENT_OPENED
     incident_id: int
     kind_label: str
-    subject: str  # the person's UPN, the country, or the hour
+    about: str  # the person's UPN, the country, or the hour
     country: str
     window_start: datetime
     window_end: datetime

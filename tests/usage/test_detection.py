@@ -145,3 +145,16 @@ def test_one_organizations_burst_is_not_anothers_incident(org, other_org, month)
     calls(org, burst_rows())
     assert Incident.objects.filter(organization=other_org).count() == 0
     assert Incident.objects.filter(organization=org).count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_alert_mail_says_who_when_and_links_to_the_incident(org, month, mailoutbox):
+    billing_admin = admin_in(org, AdminRole.BILLING_ADMINISTRATOR)
+    calls(org, burst_rows())  # the mail leaves after the import commits (Celery runs eagerly in tests)
+    incident = Incident.objects.get(organization=org)
+    [message] = [m for m in mailoutbox if "unusual calling" in m.subject]
+    assert message.to == [billing_admin.email]
+    assert message.subject == "Contoso Test: unusual calling detected (hank@contoso.test)"
+    assert "Who or where: hank@contoso.test" in message.body
+    assert "Calls: 300" in message.body
+    assert f"/spend-guard/incidents/{incident.pk}/" in message.body

@@ -191,7 +191,7 @@ def record_incidents(organization, groups, *, batch_id, thresholds) -> list[Inci
                 organization=organization,
                 incident_id=incident.pk,
                 kind_label=incident.get_kind_display(),
-                subject=incident.subject,
+                about=incident.subject,
                 country=incident.country,
                 window_start=incident.window_start,
                 window_end=incident.window_end,
