@@ -16,7 +16,7 @@ from billing.access import AdminCenterMixin, BillingManagerMixin
 from .incident_tables import IncidentCallTable, IncidentTable
 from .models import IncidentStatus
 from .selectors.incidents import incident_calls, incident_of, incidents_of
-from .services.detection import incident_actions
+from .services.detection import current, incident_actions
 
 CALLS_PER_PAGE = 50
 
@@ -27,7 +27,9 @@ class IncidentListView(AdminCenterMixin, View):
         table = IncidentTable(incidents_of(self.organization, status))
         RequestConfig(request, paginate={"per_page": 25}).configure(table)
         return render(
-            request, "usage/incidents.html", {"table": table, "status": status, "statuses": IncidentStatus.choices}
+            request,
+            "usage/incidents.html",
+            {"table": table, "status": status, "statuses": IncidentStatus.choices, "baseline_days": current().baseline_days},
         )
 
 
