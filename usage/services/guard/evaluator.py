@@ -20,16 +20,15 @@ from datetime import datetime, time, timedelta
 from datetime import timezone as dt_timezone
 
 from django.db.models import Q, Sum
+from django.urls import reverse
 
-from billing.money import ZERO
+from billing.money import ZERO, to_money
 
 from ...choices import Rating
 from ...events import SpendCapReached, announce
 from ...models import CallRecord, DailyUsage, Person, SmsRecord
 from ...spend_guard import CapAction, CapCrossing, CapKind, CreditBlock, DestinationRule, GuardScope, RuleAction, SpendPolicy
 from .blocks import block_for_cap
-
-GUARD_PATH = "/billing/credits/spend-guard/"
 
 
 class GuardNote:
@@ -216,9 +215,9 @@ class SpendGuard:
                     .values_list("person_id", "total")
                 )
                 for person_id, total in rows:
-                    totals[person_id] = totals.get(person_id, ZERO) + total
+                    totals[person_id] = to_money(totals.get(person_id, ZERO) + total)
         if self.org_day_cap is not None:
-            state.org_total = (
+            state.org_total = to_money(
                 DailyUsage.objects.filter(organization=org, day=day, rating=Rating.CHARGED).aggregate(total=Sum("charge"))["total"] or ZERO
             )
         if self.has_blocks or self.has_caps:
@@ -290,6 +289,39 @@ class SpendGuard:
         state.org_total += amount
         return note
 
+    def refusal_now(self, person, at):
+        """For authorization, before a call: a block in force, or a cap at "stop" already reached today."""
+        if not self.has_caps and not self.has_blocks:
+            return None
+        person_id = person.id if person is not None else None
+        state = self.day(at.date())
+        stopped = state.org_stopped or (state.stopped.get(person_id) if person_id is not None else None)
+        if stopped is not None:
+            return stopped
+        for block in state.blocks:
+            if (block.person_id is None or block.person_id == person_id) and block.is_active_at(at):
+                return GuardNote(True, "credit_block", block.pk, block_text(block, person.upn if person is not None else ""))
+        room = self.room(person_id, at)
+        if room is not None and room[0] <= 0:
+            return GuardNote(True, "cap", room[1], f"Spend guard: {CapKind(room[1]).label.lower()} reached today: calls charged to credits are refused.")
+        return None
+
+    def room(self, person_id, at):
+        """(credits one more call may cost before a cap at "stop", that cap) or None when no such cap."""
+        if not self.has_caps:
+            return None
+        state = self.day(at.date())
+        call_cap, day_cap, action = self.limits(person_id)
+        found = []
+        if action == CapAction.STOP:
+            if call_cap is not None and (person_id, CapKind.CALL) not in state.waived:
+                found.append((call_cap, CapKind.CALL))
+            if day_cap is not None and (person_id, CapKind.PERSON_DAY) not in state.waived:
+                found.append((day_cap - state.person_totals.get(person_id, ZERO), CapKind.PERSON_DAY))
+        if self.org_day_cap is not None and self.org_action == CapAction.STOP and (None, CapKind.ORGANIZATION_DAY) not in state.waived:
+            found.append((self.org_day_cap - state.org_total, CapKind.ORGANIZATION_DAY))
+        return min(found) if found else None
+
     def _cross(self, state, person_id, cap, day, limit, spent, action, at, who):
         stop = action == CapAction.STOP and (person_id, cap) not in state.waived
         label = CapKind(cap).label.lower()
@@ -345,7 +377,7 @@ class SpendGuard:
             announce(
                 SpendCapReached(
                     organization=org, crossing_id=crossing.pk, cap=label, who=who, day=day, limit=limit, spent=spent,
-                    currency=self.currency, stopped=stopped, guard_path=GUARD_PATH,
+                    currency=self.currency, stopped=stopped, guard_path=reverse("guard:home"),
                 )
             )
         self.crossings.clear()
