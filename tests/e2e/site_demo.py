@@ -25,8 +25,9 @@ from notifications import services as notification_services
 from notifications.kinds import OPTIONAL
 from notifications.models import Event
 from usage.choices import ExportFormat, Rating, RecordKind
-from usage.models import CallRecord, SmsRecord
+from usage.models import CallRecord, DestinationRule, Person, SmsRecord
 from usage.selectors import ReportState
+from usage.services import guard
 from usage.services.api_keys import create_api_key
 from usage.services.exports.requesting import request_export
 
@@ -57,6 +58,9 @@ class SiteDemo:
     charged_call_id: int  # a call charged to credits: its "Why this charge" page shows the rate, entry and lots
     pool_call_id: int  # a call from a calling plan's pool
     sms_id: int
+    guard_override_id: int = 0  # a spend guard override (a person's caps)
+    guard_rule_id: int = 0  # the default premium-rate rule
+    guard_block_id: int = 0  # a credit block in force
 
     @staticmethod
     def user(email):
@@ -86,6 +90,7 @@ def build_site_demo() -> SiteDemo:
     )
     refuse_one_funding_notice()
     make_one_ledger_disagree()
+    override, block = spend_guard_examples(contoso, admin)
     return SiteDemo(
         organization=contoso,
         payment_key=funding.idempotency_key,
@@ -96,7 +101,18 @@ def build_site_demo() -> SiteDemo:
         charged_call_id=newest(CallRecord, contoso, Rating.CHARGED),
         pool_call_id=newest(CallRecord, contoso, Rating.INCLUDED_PLAN),
         sms_id=newest(SmsRecord, contoso, None),
+        guard_override_id=override.pk,
+        guard_rule_id=DestinationRule.objects.get(organization=contoso, default_key="premium-rate").pk,
+        guard_block_id=block.pk,
     )
+
+
+def spend_guard_examples(organization, admin):
+    """An override (a person with a higher daily cap) and a credit block in force, for the Spend guard pages."""
+    people = Person.objects.filter(organization=organization).order_by("upn")
+    override = guard.save_policy(organization, actor=admin, scope="person", person=people[0], person_day_cap="60.00")
+    block = guard.block_person(organization, people[1], actor=admin, reason="Calls to premium numbers at night")
+    return override, block
 
 
 def newest(model, organization, rating):

@@ -28,7 +28,8 @@ from notifications.services import add_low_balance_threshold
 from tests.factories import CardFactory, OrganizationFactory, admin_in
 from tests.usage.factories import PersonFactory, csv_bytes, export_row, graph_call, graph_sms, page
 from usage.access import IMPORT_ROLES
-from usage.models import CallRecord, Export
+from usage.models import CallRecord, DestinationRule, Export
+from usage.services import guard
 from usage.selectors import parameters_for
 from usage.services.api_keys import create_api_key
 from usage.services.exports.jobs import build_export
@@ -56,6 +57,10 @@ class World:
     call_id: int  # a call record, for its "Why this charge" page
     upn: str
     admin: object  # its Global Administrator: the outsider when this is the other organization
+    person_id: int = 0  # its person, for the spend guard's forms
+    override_id: int = 0  # a spend guard override (the person's caps)
+    rule_id: int = 0  # the default premium-rate rule: lifted, then restored, by the walk
+    block_id: int = 0  # a credit block on the person, lifted by the walk
 
     @property
     def pk(self):
@@ -75,7 +80,7 @@ def seed_organization(name, marker, *, slug):
     account = CreditAccount.objects.get(organization=organization)
     services.adjust_balance(account=account, actor=admin, amount=Decimal("5.00"), reason=f"{marker} goodwill credit")
     upn = f"{slug}-user@{slug}.test"
-    PersonFactory(organization=organization, upn=upn, display_name=f"{marker} Person", licenses="MCOPSTN1 MCOPSTNPP")
+    person = PersonFactory(organization=organization, upn=upn, display_name=f"{marker} Person", licenses="MCOPSTN1 MCOPSTNPP")
     yesterday = datetime.now(UTC).replace(hour=9, minute=0, second=0, microsecond=0) - timedelta(days=1)
     import_graph_payload(organization, page([graph_call(upn=upn, start=yesterday, userDisplayName=f"{marker} Person")]), "pstn")
     import_graph_payload(organization, page([graph_sms(upn=upn, start=yesterday, userDisplayName=f"{marker} Person")], sms=True), "sms")
@@ -89,6 +94,8 @@ def seed_organization(name, marker, *, slug):
     )
     build_export(export.pk)
     call = CallRecord.objects.filter(organization=organization).order_by("pk").first()
+    override = guard.save_policy(organization, actor=admin, scope="person", person=person, person_day_cap="30.00")
+    block = guard.block_person(organization, person, actor=admin, reason=f"{marker} suspicious calls")
     return World(
         marker=marker,
         organization=organization,
@@ -103,6 +110,10 @@ def seed_organization(name, marker, *, slug):
         call_id=call.pk,
         upn=upn,
         admin=admin,
+        person_id=person.pk,
+        override_id=override.pk,
+        rule_id=DestinationRule.objects.get(organization=organization, default_key="premium-rate").pk,
+        block_id=block.pk,
     )
 
 
@@ -279,6 +290,47 @@ ROUTES = {
     "notifications:add_threshold": Route({POST: Who.BILLING}, calls=(Call(POST, data=lambda w: {"amount": "15.00"}, writes=True),)),
     "notifications:remove_threshold": Route(
         {POST: Who.BILLING}, kwargs=lambda w: {"pk": w.threshold_id}, calls=(Call(POST, writes=True, foreign=NOT_FOUND),)
+    ),
+    # Billing > Communications Credits > Spend guard: every admin sees it; the billing managers change it.
+    "guard:home": Route({GET: Who.ADMIN}),
+    "guard:audit": Route({GET: Who.ADMIN}),
+    "guard:policy": Route(
+        {GET: Who.BILLING, POST: Who.BILLING},
+        calls=(Call(GET), Call(POST, writes=True, data=lambda w: {
+            "call_cap": "5.00", "person_day_cap": "20.00", "organization_day_cap": "200.00", "cap_action": "stop"})),
+    ),
+    "guard:override_add": Route(
+        {GET: Who.BILLING, POST: Who.BILLING},
+        calls=(Call(GET), Call(POST, writes=True, data=lambda w: {
+            "scope": "department", "department": "Walk", "person_day_cap": "12.00", "cap_action": "warn"}),
+            Call(POST, foreign=FORM_ERROR, data=lambda w: {"scope": "person", "person": w.person_id, "person_day_cap": "-1"}, ok=(400,))),
+    ),
+    "guard:override_edit": Route(
+        {GET: Who.BILLING, POST: Who.BILLING}, kwargs=lambda w: {"pk": w.override_id},
+        calls=(Call(GET, foreign=NOT_FOUND), Call(POST, writes=True, foreign=NOT_FOUND, data=lambda w: {"person_day_cap": "31.00"})),
+    ),
+    "guard:override_delete": Route(
+        {GET: Who.BILLING, POST: Who.BILLING}, kwargs=lambda w: {"pk": w.override_id},
+        calls=(Call(GET, foreign=NOT_FOUND), Call(POST, writes=True, foreign=NOT_FOUND)),
+    ),
+    "guard:rule_add": Route(
+        {GET: Who.BILLING, POST: Who.BILLING},
+        calls=(Call(GET), Call(POST, writes=True, foreign=FORM_ERROR, data=lambda w: {
+            "action": "block", "country": "CU", "scope": "person", "person": w.person_id, "description": "Walk"})),
+    ),
+    "guard:rule": Route(
+        {GET: Who.BILLING, POST: Who.BILLING}, kwargs=lambda w: {"pk": w.rule_id},
+        calls=(Call(GET, foreign=NOT_FOUND), Call(POST, writes=True, foreign=NOT_FOUND, data=lambda w: {"action": "lift"})),
+    ),
+    # After guard:rule, which lifted the default premium-rate rule: restoring it changes something.
+    "guard:restore_defaults": Route({GET: Who.BILLING, POST: Who.BILLING}, calls=(Call(GET), Call(POST, writes=True))),
+    "guard:block_add": Route(
+        {GET: Who.BILLING, POST: Who.BILLING},
+        calls=(Call(GET), Call(POST, writes=True, foreign=FORM_ERROR, data=lambda w: {"person": w.person_id, "reason": "Walk"})),
+    ),
+    "guard:block_lift": Route(
+        {GET: Who.BILLING, POST: Who.BILLING}, kwargs=lambda w: {"pk": w.block_id},
+        calls=(Call(GET, foreign=NOT_FOUND), Call(POST, writes=True, foreign=NOT_FOUND)),
     ),
     "usage:report": Route(
         {GET: Who.ADMIN},
