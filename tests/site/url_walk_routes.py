@@ -29,8 +29,8 @@ from tests.factories import CardFactory, OrganizationFactory, admin_in
 from tests.usage.factories import PersonFactory, csv_bytes, export_row, graph_call, graph_sms, page
 from usage.access import IMPORT_ROLES
 from usage.models import CallRecord, DestinationRule, Export
-from usage.services import guard
 from usage.selectors import parameters_for
+from usage.services import guard
 from usage.services.api_keys import create_api_key
 from usage.services.exports.jobs import build_export
 from usage.services.ingest import import_graph_payload
