@@ -74,7 +74,7 @@ SUPPORT_PERMISSIONS = [
     "change_apitoken", "view_callrecord", "view_smsrecord", "view_importbatch", "view_poolusage", "view_dailyusage", "view_export",
     "view_ratecard", "view_destination", "add_destination", "change_destination", "view_destinationprefix",
     "add_destinationprefix", "change_destinationprefix", "delete_destinationprefix", "view_countrylist", "change_countrylist",
-    "view_spendpolicy", "view_destinationrule", "view_creditblock", "change_creditblock", "view_guardchange", "view_capcrossing",
+    "view_spendpolicy", "view_destinationrule", "view_creditblock", "change_creditblock", "view_guardchange",
 ]
 
 FIRST = ["Avery", "Blake", "Casey", "Dana", "Emery", "Finley", "Gray", "Harper", "Indy", "Jordan", "Kai", "Logan", "Morgan",
