@@ -31,6 +31,9 @@ from ...spend_guard import CapAction, CapCrossing, CapKind, CreditBlock, Destina
 from .blocks import block_for_cap
 
 
+_UNKNOWN = object()
+
+
 class GuardNote:
     """What the guard says of one charge: refused (and by what), or charged with a warning."""
 
@@ -128,6 +131,8 @@ class SpendGuard:
                 self.dept_rules[department] = ruleset
             else:
                 self.org_rules = ruleset
+        self.org_only = not self.person_rules and not self.dept_rules
+        self._decided = {}
         self.org_policy = next((p for p in policies if p.scope == GuardScope.ORGANIZATION), None)
         self.dept_policies = {p.department: p for p in policies if p.scope == GuardScope.DEPARTMENT}
         self.person_policies = {p.person_id: p for p in policies if p.scope == GuardScope.PERSON}
@@ -245,7 +250,16 @@ class SpendGuard:
         let through is added to the day's totals."""
         person_id = person.id if person is not None else None
         if destination is not None:
-            rule = self.rule_for(person_id, *destination)
+            if self.org_only:
+                # Only organization rules: the decision depends on the destination alone, and the same
+                # numbers come back again and again in a file.
+                rule = self._decided.get(destination, _UNKNOWN)
+                if rule is _UNKNOWN:
+                    if len(self._decided) > 200_000:
+                        self._decided.clear()
+                    rule = self._decided[destination] = self.org_rules.match(*destination) if self.org_rules is not None else None
+            else:
+                rule = self.rule_for(person_id, *destination)
             if rule is not None and rule.action == RuleAction.BLOCK:
                 return GuardNote(True, "destination_rule", rule.pk, rule_text(rule))
         if not self.has_caps and not self.has_blocks:
