@@ -17,6 +17,7 @@ urlpatterns = [
     path("billing/products/communications-credits/rates/", include("usage.rate_urls")),
     # Spike detection's incidents, under Spend guard.
     path("billing/products/communications-credits/spend-guard/incidents/", include("usage.incident_urls")),
+    path("billing/products/communications-credits/spend-guard/", include("usage.guard_urls")),
     path("billing/", include("billing.urls")),
     path("message-center/", include("notifications.urls")),
     path("reports/usage/", include("usage.urls")),

@@ -74,6 +74,7 @@ CARD_EXPIRES_BEFORE_NEXT_RECHARGE = "card_expires_before_next_recharge"
 CREDITS_EXPIRING = "credits_expiring"
 CREDITS_EXPIRED = "credits_expired"
 RECONCILIATION_MISMATCH = "reconciliation_mismatch"
+SPEND_CAP_REACHED = "spend_cap_reached"
 SPEND_INCIDENT = "spend_incident"
 
 KINDS = [
@@ -175,6 +176,14 @@ KINDS = [
         audience=Audience.REQUESTER,
         default_roles=frozenset(),
         link="home",
+    ),
+    NotificationKind(
+        SPEND_CAP_REACHED,
+        "Spend guard cap reached",
+        "A person (or the organization) reached a spending cap of the spend guard: once per person per day.",
+        money_keys=("limit", "spent"),
+        link="billing:credits",
+        dedupe=keyed("crossing_id"),
     ),
     NotificationKind(
         RECONCILIATION_MISMATCH,

@@ -42,6 +42,7 @@ HANDLERS = {
     billing.CreditsExpired: events_api.announced(CREDITS_EXPIRED),
     billing.ReconciliationMismatchFound: events_api.announced(RECONCILIATION_MISMATCH),
     usage.ExportReady: events_api.export_ready,
+    usage.SpendCapReached: events_api.spend_cap_reached,
     usage.SpendIncidentOpened: events_api.spend_incident_opened,
 }
 

@@ -8,6 +8,7 @@ from billing.catalog import ensure_catalog
 from billing.choices import AdminRole, CommerceModel, PurchaseChannel
 from billing.gateways.sandbox import sandbox_token
 from billing.models import CreditAccount, Membership, MembershipRole, Organization, PaymentMethod, Subscription
+from usage.services import guard
 
 DEFAULT_PASSWORD = "correct-horse-battery-staple"
 
@@ -126,3 +127,19 @@ def spend(account, amount):
     return services.charge_usage(
         account_id=account.pk, amount=Decimal(amount), idempotency_key=f"call:{next(_spent)}", memo="Test call"
     )
+
+
+# --- Spend guard (usage.spend_guard): policies, rules and blocks, written as the services write them ----
+
+
+def spend_policy(organization, *, actor=None, **fields):
+    """The organization's (or, with scope/department/person, an override's) caps, through the service."""
+    return guard.save_policy(organization, actor=actor, **fields)
+
+
+def destination_rule(organization, *, actor=None, **fields):
+    return guard.create_rule(organization, actor=actor, **fields)
+
+
+def credit_block(organization, person, *, actor=None, reason="Suspicious calls", **fields):
+    return guard.block_person(organization, person, actor=actor, reason=reason, **fields)

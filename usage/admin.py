@@ -279,3 +279,6 @@ class ApiTokenAdmin(admin.ModelAdmin):
             _, newly_revoked = revoke_api_key(organization=token.organization, token_id=token.pk, actor=request.user)
             count += newly_revoked
         messages.success(request, f"{count} key(s) revoked.")
+
+# The spend guard's models, in their own module (usage/guard_admin.py).
+from . import guard_admin  # noqa: E402, F401

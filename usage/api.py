@@ -4,7 +4,8 @@
   whole page with `value` (and its @odata keys) is accepted as is, so a script that reads Graph can
   forward its pages unchanged. The same service as the upload page: all or nothing, idempotent.
 - GET authorize/?user=<UPN>&number=<E.164>: may this user call this number now, and for how many
-  minutes the pool and the balance allow.
+  minutes the pool, the balance and the spend guard allow; `rule` names the spend guard's rule that
+  decided (a destination rule, a credit block or a cap), or is null.
 - GET rate-lookup/?number=<any format> (or ?country=<ISO 3166>&number_type=<type>), optionally &user=<UPN>:
   the rate lookup of Billing > Communications Credits > Rate lookup, as JSON.
 """
@@ -114,6 +115,7 @@ class AuthorizeView(TokenView):
                 "rate_per_minute": str(decision.rate_per_minute) if decision.rate_per_minute is not None else None,
                 "currency": decision.currency,
                 "reason": decision.reason,
+                "rule": decision.rule,
             }
         )
 

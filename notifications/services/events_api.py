@@ -181,6 +181,22 @@ def export_ready(event):
     return notify_export_ready(**{f.name: getattr(event, f.name) for f in fields(event)})
 
 
+def spend_cap_reached(event):
+    """Usage's `SpendCapReached`: the billing admins are told, once per person (or organization) per day."""
+    organization = event.organization
+    account = CreditAccount.objects.select_related("organization").get(organization=organization)
+    context = payload_context(event)
+    context.pop("organization", None)
+    context["link_path"] = safe_path(event.guard_path)
+    return record_event(
+        kind=kinds.SPEND_CAP_REACHED,
+        organization=organization,
+        account=account,
+        dedupe_key=f"spend-cap:{event.crossing_id}",
+        context=context,
+    )
+
+
 def spend_incident_opened(event):
     """Usage's `SpendIncidentOpened`: one alert per incident to the admins in the kind's roles (the billing
     roles unless the organization chose others), linking to the incident's page."""

@@ -25,8 +25,9 @@ from notifications import services as notification_services
 from notifications.kinds import OPTIONAL
 from notifications.models import Event
 from usage.choices import ExportFormat, Rating, RecordKind
-from usage.models import CallRecord, SmsRecord
+from usage.models import CallRecord, DestinationRule, Person, SmsRecord
 from usage.selectors import ReportState
+from usage.services import guard
 from usage.services.api_keys import create_api_key
 from usage.services.exports.requesting import request_export
 from usage.services.fraud_simulation import simulate_fraud_burst
@@ -58,7 +59,10 @@ class SiteDemo:
     charged_call_id: int  # a call charged to credits: its "Why this charge" page shows the rate, entry and lots
     pool_call_id: int  # a call from a calling plan's pool
     sms_id: int
-    incident_id: int  # the incident spike detection opened on a simulated fraud burst
+    guard_override_id: int = 0  # a spend guard override (a person's caps)
+    guard_rule_id: int = 0  # the default premium-rate rule
+    guard_block_id: int = 0  # a credit block in force
+    incident_id: int = 0  # the incident spike detection opened on a simulated fraud burst
 
     @staticmethod
     def user(email):
@@ -91,6 +95,7 @@ def build_site_demo() -> SiteDemo:
     burst = simulate_fraud_burst(contoso, seed=14)
     incident = contoso.usage_incidents.filter(last_batch_id=burst.batch.pk).first()
     assert incident is not None, "detection raised no incident on the demo's simulated fraud burst"
+    override, block = spend_guard_examples(contoso, admin)
     return SiteDemo(
         organization=contoso,
         payment_key=funding.idempotency_key,
@@ -101,8 +106,19 @@ def build_site_demo() -> SiteDemo:
         charged_call_id=newest(CallRecord, contoso, Rating.CHARGED),
         pool_call_id=newest(CallRecord, contoso, Rating.INCLUDED_PLAN),
         sms_id=newest(SmsRecord, contoso, None),
+        guard_override_id=override.pk,
+        guard_rule_id=DestinationRule.objects.get(organization=contoso, default_key="premium-rate").pk,
+        guard_block_id=block.pk,
         incident_id=incident.pk,
     )
+
+
+def spend_guard_examples(organization, admin):
+    """An override (a person with a higher daily cap) and a credit block in force, for the Spend guard pages."""
+    people = Person.objects.filter(organization=organization).order_by("upn")
+    override = guard.save_policy(organization, actor=admin, scope="person", person=people[0], person_day_cap="60.00")
+    block = guard.block_person(organization, people[1], actor=admin, reason="Calls to premium numbers at night")
+    return override, block
 
 
 def newest(model, organization, rating):

@@ -28,8 +28,9 @@ from notifications.services import add_low_balance_threshold
 from tests.factories import CardFactory, OrganizationFactory, admin_in
 from tests.usage.factories import PersonFactory, csv_bytes, export_row, graph_call, graph_sms, page
 from usage.access import IMPORT_ROLES
-from usage.models import CallRecord, Export, Incident, IncidentKind, Person
+from usage.models import CallRecord, DestinationRule, Export, Incident, IncidentKind
 from usage.selectors import parameters_for
+from usage.services import guard
 from usage.services.api_keys import create_api_key
 from usage.services.exports.jobs import build_export
 from usage.services.ingest import import_graph_payload
@@ -56,8 +57,12 @@ class World:
     call_id: int  # a call record, for its "Why this charge" page
     upn: str
     admin: object  # its Global Administrator: the outsider when this is the other organization
-    incident_id: int  # an open incident of spike detection, to act on
-    dismiss_incident_id: int  # another one, to dismiss
+    person_id: int = 0  # its person, for the spend guard's forms
+    override_id: int = 0  # a spend guard override (the person's caps)
+    rule_id: int = 0  # the default premium-rate rule: lifted, then restored, by the walk
+    block_id: int = 0  # a credit block on the person, lifted by the walk
+    incident_id: int = 0  # an open incident of spike detection, to act on
+    dismiss_incident_id: int = 0  # another one, to dismiss
 
 
     @property
@@ -78,7 +83,7 @@ def seed_organization(name, marker, *, slug):
     account = CreditAccount.objects.get(organization=organization)
     services.adjust_balance(account=account, actor=admin, amount=Decimal("5.00"), reason=f"{marker} goodwill credit")
     upn = f"{slug}-user@{slug}.test"
-    PersonFactory(organization=organization, upn=upn, display_name=f"{marker} Person", licenses="MCOPSTN1 MCOPSTNPP")
+    person = PersonFactory(organization=organization, upn=upn, display_name=f"{marker} Person", licenses="MCOPSTN1 MCOPSTNPP")
     yesterday = datetime.now(UTC).replace(hour=9, minute=0, second=0, microsecond=0) - timedelta(days=1)
     import_graph_payload(organization, page([graph_call(upn=upn, start=yesterday, userDisplayName=f"{marker} Person")]), "pstn")
     import_graph_payload(organization, page([graph_sms(upn=upn, start=yesterday, userDisplayName=f"{marker} Person")], sms=True), "sms")
@@ -92,7 +97,11 @@ def seed_organization(name, marker, *, slug):
     )
     build_export(export.pk)
     call = CallRecord.objects.filter(organization=organization).order_by("pk").first()
-    incident_ids = [seed_incident(organization, upn, marker, hours).pk for hours in (1, 3)]
+    override = guard.save_policy(organization, actor=admin, scope="person", person=person, person_day_cap="30.00")
+    block = guard.block_person(organization, person, actor=admin, reason=f"{marker} suspicious calls")
+    # The incidents are about another person: the spend guard's walk blocks this world's person already.
+    night = PersonFactory(organization=organization, upn=f"{slug}-night@{slug}.test", display_name=f"{marker} Night", licenses="MCOPSTNPP")
+    incident_ids = [seed_incident(organization, night, marker, hours).pk for hours in (1, 3)]
     return World(
         marker=marker,
         organization=organization,
@@ -107,17 +116,20 @@ def seed_organization(name, marker, *, slug):
         call_id=call.pk,
         upn=upn,
         admin=admin,
+        person_id=person.pk,
+        override_id=override.pk,
+        rule_id=DestinationRule.objects.get(organization=organization, default_key="premium-rate").pk,
+        block_id=block.pk,
         incident_id=incident_ids[0],
         dismiss_incident_id=incident_ids[1],
     )
 
 
-def seed_incident(organization, upn, marker, hours):
+def seed_incident(organization, person, marker, hours):
     """An open incident as detection leaves it (detection needs a week of history: made directly here)."""
     start = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(days=1, hours=hours)
     return Incident.objects.create(
-        organization=organization, kind=IncidentKind.PERSON_BURST, person=Person.objects.get(organization=organization, upn=upn),
-        upn=upn, country="GB", window_start=start, window_end=start + timedelta(hours=1), calls=250, spend=Decimal("375.00"),
+        organization=organization, kind=IncidentKind.PERSON_BURST, person=person, upn=person.upn, country="GB", window_start=start, window_end=start + timedelta(hours=1), calls=250, spend=Decimal("375.00"),
         signals=[f"{marker} burst of premium-rate calls"], detected_at=start, updated_at=start,
     )
 
@@ -295,6 +307,47 @@ ROUTES = {
     "notifications:add_threshold": Route({POST: Who.BILLING}, calls=(Call(POST, data=lambda w: {"amount": "15.00"}, writes=True),)),
     "notifications:remove_threshold": Route(
         {POST: Who.BILLING}, kwargs=lambda w: {"pk": w.threshold_id}, calls=(Call(POST, writes=True, foreign=NOT_FOUND),)
+    ),
+    # Billing > Communications Credits > Spend guard: every admin sees it; the billing managers change it.
+    "guard:home": Route({GET: Who.ADMIN}),
+    "guard:audit": Route({GET: Who.ADMIN}),
+    "guard:policy": Route(
+        {GET: Who.BILLING, POST: Who.BILLING},
+        calls=(Call(GET), Call(POST, writes=True, data=lambda w: {
+            "call_cap": "5.00", "person_day_cap": "20.00", "organization_day_cap": "200.00", "cap_action": "stop"})),
+    ),
+    "guard:override_add": Route(
+        {GET: Who.BILLING, POST: Who.BILLING},
+        calls=(Call(GET), Call(POST, writes=True, data=lambda w: {
+            "scope": "department", "department": "Walk", "person_day_cap": "12.00", "cap_action": "warn"}),
+            Call(POST, foreign=FORM_ERROR, data=lambda w: {"scope": "person", "person": w.person_id, "person_day_cap": "-1"}, ok=(400,))),
+    ),
+    "guard:override_edit": Route(
+        {GET: Who.BILLING, POST: Who.BILLING}, kwargs=lambda w: {"pk": w.override_id},
+        calls=(Call(GET, foreign=NOT_FOUND), Call(POST, writes=True, foreign=NOT_FOUND, data=lambda w: {"person_day_cap": "31.00"})),
+    ),
+    "guard:override_delete": Route(
+        {GET: Who.BILLING, POST: Who.BILLING}, kwargs=lambda w: {"pk": w.override_id},
+        calls=(Call(GET, foreign=NOT_FOUND), Call(POST, writes=True, foreign=NOT_FOUND)),
+    ),
+    "guard:rule_add": Route(
+        {GET: Who.BILLING, POST: Who.BILLING},
+        calls=(Call(GET), Call(POST, writes=True, foreign=FORM_ERROR, data=lambda w: {
+            "action": "block", "country": "CU", "scope": "person", "person": w.person_id, "description": "Walk"})),
+    ),
+    "guard:rule": Route(
+        {GET: Who.BILLING, POST: Who.BILLING}, kwargs=lambda w: {"pk": w.rule_id},
+        calls=(Call(GET, foreign=NOT_FOUND), Call(POST, writes=True, foreign=NOT_FOUND, data=lambda w: {"action": "lift"})),
+    ),
+    # After guard:rule, which lifted the default premium-rate rule: restoring it changes something.
+    "guard:restore_defaults": Route({GET: Who.BILLING, POST: Who.BILLING}, calls=(Call(GET), Call(POST, writes=True))),
+    "guard:block_add": Route(
+        {GET: Who.BILLING, POST: Who.BILLING},
+        calls=(Call(GET), Call(POST, writes=True, foreign=FORM_ERROR, data=lambda w: {"person": w.person_id, "reason": "Walk"})),
+    ),
+    "guard:block_lift": Route(
+        {GET: Who.BILLING, POST: Who.BILLING}, kwargs=lambda w: {"pk": w.block_id},
+        calls=(Call(GET, foreign=NOT_FOUND), Call(POST, writes=True, foreign=NOT_FOUND)),
     ),
     "usage:report": Route(
         {GET: Who.ADMIN},

@@ -9,7 +9,7 @@ import pytest
 from tests.usage.factories import PersonFactory, RateFactory, at, graph_call
 from tests.usage.test_rating import rate
 from usage.choices import CountryListKey
-from usage.models import CountryList, Rate
+from usage.models import CountryList, DestinationRule, Rate
 from usage.services.rating import RatingContext, authorize_call, billed_seconds
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("destinations")]
@@ -89,15 +89,28 @@ def test_support_staff_change_zone_a_and_rating_follows(org, people, rates):
     assert outcome.rating == "included_conference"
 
 
-def test_a_premium_number_is_never_drawn_from_a_calling_plan_pool(ctx):
+def without_the_premium_block(org):
+    """Premium-rate numbers are blocked by a default spend guard rule; these tests price them, as an
+    organization that lifted it does."""
+    DestinationRule.objects.filter(organization=org, default_key="premium-rate").update(lifted_at=at("2026-01-01"))
+    return fresh(org)
+
+
+def test_a_premium_number_is_refused_by_the_default_spend_guard_rule(ctx):
     outcome, _ = rate(ctx, graph_call(upn="carol@contoso.test", callee="+449098790000", seconds=60))
+    assert outcome.rating == "refused" and outcome.charge == 0
+    assert "Spend guard: destination rule #" in outcome.reason and "a default rule" in outcome.reason
+
+
+def test_a_premium_number_is_never_drawn_from_a_calling_plan_pool(org, people, rates):
+    outcome, _ = rate(without_the_premium_block(org), graph_call(upn="carol@contoso.test", callee="+449098790000", seconds=60))
     assert outcome.rating == "charged" and outcome.charge == D("1.50")
     assert "Premium-rate or shared-cost number in GB: never included in Domestic and International Calling Plan" in outcome.reason
 
 
-def test_a_premium_number_by_the_destinations_table_is_never_drawn_from_the_conferencing_pool(ctx):
+def test_a_premium_number_by_the_destinations_table_is_never_drawn_from_the_conferencing_pool(org, people, rates):
     # +1 900 is premium-rate in the destinations table; its rate line (+1) does not say so.
-    outcome, _ = rate(ctx, graph_call(call_type="conf_out", callee="+19005550100", seconds=60))
+    outcome, _ = rate(without_the_premium_block(org), graph_call(call_type="conf_out", callee="+19005550100", seconds=60))
     assert outcome.rating == "charged" and outcome.charge == D("0.01")
     assert "premium-rate or shared-cost number in US, never part of a pool" in outcome.reason
 

@@ -24,7 +24,7 @@ from billing.money import to_money
 
 from ..choices import CONFERENCE_DIAL_IN_TYPES, Rating, RecordKind
 from ..columns import PSTN_EXPORT_COLUMNS, SMS_EXPORT_COLUMNS
-from ..models import CallRecord, PoolUsage, SmsRecord
+from ..models import CallRecord, CreditBlock, DestinationRule, PoolUsage, SmsRecord
 from ..services.rating import billable_minutes, call_price
 from ..services.rating.rate_book import RateBook, dialable_digits
 from .ledger_trace import lots_that_paid
@@ -37,6 +37,8 @@ CATALOG_NAMES = {item["capability"]: item["name"] for item in CATALOG if item.ge
 POOL_TEXT = re.compile(
     r"the (?P<name>.+?) \((?P<used>[\d,]+) of (?P<size>[\d,]+) (?P<unit>min|segments) used in (?P<month>\d{4})-(?P<mm>\d{2})\)"
 )
+# The spend guard's rule as rating writes it in the reason (usage.services.guard.evaluator).
+GUARD_TEXT = re.compile(r"Spend guard: (?:destination rule #(?P<rule>\d+)|credit block #(?P<block>\d+)|(?P<cap>cap per [a-z ]+?) of )")
 TAKEN_TEXT = re.compile(r": (?P<taken>\d+) of (?P<wanted>\d+) (?:min|segment\(s\)) from the pool")
 
 
@@ -73,6 +75,16 @@ class PoolDrawn:
         return max(0, self.size - self.used_after)
 
 
+@dataclass(frozen=True)
+class GuardApplied:
+    """The spend guard's rule a record's reason names: a destination rule, a credit block or a cap."""
+
+    kind: str  # "destination_rule", "credit_block", "cap"
+    label: str  # as people read it
+    refused: bool
+    rule: object = None  # the DestinationRule or CreditBlock as it stands now (None: a cap, or deleted since)
+
+
 @dataclass
 class LedgerLink:
     entry: object  # the LedgerEntry, or None
@@ -97,6 +109,7 @@ class ChargeExplanation:
     pool: PoolDrawn | None = None
     rate: RateApplied | None = None
     ledger: LedgerLink | None = None
+    guard: GuardApplied | None = None
 
     @property
     def is_call(self):
@@ -135,6 +148,7 @@ def explain_charge(organization, kind, pk) -> ChargeExplanation:
         explanation.rate = rate_applied(organization, record, is_call, pool_minutes)
     if record.rating == Rating.CHARGED:
         explanation.ledger = ledger_link(organization, record)
+    explanation.guard = guard_applied(organization, record)
     return explanation
 
 
@@ -261,3 +275,20 @@ def ledger_link(organization, record):
     link.lots = lots_that_paid(account, entry)
     return link
 
+
+
+def guard_applied(organization, record) -> GuardApplied | None:
+    """Which spend guard rule decided (a refusal) or warned (a cap at "warn only"), from the reason."""
+    found = GUARD_TEXT.search(record.rating_reason or "")
+    if found is None:
+        return None
+    refused = record.rating == Rating.REFUSED
+    if found["rule"]:
+        rule = DestinationRule.objects.filter(organization=organization, pk=int(found["rule"])).first()
+        label = f"Destination rule #{found['rule']}" + (f": {rule}" if rule is not None else " (deleted since)")
+        return GuardApplied("destination_rule", label, refused, rule)
+    if found["block"]:
+        block = CreditBlock.objects.filter(organization=organization, pk=int(found["block"])).select_related("person").first()
+        label = f"Credit block #{found['block']}" + (f": {block.rule}" if block is not None else "")
+        return GuardApplied("credit_block", label, refused, block)
+    return GuardApplied("cap", found["cap"].capitalize() + ("" if refused else " (warn only)"), refused)

@@ -20,11 +20,14 @@ from django.core.files.base import ContentFile
 from django.core.management.base import BaseCommand
 
 from billing.models import Organization
-from usage.models import CallRecord, Person, Rate, SmsRecord
+from usage.models import CallRecord, Person, Rate, SmsRecord, SpendPolicy
 from usage.services.destinations import load_destinations
+from usage.services.guard import save_policy
 from usage.services.ingest import import_graph_payload
 from usage.services.rate_cards import COLUMNS, apply_rate_card, read_and_preview, stage_rate_card
 
+# The demo's spend guard caps (USD): a person's normal day stays far below them.
+DEMO_CAPS = {"call": "20.00", "person_day": "40.00", "organization_day": "400.00"}
 SEED = 20240601
 DAYS = 120
 NAMESPACE = uuid.UUID("5b0f3a52-0c7e-4f37-9f0e-6a1f2d9c8e11")
@@ -71,6 +74,7 @@ SUPPORT_PERMISSIONS = [
     "change_apitoken", "view_callrecord", "view_smsrecord", "view_importbatch", "view_poolusage", "view_dailyusage", "view_export",
     "view_ratecard", "view_incident", "view_destination", "add_destination", "change_destination", "view_destinationprefix",
     "add_destinationprefix", "change_destinationprefix", "delete_destinationprefix", "view_countrylist", "change_countrylist",
+    "view_spendpolicy", "view_destinationrule", "view_creditblock", "change_creditblock", "view_guardchange",
 ]
 
 FIRST = ["Avery", "Blake", "Casey", "Dana", "Emery", "Finley", "Gray", "Harper", "Indy", "Jordan", "Kai", "Logan", "Morgan",
@@ -148,6 +152,7 @@ class Command(BaseCommand):
             self.stdout.write("No Contoso organization: run load_demo first. Rates are ready.")
             return
         people = self.people(org)
+        self.spend_guard(org)
         end = datetime.now(UTC).date() - timedelta(days=1)
         created = charged = 0
         # A week per import, as a weekly feed would bring them: a handful of transactions, not hundreds.
@@ -165,6 +170,15 @@ class Command(BaseCommand):
                 created += result.created
                 charged += result.charged
         self.stdout.write(self.style.SUCCESS(f"Usage demo: {created:,} new records for {org.name} ({charged:,} charged to credits)."))
+
+    def spend_guard(self, org):
+        """Contoso's spend policy: caps well above its people's normal days, so that only a burst (toll
+        fraud) reaches them; the default destination rules (premium-rate, high-risk prefixes) apply."""
+        if not SpendPolicy.objects.filter(organization=org).exists():
+            save_policy(
+                org, actor=None, call_cap=DEMO_CAPS["call"], person_day_cap=DEMO_CAPS["person_day"],
+                organization_day_cap=DEMO_CAPS["organization_day"], cap_action="stop",
+            )
 
     def support_permissions(self):
         """Support staff (the demo's "Support" group) manage rates, people and API keys, and read the rest."""

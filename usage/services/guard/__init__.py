@@ -21,7 +21,7 @@ from .rules import (
     seed_default_rules,
     update_rule,
 )
-from .validation import GuardError
+from .validation import GuardError, person_of
 
 create_policy = save_policy
 
@@ -52,6 +52,7 @@ __all__ = [
     "lift_block",
     "lift_rule",
     "next_day_start",
+    "person_of",
     "restore_defaults",
     "save_policy",
     "seed_default_rules",

@@ -20,8 +20,9 @@ from datetime import datetime, time, timedelta
 from datetime import timezone as dt_timezone
 
 from django.db.models import Q, Sum
+from django.urls import reverse
 
-from billing.money import ZERO
+from billing.money import ZERO, to_money
 
 from ...choices import Rating
 from ...events import SpendCapReached, announce
@@ -29,7 +30,8 @@ from ...models import CallRecord, DailyUsage, Person, SmsRecord
 from ...spend_guard import CapAction, CapCrossing, CapKind, CreditBlock, DestinationRule, GuardScope, RuleAction, SpendPolicy
 from .blocks import block_for_cap
 
-GUARD_PATH = "/billing/credits/spend-guard/"
+
+_UNKNOWN = object()
 
 
 class GuardNote:
@@ -129,6 +131,8 @@ class SpendGuard:
                 self.dept_rules[department] = ruleset
             else:
                 self.org_rules = ruleset
+        self.org_only = not self.person_rules and not self.dept_rules
+        self._decided = {}
         self.org_policy = next((p for p in policies if p.scope == GuardScope.ORGANIZATION), None)
         self.dept_policies = {p.department: p for p in policies if p.scope == GuardScope.DEPARTMENT}
         self.person_policies = {p.person_id: p for p in policies if p.scope == GuardScope.PERSON}
@@ -216,9 +220,9 @@ class SpendGuard:
                     .values_list("person_id", "total")
                 )
                 for person_id, total in rows:
-                    totals[person_id] = totals.get(person_id, ZERO) + total
+                    totals[person_id] = to_money(totals.get(person_id, ZERO) + total)
         if self.org_day_cap is not None:
-            state.org_total = (
+            state.org_total = to_money(
                 DailyUsage.objects.filter(organization=org, day=day, rating=Rating.CHARGED).aggregate(total=Sum("charge"))["total"] or ZERO
             )
         if self.has_blocks or self.has_caps:
@@ -246,7 +250,16 @@ class SpendGuard:
         let through is added to the day's totals."""
         person_id = person.id if person is not None else None
         if destination is not None:
-            rule = self.rule_for(person_id, *destination)
+            if self.org_only:
+                # Only organization rules: the decision depends on the destination alone, and the same
+                # numbers come back again and again in a file.
+                rule = self._decided.get(destination, _UNKNOWN)
+                if rule is _UNKNOWN:
+                    if len(self._decided) > 200_000:
+                        self._decided.clear()
+                    rule = self._decided[destination] = self.org_rules.match(*destination) if self.org_rules is not None else None
+            else:
+                rule = self.rule_for(person_id, *destination)
             if rule is not None and rule.action == RuleAction.BLOCK:
                 return GuardNote(True, "destination_rule", rule.pk, rule_text(rule))
         if not self.has_caps and not self.has_blocks:
@@ -289,6 +302,39 @@ class SpendGuard:
             state.person_totals[person_id] = state.person_totals.get(person_id, ZERO) + amount
         state.org_total += amount
         return note
+
+    def refusal_now(self, person, at):
+        """For authorization, before a call: a block in force, or a cap at "stop" already reached today."""
+        if not self.has_caps and not self.has_blocks:
+            return None
+        person_id = person.id if person is not None else None
+        state = self.day(at.date())
+        stopped = state.org_stopped or (state.stopped.get(person_id) if person_id is not None else None)
+        if stopped is not None:
+            return stopped
+        for block in state.blocks:
+            if (block.person_id is None or block.person_id == person_id) and block.is_active_at(at):
+                return GuardNote(True, "credit_block", block.pk, block_text(block, person.upn if person is not None else ""))
+        room = self.room(person_id, at)
+        if room is not None and room[0] <= 0:
+            return GuardNote(True, "cap", room[1], f"Spend guard: {CapKind(room[1]).label.lower()} reached today: calls charged to credits are refused.")
+        return None
+
+    def room(self, person_id, at):
+        """(credits one more call may cost before a cap at "stop", that cap) or None when no such cap."""
+        if not self.has_caps:
+            return None
+        state = self.day(at.date())
+        call_cap, day_cap, action = self.limits(person_id)
+        found = []
+        if action == CapAction.STOP:
+            if call_cap is not None and (person_id, CapKind.CALL) not in state.waived:
+                found.append((call_cap, CapKind.CALL))
+            if day_cap is not None and (person_id, CapKind.PERSON_DAY) not in state.waived:
+                found.append((day_cap - state.person_totals.get(person_id, ZERO), CapKind.PERSON_DAY))
+        if self.org_day_cap is not None and self.org_action == CapAction.STOP and (None, CapKind.ORGANIZATION_DAY) not in state.waived:
+            found.append((self.org_day_cap - state.org_total, CapKind.ORGANIZATION_DAY))
+        return min(found) if found else None
 
     def _cross(self, state, person_id, cap, day, limit, spent, action, at, who):
         stop = action == CapAction.STOP and (person_id, cap) not in state.waived
@@ -345,7 +391,7 @@ class SpendGuard:
             announce(
                 SpendCapReached(
                     organization=org, crossing_id=crossing.pk, cap=label, who=who, day=day, limit=limit, spent=spent,
-                    currency=self.currency, stopped=stopped, guard_path=GUARD_PATH,
+                    currency=self.currency, stopped=stopped, guard_path=reverse("guard:home"),
                 )
             )
         self.crossings.clear()
