@@ -4,6 +4,7 @@ outbound calls (per hour and country; per person, hour and country for credit ca
 detectors and records the incidents, in the import's transaction."""
 
 from collections import Counter, defaultdict
+from datetime import date
 
 from billing.money import ZERO
 
@@ -23,32 +24,18 @@ def _person_slot():
     return [0, ZERO]
 
 
+# Hours since 1970-01-01 00:00 UTC, from a date's ordinal: cheaper than datetime.timestamp() (a third
+# of the per-call cost), and the import's times are always UTC (cleaning makes them so).
+_EPOCH_HOURS = date(1970, 1, 1).toordinal() * 24
+
+
 class SpendWatch:
     def __init__(self, organization, batch_id):
         self.organization = organization
         self.batch_id = batch_id
         self.by_country = defaultdict(_country_slot)  # (hour, country) -> [calls, seconds, charge]
         self.by_person = defaultdict(_person_slot)  # (person id, hour, country) -> [credit calls, charge]
-
-    def add(self, record, outcome):
-        """One rated call (the import calls this for every call: keep it cheap)."""
-        if record["direction"] != _OUTBOUND:
-            return
-        hour = int(record["start_time"].timestamp()) // 3600
-        country = record["external_country"]
-        slot = self.by_country[(hour, country)]
-        slot[0] += 1
-        slot[1] += record["duration_seconds"]
-        charge = outcome.charge
-        if charge:
-            slot[2] += charge
-        if outcome.rating in _CREDIT:
-            person_id = record["person_id"]
-            if person_id is not None:
-                mine = self.by_person[(person_id, hour, country)]
-                mine[0] += 1
-                if charge:
-                    mine[1] += charge
+        self.add = _tally(self.by_country, self.by_person)
 
     def finish(self):
         """Save the hourly figures, detect, record incidents; returns the incidents opened or added to."""
@@ -89,3 +76,32 @@ class SpendWatch:
         if not findings:
             return []
         return record_incidents(organization, group_findings(findings), batch_id=self.batch_id, thresholds=thresholds)
+
+
+def _tally(by_country, by_person):
+    """`add(record, outcome)` for one rated call: the import calls it for every call, so it is a closure
+    over the two tallies (no attribute lookups) and does as little as it can."""
+
+    def add(record, outcome):
+        if record["direction"] != _OUTBOUND:
+            return
+        moment = record["start_time"]
+        hour = moment.toordinal() * 24 + moment.hour - _EPOCH_HOURS
+        country = record["external_country"]
+        slot = by_country[(hour, country)]
+        slot[0] += 1
+        slot[1] += record["duration_seconds"]
+        charge = outcome.charge
+        if charge:
+            slot[2] += charge
+        if outcome.rating in _CREDIT:
+            person_id = record["person_id"]
+            if person_id is not None:
+                mine = by_person[(person_id, hour, country)]
+                mine[0] += 1
+                if charge:
+                    mine[1] += charge
+
+    return add
+
+
