@@ -6,6 +6,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from django.urls import reverse
 
 from notifications.models import Event
 from tests.factories import credit_block, destination_rule, spend_policy
@@ -13,6 +14,7 @@ from tests.usage.factories import RateFactory, at, fund, graph_call, graph_sms, 
 from tests.usage.test_rating import rate
 from usage.models import CallRecord, CapCrossing, CreditBlock, DestinationRule, GuardChange
 from usage.services import guard
+from usage.services.api_keys import create_api_key
 from usage.services.guard import GuardError, SpendGuard
 from usage.services.ingest import import_graph_payload
 from usage.services.ingest.kinds import MESSAGES as SMS
@@ -341,11 +343,7 @@ def test_why_this_charge_names_the_rule(client, org, people, rates, global_admin
     record = CallRecord.objects.get(batch=result.batch)
     assert record.rating == "refused"
     client.force_login(global_admin)
-    response = client.get(f"/usage/records/pstn/{record.pk}/")
-    if response.status_code == 404:  # the report's own address
-        from django.urls import reverse
-
-        response = client.get(reverse("usage:record", kwargs={"kind": "pstn", "pk": record.pk}))
+    response = client.get(reverse("usage:record", kwargs={"kind": "pstn", "pk": record.pk}))
     body = response.content.decode()
     assert response.status_code == 200
     rule = DestinationRule.objects.get(organization=org, default_key="hr-881")
@@ -354,3 +352,15 @@ def test_why_this_charge_names_the_rule(client, org, people, rates, global_admin
 
 def test_cap_kinds_read_as_people_say_them():
     assert CapKind.PERSON_DAY.label == "Cap per person per day"
+
+
+def test_the_authorize_endpoint_answers_with_the_rule(client, org, people, rates, funded):
+    _token, key = create_api_key(organization=org, name="Calling platform")
+    auth = {"HTTP_AUTHORIZATION": f"Bearer {key}"}
+    premium = DestinationRule.objects.get(organization=org, default_key="premium-rate")
+    refused = client.get("/api/usage/authorize/", {"user": "dave@contoso.test", "number": "+449098790000"}, **auth).json()
+    assert refused["allowed"] is False and refused["minutes"] == 0
+    assert refused["rule"]["kind"] == "destination_rule" and refused["rule"]["id"] == premium.pk
+    assert "Premium-rate" in refused["rule"]["description"] and refused["reason"] == refused["rule"]["description"]
+    allowed = client.get("/api/usage/authorize/", {"user": "dave@contoso.test", "number": "+12065550100"}, **auth).json()
+    assert allowed["allowed"] is True and allowed["rule"] is None
