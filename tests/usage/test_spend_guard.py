@@ -8,6 +8,7 @@ from decimal import Decimal
 import pytest
 from django.urls import reverse
 
+from notifications.emails import build_message
 from notifications.models import Event
 from tests.factories import credit_block, destination_rule, spend_policy
 from tests.usage.factories import RateFactory, at, fund, graph_call, graph_sms, page
@@ -200,7 +201,11 @@ def test_warn_only_charges_everything_and_tells_the_billing_admins_once_per_pers
     assert set(CapCrossing.objects.filter(organization=org).values_list("cap", flat=True)) == {"call", "person_day"}
     events = Event.objects.filter(organization=org, kind="spend_cap_reached")
     assert events.count() == 1
-    assert events.get().context["who"] == "dave@contoso.test" and events.get().deliveries.exists()
+    assert events.get().context["who"] == "Dave (dave@contoso.test)" and events.get().deliveries.exists()
+    message = build_message(events.get().deliveries.first())
+    assert message.subject == "Contoso Test: spend guard cap per call of $0.10 reached by Dave (dave@contoso.test)"
+    assert "Dave (dave@contoso.test) reached the cap per call of $0.10 on 2024-05-06 (UTC): $0.78" in message.body
+    assert "still charged to credits" in message.body
     # The next import the same day: no new announcement.
     import_graph_payload(org, page([graph_call(upn="dave@contoso.test", seconds=HOUR, start=at(time="15:00:00"))]), "pstn")
     assert Event.objects.filter(organization=org, kind="spend_cap_reached").count() == 1
