@@ -8,7 +8,7 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from billing.models import LedgerEntry, Organization
-from usage.models import CallRecord, Person, RateCard, SmsRecord
+from usage.models import CallRecord, CapCrossing, Person, RateCard, SmsRecord, SpendPolicy
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -36,6 +36,10 @@ def test_load_demo_gives_contoso_rated_calls_and_sms_and_loading_it_again_change
     reasons = list(CallRecord.objects.filter(organization=contoso).values_list("rating_reason", flat=True))
     assert any("(Zone A)" in r for r in reasons) and any("outside Zone A" in r for r in reasons)
     assert any(r.startswith("Toll-free inbound") for r in reasons)
+    # The spend guard: a policy with caps that Contoso's normal days stay below; premium numbers blocked by default.
+    assert SpendPolicy.objects.get(organization=contoso, scope="organization").person_day_cap is not None
+    assert not CapCrossing.objects.filter(organization=contoso).exists()
+    assert any("Spend guard: destination rule #" in r for r in reasons)
     cards = RateCard.objects.filter(status="applied").order_by("effective_from")
     assert cards.count() == 2 and cards.last().effective_from >= timezone.now().date() - timedelta(days=90)
     call_command("load_demo", stdout=io.StringIO())

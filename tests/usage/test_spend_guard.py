@@ -6,13 +6,16 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from django.urls import reverse
 
+from notifications.emails import build_message
 from notifications.models import Event
 from tests.factories import credit_block, destination_rule, spend_policy
 from tests.usage.factories import RateFactory, at, fund, graph_call, graph_sms, page
 from tests.usage.test_rating import rate
 from usage.models import CallRecord, CapCrossing, CreditBlock, DestinationRule, GuardChange
 from usage.services import guard
+from usage.services.api_keys import create_api_key
 from usage.services.guard import GuardError, SpendGuard
 from usage.services.ingest import import_graph_payload
 from usage.services.ingest.kinds import MESSAGES as SMS
@@ -198,7 +201,11 @@ def test_warn_only_charges_everything_and_tells_the_billing_admins_once_per_pers
     assert set(CapCrossing.objects.filter(organization=org).values_list("cap", flat=True)) == {"call", "person_day"}
     events = Event.objects.filter(organization=org, kind="spend_cap_reached")
     assert events.count() == 1
-    assert events.get().context["who"] == "dave@contoso.test" and events.get().deliveries.exists()
+    assert events.get().context["who"] == "Dave (dave@contoso.test)" and events.get().deliveries.exists()
+    message = build_message(events.get().deliveries.first())
+    assert message.subject == "Contoso Test: spend guard cap per call of $0.10 reached by Dave (dave@contoso.test)"
+    assert "Dave (dave@contoso.test) reached the cap per call of $0.10 on 2024-05-06 (UTC): $0.78" in message.body
+    assert "still charged to credits" in message.body
     # The next import the same day: no new announcement.
     import_graph_payload(org, page([graph_call(upn="dave@contoso.test", seconds=HOUR, start=at(time="15:00:00"))]), "pstn")
     assert Event.objects.filter(organization=org, kind="spend_cap_reached").count() == 1
@@ -341,11 +348,7 @@ def test_why_this_charge_names_the_rule(client, org, people, rates, global_admin
     record = CallRecord.objects.get(batch=result.batch)
     assert record.rating == "refused"
     client.force_login(global_admin)
-    response = client.get(f"/usage/records/pstn/{record.pk}/")
-    if response.status_code == 404:  # the report's own address
-        from django.urls import reverse
-
-        response = client.get(reverse("usage:record", kwargs={"kind": "pstn", "pk": record.pk}))
+    response = client.get(reverse("usage:record", kwargs={"kind": "pstn", "pk": record.pk}))
     body = response.content.decode()
     assert response.status_code == 200
     rule = DestinationRule.objects.get(organization=org, default_key="hr-881")
@@ -354,3 +357,15 @@ def test_why_this_charge_names_the_rule(client, org, people, rates, global_admin
 
 def test_cap_kinds_read_as_people_say_them():
     assert CapKind.PERSON_DAY.label == "Cap per person per day"
+
+
+def test_the_authorize_endpoint_answers_with_the_rule(client, org, people, rates, funded):
+    _token, key = create_api_key(organization=org, name="Calling platform")
+    auth = {"HTTP_AUTHORIZATION": f"Bearer {key}"}
+    premium = DestinationRule.objects.get(organization=org, default_key="premium-rate")
+    refused = client.get("/api/usage/authorize/", {"user": "dave@contoso.test", "number": "+449098790000"}, **auth).json()
+    assert refused["allowed"] is False and refused["minutes"] == 0
+    assert refused["rule"]["kind"] == "destination_rule" and refused["rule"]["id"] == premium.pk
+    assert "Premium-rate" in refused["rule"]["description"] and refused["reason"] == refused["rule"]["description"]
+    allowed = client.get("/api/usage/authorize/", {"user": "dave@contoso.test", "number": "+12065550100"}, **auth).json()
+    assert allowed["allowed"] is True and allowed["rule"] is None

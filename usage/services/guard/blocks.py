@@ -59,7 +59,7 @@ def lift_block(organization, block_id, *, actor) -> CreditBlock:
     """Charge the person's calls to credits again (another organization's id raises DoesNotExist).
     A block a cap made, once lifted, leaves that cap as "warn only" for the rest of its day."""
     with transaction.atomic():
-        block = CreditBlock.objects.select_for_update().select_related("person").get(organization=organization, pk=block_id)
+        block = CreditBlock.objects.select_for_update(of=("self",)).select_related("person").get(organization=organization, pk=block_id)
         if block.lifted_at is not None:
             return block
         before = block_snapshot(block)

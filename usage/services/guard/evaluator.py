@@ -280,8 +280,9 @@ class SpendGuard:
         note = None
         call_cap, day_cap, action = self.limits(person_id)
         who = person.upn if person is not None else "the organization"
-        if person is not None:
-            self.upns[person_id] = person.upn
+        if person is not None and person_id not in self.upns:
+            name = getattr(person, "display_name", "")
+            self.upns[person_id] = f"{name} ({person.upn})" if name else person.upn
         if call_cap is not None and amount > call_cap:
             note = self._cross(state, person_id, CapKind.CALL, day, call_cap, amount, action, at, who)
             if note.refused:

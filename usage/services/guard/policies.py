@@ -32,7 +32,7 @@ def save_policy(
     )
     with transaction.atomic():
         policy = (
-            SpendPolicy.objects.select_for_update()
+            SpendPolicy.objects.select_for_update(of=("self",))
             .filter(organization=organization, scope=values["scope"], department=values["department"], person=values["person"])
             .first()
         )
@@ -74,7 +74,7 @@ def update_policy(organization, policy_id, *, actor, **fields) -> SpendPolicy:
 def delete_policy(organization, policy_id, *, actor) -> None:
     """Remove an override (a department's or a person's); the organization's policy is kept, with no caps."""
     with transaction.atomic():
-        policy = SpendPolicy.objects.select_for_update().select_related("person").get(organization=organization, pk=policy_id)
+        policy = SpendPolicy.objects.select_for_update(of=("self",)).select_related("person").get(organization=organization, pk=policy_id)
         if policy.scope == GuardScope.ORGANIZATION:
             raise GuardError({"__all__": "The organization's policy cannot be removed; clear its caps instead."})
         before = policy_snapshot(policy)

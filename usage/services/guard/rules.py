@@ -50,7 +50,7 @@ def update_rule(organization, rule_id, *, actor, **fields) -> DestinationRule:
     """Change a rule of this organization (another's id raises DoesNotExist). A default's target is
     fixed (lift it and add a rule instead); its description may change."""
     with transaction.atomic():
-        rule = DestinationRule.objects.select_for_update().select_related("person").get(organization=organization, pk=rule_id)
+        rule = DestinationRule.objects.select_for_update(of=("self",)).select_related("person").get(organization=organization, pk=rule_id)
         before = rule_snapshot(rule)
         current = {
             "scope": rule.scope, "department": rule.department, "person": rule.person, "action": rule.action,
@@ -75,7 +75,7 @@ def update_rule(organization, rule_id, *, actor, **fields) -> DestinationRule:
 def delete_rule(organization, rule_id, *, actor) -> None:
     """Delete a rule an admin added; a default rule is lifted instead, so that it stays visible."""
     with transaction.atomic():
-        rule = DestinationRule.objects.select_for_update().select_related("person").get(organization=organization, pk=rule_id)
+        rule = DestinationRule.objects.select_for_update(of=("self",)).select_related("person").get(organization=organization, pk=rule_id)
         if rule.default_key:
             raise GuardError({"__all__": "A default rule is lifted, not deleted, so that it can be restored."})
         record_change(organization, GuardChange.Subject.RULE, rule.pk, "deleted", actor=actor, before=rule_snapshot(rule), after=None)
@@ -85,7 +85,7 @@ def delete_rule(organization, rule_id, *, actor) -> None:
 def lift_rule(organization, rule_id, *, actor) -> DestinationRule:
     """Stop applying a rule (a default one too) while keeping it listed."""
     with transaction.atomic():
-        rule = DestinationRule.objects.select_for_update().select_related("person").get(organization=organization, pk=rule_id)
+        rule = DestinationRule.objects.select_for_update(of=("self",)).select_related("person").get(organization=organization, pk=rule_id)
         if rule.lifted_at is not None:
             return rule
         before = rule_snapshot(rule)
@@ -99,7 +99,7 @@ def lift_rule(organization, rule_id, *, actor) -> DestinationRule:
 def apply_rule(organization, rule_id, *, actor) -> DestinationRule:
     """Apply a lifted rule again."""
     with transaction.atomic():
-        rule = DestinationRule.objects.select_for_update().select_related("person").get(organization=organization, pk=rule_id)
+        rule = DestinationRule.objects.select_for_update(of=("self",)).select_related("person").get(organization=organization, pk=rule_id)
         if rule.lifted_at is None:
             return rule
         before = rule_snapshot(rule)
@@ -125,7 +125,7 @@ def restore_defaults(organization, *, actor) -> int:
     """Apply every lifted default rule again and add any default missing; returns how many changed."""
     changed = 0
     with transaction.atomic():
-        for rule in DestinationRule.objects.select_for_update().filter(organization=organization, lifted_at__isnull=False).exclude(default_key=""):
+        for rule in DestinationRule.objects.select_for_update(of=("self",)).filter(organization=organization, lifted_at__isnull=False).exclude(default_key=""):
             before = rule_snapshot(rule)
             rule.lifted_at = None
             rule.lifted_by = None

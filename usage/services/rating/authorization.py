@@ -42,16 +42,17 @@ def authorize_call(organization, *, upn, number, at) -> Authorization:
     international = bool(destination) and destination != location
     guard = ctx.guard
     decided = None
+    price = rate.per_unit if rate else None
     if guard is not None:
         number_type = NumberType.PREMIUM.value if premium else (found[1] if found else "")
         rule = guard.rule_for(person.id, digits, destination, number_type)
         if rule is not None:
             decided = GuardNote(rule.action == RuleAction.BLOCK, "destination_rule", rule.pk, rule_text(rule))
             if decided.refused:
-                return Authorization(False, decided.text, 0, currency=ctx.currency, rule=decided.as_dict())
+                return Authorization(False, decided.text, 0, rate_per_minute=price, currency=ctx.currency, rule=decided.as_dict())
         stopped = guard.refusal_now(person, at)
         if stopped is not None:
-            return Authorization(False, stopped.text, 0, currency=ctx.currency, rule=stopped.as_dict())
+            return Authorization(False, stopped.text, 0, rate_per_minute=price, currency=ctx.currency, rule=stopped.as_dict())
     plan = ctx.plans.get(person.plan) if person.plan else None
     included = 0
     # As rating decides: premium numbers never draw a pool; international calls only on a plan that
