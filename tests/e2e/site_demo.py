@@ -92,7 +92,9 @@ def build_site_demo() -> SiteDemo:
     )
     refuse_one_funding_notice()
     make_one_ledger_disagree()
-    burst = simulate_fraud_burst(contoso, seed=14)
+    # The tests' demo holds 3 days of calls (USAGE_DEMO_DAYS): detection is let judge after one.
+    with override_settings(SPEND_DETECTION_MIN_HISTORY_DAYS=1):
+        burst = simulate_fraud_burst(contoso, seed=14)
     incident = contoso.usage_incidents.filter(last_batch_id=burst.batch.pk).first()
     assert incident is not None, "detection raised no incident on the demo's simulated fraud burst"
     override, block = spend_guard_examples(contoso, admin)

@@ -26,9 +26,10 @@ from notifications import kinds
 from notifications.models import Event
 from notifications.services import add_low_balance_threshold
 from tests.factories import CardFactory, OrganizationFactory, admin_in
+from tests.usage.detection_scenario import seed_incident
 from tests.usage.factories import PersonFactory, csv_bytes, export_row, graph_call, graph_sms, page
 from usage.access import IMPORT_ROLES
-from usage.models import CallRecord, DestinationRule, Export, Incident, IncidentKind
+from usage.models import CallRecord, DestinationRule, Export
 from usage.selectors import parameters_for
 from usage.services import guard
 from usage.services.api_keys import create_api_key
@@ -124,14 +125,6 @@ def seed_organization(name, marker, *, slug):
         dismiss_incident_id=incident_ids[1],
     )
 
-
-def seed_incident(organization, person, marker, hours):
-    """An open incident as detection leaves it (detection needs a week of history: made directly here)."""
-    start = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(days=1, hours=hours)
-    return Incident.objects.create(
-        organization=organization, kind=IncidentKind.PERSON_BURST, person=person, upn=person.upn, country="GB", window_start=start, window_end=start + timedelta(hours=1), calls=250, spend=Decimal("375.00"),
-        signals=[f"{marker} burst of premium-rate calls"], detected_at=start, updated_at=start,
-    )
 
 
 # --- Who may call what ------------------------------------------------------------------------------------
@@ -393,18 +386,13 @@ ROUTES = {
     # needs a billing manager role (the confirmation page too).
     "incidents:list": Route({GET: Who.ADMIN}, calls=(Call(GET), Call(GET, query={"status": "open"}))),
     "incidents:detail": Route({GET: Who.ADMIN}, kwargs=lambda w: {"pk": w.incident_id}, calls=(Call(GET, foreign=NOT_FOUND),)),
-    "incidents:block_person": Route(
-        {GET: Who.BILLING, POST: Who.BILLING}, kwargs=lambda w: {"pk": w.incident_id},
-        calls=(Call(GET, foreign=NOT_FOUND), Call(POST, writes=True, foreign=NOT_FOUND)),
-    ),
-    "incidents:block_destination": Route(
-        {GET: Who.BILLING, POST: Who.BILLING}, kwargs=lambda w: {"pk": w.incident_id},
-        calls=(Call(GET, foreign=NOT_FOUND), Call(POST, writes=True, foreign=NOT_FOUND)),
-    ),
-    "incidents:dismiss": Route(
-        {GET: Who.BILLING, POST: Who.BILLING}, kwargs=lambda w: {"pk": w.dismiss_incident_id},
-        calls=(Call(GET, foreign=NOT_FOUND), Call(POST, writes=True, foreign=NOT_FOUND)),
-    ),
+    **{
+        f"incidents:{action}": Route(
+            {GET: Who.BILLING, POST: Who.BILLING}, kwargs=lambda w, a=action: {"pk": w.dismiss_incident_id if a == "dismiss" else w.incident_id},
+            calls=(Call(GET, foreign=NOT_FOUND), Call(POST, writes=True, foreign=NOT_FOUND)),
+        )
+        for action in ("block_person", "block_destination", "dismiss")
+    },
     # The JSON API answers 401 to every session: its calls with a key are in tests/usage/test_openapi*.py.
     "usage_api:pstn_calls": Route({POST: Who.API_KEY}),
     "usage_api:sms": Route({POST: Who.API_KEY}),

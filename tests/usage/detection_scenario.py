@@ -3,8 +3,10 @@ scenario of the detection tests (and of the incident pages' tests)."""
 
 import random
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 
 from tests.usage.factories import PersonFactory, fund, graph_call, page, standard_rates
+from usage.models import Incident, IncidentKind
 from usage.services.destinations import load_destinations
 from usage.services.ingest import import_graph_payload
 
@@ -49,6 +51,17 @@ def burst_rows(upn="hank@contoso.test", calls=300, start=BURST_NIGHT, hours=4, n
                    seconds=rng.randrange(20, 90))
         for n in range(calls)
     ]
+
+
+def seed_incident(organization, person, marker, hours):
+    """An open incident as detection leaves it, made directly (detection needs a week of history), for the
+    URL walk: `marker` is in its signals, so a page that leaks it to another tenant is found."""
+    start = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(days=1, hours=hours)
+    return Incident.objects.create(
+        organization=organization, kind=IncidentKind.PERSON_BURST, person=person, upn=person.upn, country="GB",
+        window_start=start, window_end=start + timedelta(hours=1), calls=250, spend=Decimal("375.00"),
+        signals=[f"{marker} burst of premium-rate calls"], detected_at=start, updated_at=start,
+    )
 
 
 def calls(org, rows):
