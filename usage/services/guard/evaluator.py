@@ -30,7 +30,6 @@ from ...models import CallRecord, DailyUsage, Person, SmsRecord
 from ...spend_guard import CapAction, CapCrossing, CapKind, CreditBlock, DestinationRule, GuardScope, RuleAction, SpendPolicy
 from .blocks import block_for_cap
 
-
 _UNKNOWN = object()
 
 
