@@ -3,6 +3,8 @@ caps edited (a wrong amount said on its field, then saved); a rule added; a pers
 blocked, then the block lifted after a confirmation; the audit log; a read-only admin sees it all and
 no way to change it. axe-core on each page."""
 
+import re
+
 import pytest
 from playwright.sync_api import expect
 
@@ -51,6 +53,17 @@ def test_a_billing_admin_sets_caps_adds_a_rule_blocks_and_lifts(browser_page, li
     page.get_by_label("Why").fill("No business in Cuba")
     page.get_by_role("button", name="Add rule").click()
     expect(page.get_by_test_id("rules")).to_contain_text("No business in Cuba")
+
+    # A default rule lifted (it stays listed, marked), then the defaults restored.
+    page.get_by_test_id("rules").get_by_role("link", name=re.compile("^Lift rule #")).first.click()
+    expect(page.get_by_role("heading", level=1)).to_have_text(re.compile("^Destination rule #"))
+    assert_accessible(page)
+    page.get_by_role("button", name="Lift rule").click()
+    expect(page.get_by_test_id("rules").get_by_text(re.compile("^Lifted "))).to_have_count(1)
+    assert_accessible(page)
+    page.get_by_role("link", name="Restore defaults").click()
+    page.get_by_role("button", name="Restore defaults").click()
+    expect(page.get_by_test_id("rules").get_by_text(re.compile("^Lifted "))).to_have_count(0)
 
     page.get_by_role("link", name="Block a person's credit calls").click()
     page.get_by_label("Person").select_option(label="Dave Diaz (dave@contoso.test)")

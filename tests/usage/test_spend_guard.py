@@ -369,3 +369,12 @@ def test_the_authorize_endpoint_answers_with_the_rule(client, org, people, rates
     assert "Premium-rate" in refused["rule"]["description"] and refused["reason"] == refused["rule"]["description"]
     allowed = client.get("/api/usage/authorize/", {"user": "dave@contoso.test", "number": "+12065550100"}, **auth).json()
     assert allowed["allowed"] is True and allowed["rule"] is None
+
+
+def test_toll_free_minutes_count_for_the_organization_cap_but_have_no_cap_per_call(org, people, rates):
+    spend_policy(org, call_cap="0.10", organization_day_cap="1.00", cap_action="stop")
+    ctx = fresh(org)
+    toll_free = dict(call_type="user_in", caller="+12065550100", callee="+18005550100", inventory="Toll Free")
+    first = call(ctx, upn="alice@contoso.test", seconds=30 * 60, **toll_free)
+    assert first.rating == "charged" and first.charge == D("0.59")  # 30 min x 0.0195: beyond the cap per call, no person
+    assert call(ctx, upn="alice@contoso.test", seconds=30 * 60, **toll_free).rating == "refused"  # 1.18 > 1.00 a day

@@ -4,10 +4,11 @@ say what is wrong on the field."""
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
 from tests.factories import credit_block, spend_policy
 from tests.usage.factories import PersonFactory
-from usage.models import CreditBlock, DestinationRule, GuardChange, SpendPolicy
+from usage.models import CapCrossing, CreditBlock, DestinationRule, GuardChange, SpendPolicy
 
 pytestmark = pytest.mark.django_db
 
@@ -98,3 +99,14 @@ def test_another_organizations_ids_answer_404(client, org, other_org, outsider, 
     assert client.post(reverse("guard:block_add"), {"person": dave.pk, "reason": "x"}).status_code == 400
     assert CreditBlock.objects.get(pk=block.pk).lifted_at is None
     assert DestinationRule.objects.get(pk=rule.pk).lifted_at is None
+
+
+def test_the_page_shows_todays_spend_and_the_caps_reached(client, org, reports_reader, dave):
+    spend_policy(org, organization_day_cap="100", person_day_cap="5", cap_action="stop")
+    CapCrossing.objects.create(
+        organization=org, person=dave, cap="person_day", day=timezone.now().date(), limit="5.00", spent="5.40", action="stop"
+    )
+    client.force_login(reports_reader)
+    body = client.get(reverse("guard:home")).content.decode()
+    assert "$0.00 of $100.00" in body
+    assert 'data-testid="crossings"' in body and "dave@contoso.test" in body and "$5.40" in body and "Stopped" in body

@@ -2,12 +2,16 @@
 (defaults marked), the credit blocks in force and the audit trail. Read-only, scoped to the organization."""
 
 from dataclasses import dataclass
+from datetime import timedelta
 
-from django.db.models import Q
+from django.db.models import Q, Sum
 from django.utils import timezone
 
-from ..models import Person
-from ..spend_guard import CapAction, CreditBlock, DestinationRule, GuardChange, GuardScope, SpendPolicy
+from billing.money import ZERO
+
+from ..choices import Rating
+from ..models import DailyUsage, Person
+from ..spend_guard import CapAction, CapCrossing, CreditBlock, DestinationRule, GuardChange, GuardScope, SpendPolicy
 
 
 @dataclass
@@ -20,6 +24,8 @@ class GuardPage:
     recent_blocks: list
     changes: list
     currency: str
+    spent_today: object = None  # credits charged today (UTC), as the imports so far recorded it
+    crossings: list = ()  # caps reached in the last 7 days
 
     @property
     def action_label(self):
@@ -64,6 +70,11 @@ def guard_page(organization) -> GuardPage:
         recent_blocks=[b for b in blocks(organization)[:20] if b.pk not in active_ids],
         changes=list(changes(organization)[:10]),
         currency=organization.currency,
+        spent_today=DailyUsage.objects.filter(organization=organization, day=timezone.now().date(), rating=Rating.CHARGED)
+        .aggregate(total=Sum("charge"))["total"] or ZERO,
+        crossings=list(
+            CapCrossing.objects.filter(organization=organization, day__gte=timezone.now().date() - timedelta(days=6)).select_related("person")[:20]
+        ),
     )
 
 

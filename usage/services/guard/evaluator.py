@@ -30,7 +30,6 @@ from ...models import CallRecord, DailyUsage, Person, SmsRecord
 from ...spend_guard import CapAction, CapCrossing, CapKind, CreditBlock, DestinationRule, GuardScope, RuleAction, SpendPolicy
 from .blocks import block_for_cap
 
-
 _UNKNOWN = object()
 
 
@@ -283,7 +282,7 @@ class SpendGuard:
         if person is not None and person_id not in self.upns:
             name = getattr(person, "display_name", "")
             self.upns[person_id] = f"{name} ({person.upn})" if name else person.upn
-        if call_cap is not None and amount > call_cap:
+        if call_cap is not None and amount > call_cap and person_id is not None:
             note = self._cross(state, person_id, CapKind.CALL, day, call_cap, amount, action, at, who)
             if note.refused:
                 return note
