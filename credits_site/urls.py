@@ -15,6 +15,7 @@ urlpatterns = [
     path("sign-out/", auth_views.LogoutView.as_view(), name="logout"),
     # The rate lookup and rate table are usage's pages, under Billing > Communications Credits.
     path("billing/products/communications-credits/rates/", include("usage.rate_urls")),
+    path("billing/products/communications-credits/allocation/", include("usage.allocation_urls")),
     path("billing/", include("billing.urls")),
     path("message-center/", include("notifications.urls")),
     path("reports/usage/", include("usage.urls")),

@@ -74,6 +74,7 @@ CARD_EXPIRES_BEFORE_NEXT_RECHARGE = "card_expires_before_next_recharge"
 CREDITS_EXPIRING = "credits_expiring"
 CREDITS_EXPIRED = "credits_expired"
 RECONCILIATION_MISMATCH = "reconciliation_mismatch"
+SCHEDULED_REPORT = "scheduled_report"
 
 KINDS = [
     NotificationKind(
@@ -165,6 +166,14 @@ KINDS = [
         audience=Audience.REQUESTER,
         default_roles=frozenset(),
         link="home",
+    ),
+    NotificationKind(
+        SCHEDULED_REPORT,
+        "Scheduled report",
+        "A weekly or monthly report you are subscribed to is ready in Downloads.",
+        audience=Audience.REQUESTER,
+        default_roles=frozenset(),
+        link="usage:downloads",
     ),
     NotificationKind(
         RECONCILIATION_MISMATCH,

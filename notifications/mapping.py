@@ -42,6 +42,7 @@ HANDLERS = {
     billing.CreditsExpired: events_api.announced(CREDITS_EXPIRED),
     billing.ReconciliationMismatchFound: events_api.announced(RECONCILIATION_MISMATCH),
     usage.ExportReady: events_api.export_ready,
+    usage.ScheduledReportReady: events_api.scheduled_report_ready,
 }
 
 

@@ -17,6 +17,7 @@ from ..rating import RatingContext
 from ..sources import RowSource, SourceError, from_graph_payload, open_source
 from .checking import CheckedRows, ImportRejected, Spool, checks_before_writing
 from .copy_writer import Writer
+from .allocation import AllocationTotals
 from .daily_totals import DailyTotals
 from .duplicates import existing_ids, existing_span
 from .kinds import CALLS, KINDS
@@ -186,6 +187,7 @@ class _Run:
         self.span = None if careful else existing_span(kind, organization)
         self.writer = Writer(kind, {"organization_id": organization.pk, "batch_id": batch.pk, "currency": ctx.currency})
         self.totals = DailyTotals(batch.kind)
+        self.allocation = AllocationTotals(batch.kind, kind.time_field)
         self.read = 0
         self.created = 0
         self.skipped = 0
@@ -248,6 +250,7 @@ class _Run:
             if copy_line is not None:
                 add_line(copy_line(record))
         self.writer.write(records, lines if copy_line is not None else None)
+        self.allocation.add(records)
         self.charged += charged
         self.refused += refused
         self.created += len(records)
@@ -257,6 +260,7 @@ class _Run:
         ctx.save_pools()
         ctx.save_people()
         self.totals.save(self.organization)
+        self.allocation.save(self.organization)
         batch = self.batch
         batch.rows_read = self.read
         batch.rows_created = self.created

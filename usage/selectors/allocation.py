@@ -1,0 +1,206 @@
+"""The report "Where the credits go": charged spend of a range grouped by department, cost center,
+person, destination country or call type, read from the totals the import keeps (SpendTotal), never
+from the records: a year of a million records is a few thousand rows here, in at most three queries.
+
+Department and cost center are the person's now (Person.department, Person.cost_center): the person
+grouping is read and rolled up. Filters narrow any grouping to one department, cost center, person,
+country or call type (the drill-down); a person's row leads to their calls in the usage report.
+"""
+
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+
+from django.db.models import Q, Sum
+
+from billing.money import ZERO
+
+from ..choices import RecordKind
+from ..models import Person, SpendTotal
+from .phone_numbers import country_name
+
+GROUPS = {
+    "department": "Department",
+    "cost_center": "Cost center",
+    "person": "Person",
+    "country": "Destination country",
+    "call_type": "Call type",
+}
+FILTERS = ("department", "cost_center", "person", "country", "call_type")
+# The filter value that means "none set" (no department, no cost center, no person, no country).
+NONE = "-"
+NONE_LABELS = {
+    "department": "No department",
+    "cost_center": "No cost center",
+    "person": "No user on the record",
+    "country": "Unknown country",
+    "call_type": "Unknown",
+}
+
+
+@dataclass
+class AllocationRow:
+    key: str  # the filter value that selects this row (NONE for "none set")
+    label: str
+    records: int = 0
+    seconds: int = 0
+    charge: Decimal = ZERO
+    detail: str = ""  # e.g. a person's UPN, department and cost center
+    upn: str = ""  # people only: their calls in the usage report
+    kind: str = RecordKind.PSTN  # call types only: calls or SMS
+    share: float = 0.0  # percent of the range's charged spend
+
+    @property
+    def minutes(self):
+        return round(self.seconds / 60) if self.kind == RecordKind.PSTN else self.seconds
+
+
+@dataclass
+class Allocation:
+    organization_id: int
+    start: date
+    end: date
+    group: str
+    filters: dict
+    rows: list = field(default_factory=list)
+    records: int = 0
+    charge: Decimal = ZERO
+    currency: str = "USD"
+    filter_labels: list = field(default_factory=list)  # (name, label of the value) of the filters applied
+
+    @property
+    def group_label(self):
+        return GROUPS[self.group]
+
+
+def call_type_key(kind, call_type):
+    return f"sms:{call_type}" if kind == RecordKind.SMS else call_type
+
+
+def call_type_label(kind, call_type):
+    if kind == RecordKind.SMS:
+        return f"SMS {call_type}"
+    return call_type or NONE_LABELS["call_type"]
+
+
+def _people_filter(organization, filters):
+    """Person keys for a department, cost center or person filter (None: no such filter)."""
+    q, wants_none = Q(), False
+    for name in ("department", "cost_center"):
+        value = filters.get(name)
+        if value:
+            q &= Q(**{name: "" if value == NONE else value})
+            wants_none = wants_none or value == NONE
+    if not q:
+        return None
+    keys = list(Person.objects.filter(organization=organization).filter(q).values_list("pk", flat=True))
+    if wants_none and not (filters.get("department") not in (None, "", NONE) or filters.get("cost_center") not in (None, "", NONE)):
+        keys.append(0)  # records without a person have no department and no cost center
+    return keys
+
+
+def spend_totals(organization, start, end, filters):
+    """The SpendTotal rows of the range that the filters let through (a queryset, not yet read)."""
+    rows = SpendTotal.objects.filter(organization=organization, day__gte=start, day__lte=end)
+    person = filters.get("person")
+    if person:
+        rows = rows.filter(person_key=0 if person == NONE else _int(person))
+    country = filters.get("country")
+    if country:
+        rows = rows.filter(country="" if country == NONE else country)
+    call_type = filters.get("call_type")
+    if call_type:
+        kind, _, code = call_type.rpartition(":")
+        rows = rows.filter(kind=RecordKind.SMS if kind == "sms" else RecordKind.PSTN, call_type=code)
+    keys = _people_filter(organization, filters)
+    if keys is not None:
+        rows = rows.filter(person_key__in=keys)
+    return rows
+
+
+def _int(value):
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return -1
+
+
+SUMS = {"n": Sum("records"), "secs": Sum("seconds"), "amount": Sum("charge")}
+
+
+def allocation(organization, start: date, end: date, group: str = "department", filters=None) -> Allocation:
+    filters = {k: v for k, v in (filters or {}).items() if k in FILTERS and v}
+    group = group if group in GROUPS else "department"
+    result = Allocation(organization.pk, start, end, group, filters, currency=organization.currency)
+    base = spend_totals(organization, start, end, filters)
+    rows = {}
+    if group in ("person", "department", "cost_center"):
+        by_person = list(base.values("person_key").annotate(**SUMS).order_by())
+        people = {
+            p["pk"]: p
+            for p in Person.objects.filter(organization=organization, pk__in=[r["person_key"] for r in by_person if r["person_key"]])
+            .values("pk", "upn", "display_name", "department", "cost_center")
+        }
+        for r in by_person:
+            person = people.get(r["person_key"])
+            if group == "person":
+                if person is None:
+                    key, label, detail, upn = NONE, NONE_LABELS["person"], "", ""
+                else:
+                    key, label, upn = str(person["pk"]), person["display_name"] or person["upn"], person["upn"]
+                    detail = " · ".join(x for x in (person["upn"], person["department"], person["cost_center"]) if x)
+                row = rows.setdefault(key, AllocationRow(key, label, detail=detail, upn=upn))
+            else:
+                value = (person or {}).get(group, "")
+                row = rows.setdefault(value or NONE, AllocationRow(value or NONE, value or NONE_LABELS[group]))
+            _add(row, r)
+    elif group == "country":
+        for r in base.values("country").annotate(**SUMS).order_by():
+            code = r["country"]
+            row = rows.setdefault(code or NONE, AllocationRow(code or NONE, f"{country_name(code)} ({code})" if code else NONE_LABELS["country"]))
+            _add(row, r)
+    else:
+        for r in base.values("kind", "call_type").annotate(**SUMS).order_by():
+            key = call_type_key(r["kind"], r["call_type"])
+            row = rows.setdefault(key, AllocationRow(key, call_type_label(r["kind"], r["call_type"]), kind=r["kind"]))
+            _add(row, r)
+    result.rows = sorted(rows.values(), key=lambda row: (-row.charge, row.label.lower()))
+    result.records = sum(row.records for row in result.rows)
+    result.charge = sum((row.charge for row in result.rows), ZERO)
+    for row in result.rows:
+        row.share = float(row.charge * 100 / result.charge) if result.charge else 0.0
+    result.filter_labels = _filter_labels(organization, filters)
+    return result
+
+
+def _add(row, r):
+    row.records += r["n"] or 0
+    row.seconds += r["secs"] or 0
+    row.charge += r["amount"] or ZERO
+
+
+def _filter_labels(organization, filters):
+    labels = []
+    for name in FILTERS:
+        value = filters.get(name)
+        if not value:
+            continue
+        if value == NONE:
+            text = NONE_LABELS[name]
+        elif name == "person":
+            person = Person.objects.filter(organization=organization, pk=_int(value)).values_list("display_name", "upn").first()
+            text = (person[0] or person[1]) if person else "Unknown person"
+        elif name == "country":
+            text = f"{country_name(value)} ({value})"
+        elif name == "call_type":
+            kind, _, code = value.rpartition(":")
+            text = call_type_label(RecordKind.SMS if kind == "sms" else RecordKind.PSTN, code)
+        else:
+            text = value
+        labels.append((name, GROUPS[name], text))
+    return labels
+
+
+def ledger_total(organization, start: date, end: date) -> Decimal:
+    """Everything charged in the range, for the page's total (the same rows, no grouping)."""
+    return SpendTotal.objects.filter(organization=organization, day__gte=start, day__lte=end).aggregate(t=Sum("charge"))["t"] or ZERO
