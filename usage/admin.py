@@ -22,10 +22,10 @@ from .models import (
     ImportBatch,
     Person,
     PoolUsage,
-    ReportRun,
-    ReportSubscription,
     Rate,
     RateCard,
+    ReportRun,
+    ReportSubscription,
     SmsRecord,
 )
 from .rate_card_forms import RateCardExportForm, RateCardUploadForm

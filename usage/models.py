@@ -435,5 +435,5 @@ class ApiToken(models.Model):
 
 
 # Destinations, country lists and rate cards live in their own module; imported here for Django.
-from .rating_data import CountryList, Destination, DestinationPrefix, RateCard  # noqa: E402, F401
 from .allocation_data import ReportRun, ReportSubscription, SpendTotal  # noqa: E402, F401
+from .rating_data import CountryList, Destination, DestinationPrefix, RateCard  # noqa: E402, F401

@@ -15,9 +15,9 @@ from ...models import ImportBatch, RatingState
 from ..cleaning import RowError
 from ..rating import RatingContext
 from ..sources import RowSource, SourceError, from_graph_payload, open_source
+from .allocation import AllocationTotals
 from .checking import CheckedRows, ImportRejected, Spool, checks_before_writing
 from .copy_writer import Writer
-from .allocation import AllocationTotals
 from .daily_totals import DailyTotals
 from .duplicates import existing_ids, existing_span
 from .kinds import CALLS, KINDS
