@@ -12,7 +12,7 @@ class GroupForm(forms.Form):
 
 
 class SubscriptionForm(forms.Form):
-    report = forms.ChoiceField(label="Report", choices=ReportSubscription.Report.choices)
+    report = forms.ChoiceField(label="Report", choices=ReportSubscription.Report.choices, initial=ReportSubscription.Report.ALLOCATION)
     frequency = forms.ChoiceField(label="How often", choices=ReportSubscription.Frequency.choices, widget=forms.RadioSelect)
     recipients = forms.ModelMultipleChoiceField(
         label="Send to",

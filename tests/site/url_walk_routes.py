@@ -33,6 +33,7 @@ from usage.selectors import parameters_for
 from usage.services.api_keys import create_api_key
 from usage.services.exports.jobs import build_export
 from usage.services.ingest import import_graph_payload
+from usage.services.report_delivery import save_subscription
 from usage.tables import CallRecordTable
 
 # --- The two organizations: the same shapes, each with text that only it has -----------------------------
@@ -56,6 +57,7 @@ class World:
     call_id: int  # a call record, for its "Why this charge" page
     upn: str
     admin: object  # its Global Administrator: the outsider when this is the other organization
+    subscription_id: int = 0  # a scheduled report (usage.ReportSubscription)
 
     @property
     def pk(self):
@@ -89,6 +91,8 @@ def seed_organization(name, marker, *, slug):
     )
     build_export(export.pk)
     call = CallRecord.objects.filter(organization=organization).order_by("pk").first()
+    subscription = save_subscription(organization=organization, actor=admin, report="allocation", frequency="weekly",
+                                     recipients=[admin])
     return World(
         marker=marker,
         organization=organization,
@@ -103,6 +107,7 @@ def seed_organization(name, marker, *, slug):
         call_id=call.pk,
         upn=upn,
         admin=admin,
+        subscription_id=subscription.pk,
     )
 
 
@@ -256,6 +261,21 @@ ROUTES = {
         {GET: Who.ADMIN},
         calls=(Call(GET), Call(GET, query={"country": "US", "sort": "-per_unit"}), Call(GET, query={"export": "csv"}),
                Call(GET, query={"export": "xlsx"})),
+    ),
+    # Billing > Communications Credits > Where the credits go: every admin reads it and its export;
+    # scheduled reports are read by every admin and changed by billing managers.
+    "allocation:report": Route(
+        {GET: Who.ADMIN},
+        calls=(Call(GET), Call(GET, query={**REPORT, "group": "person"}), Call(GET, query={"group": "country", "department": "-"}),
+               Call(GET, query={**REPORT, "export": "xlsx"}, exports_rows=True)),
+    ),
+    "allocation:subscriptions": Route(
+        {GET: Who.ADMIN, POST: Who.BILLING},
+        calls=(Call(GET), Call(POST, data=lambda w: {"report": "pstn_export", "frequency": "monthly", "recipients": [w.admin.pk]},
+                               writes=True, foreign=FORM_ERROR)),
+    ),
+    "allocation:delete_subscription": Route(
+        {POST: Who.BILLING}, kwargs=lambda w: {"pk": w.subscription_id}, calls=(Call(POST, writes=True, foreign=NOT_FOUND),)
     ),
     "billing:add_card": Route(
         {GET: Who.BILLING, POST: Who.BILLING},

@@ -8,8 +8,8 @@ from django.urls import reverse
 
 from billing.choices import AdminRole
 from notifications import kinds
-from notifications.models import Delivery, Event
 from notifications.emails import build_message
+from notifications.models import Delivery, Event
 from tests.conftest import sign_in
 from tests.factories import admin_in
 from tests.usage.allocation_helpers import call, import_calls
