@@ -15,14 +15,20 @@ from .choices import RecordKind
 class SpendTotal(models.Model):
     """Charged spend, kept by the import in the same transaction as the records (and their ledger entry).
 
-    One row per (day, person, destination country, call type): the report "Where the credits go"
-    groups these, never the records. `person_key` is the person's id, 0 for a record without a person
-    (no UPN); department and cost center are read from the person, so the report allocates by who
-    the person is now (see docs/usage.md, "Cost allocation").
+    One row per (day, person, destination country, call type), and the same rolled up per calendar
+    month (`period` "m", `day` the month's first day): the report "Where the credits go" reads the
+    whole months of its range from the month rows and only the days at its edges from the day rows,
+    never the records. A year of a million charged calls is then at most about a month of day rows
+    plus one row per person, month, country and call type. `person_key` is the person's id, 0 for a
+    record without a person (no UPN); department and cost center are read from the person, so the
+    report allocates by who the person is now (see docs/usage.md, "Cost allocation").
     """
 
+    DAY, MONTH = "d", "m"
+
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+", db_index=False)
-    day = models.DateField(help_text="UTC day of the call (or message).")
+    period = models.CharField(max_length=1, choices=[(DAY, "Day"), (MONTH, "Month")], default=DAY)
+    day = models.DateField(help_text="UTC day of the call (or message); the first day of the month for a month row.")
     kind = models.CharField(max_length=8, choices=RecordKind.choices)
     person_key = models.PositiveBigIntegerField(default=0, help_text="The person's id; 0: no person on the record.")
     country = models.CharField(max_length=2, blank=True, help_text="Destination country (ISO 3166); empty when unknown.")
@@ -34,9 +40,9 @@ class SpendTotal(models.Model):
     class Meta:
         ordering = ["day"]
         constraints = [
-            # Its index (organization, day, ...) serves the report's range as well as the import's upsert.
+            # Its index (organization, period, day, ...) serves the report's ranges as well as the import's upsert.
             models.UniqueConstraint(
-                fields=["organization", "day", "kind", "person_key", "country", "call_type"], name="usage_spend_unique_dims"
+                fields=["organization", "period", "day", "kind", "person_key", "country", "call_type"], name="usage_spend_unique_dims"
             )
         ]
 

@@ -1,7 +1,7 @@
 """Cost allocation: the charged spend the import keeps (SpendTotal), departments from the export's
 Administrative Units column, and the report's selector (each grouping, range edges, the ledger match)."""
 
-from datetime import timedelta
+from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
@@ -10,15 +10,19 @@ from django.db.models import Sum
 from tests.usage.allocation_helpers import call, days_ago, import_calls, ledger_usage_total
 from tests.usage.factories import graph_sms, page
 from usage.models import CallRecord, Person, SmsRecord, SpendTotal
-from usage.selectors.allocation import NONE, allocation
+from usage.selectors.allocation import NONE, allocation, span
 from usage.services.ingest import import_graph_payload
 from usage.services.ingest.allocation import first_unit
 
 pytestmark = pytest.mark.django_db
 
 
+def day_rows(org):
+    return SpendTotal.objects.filter(organization=org, period=SpendTotal.DAY)
+
+
 def spend(org):
-    return SpendTotal.objects.filter(organization=org).aggregate(t=Sum("charge"))["t"] or Decimal("0")
+    return day_rows(org).aggregate(t=Sum("charge"))["t"] or Decimal("0")
 
 
 def records_charge(org):
@@ -52,7 +56,7 @@ def test_the_aggregate_is_exactly_the_charged_records_and_the_ledger(org, mixed)
     assert spend(org) == records_charge(org) == ledger_usage_total(org)
     charged = CallRecord.objects.filter(organization=org, rating="charged").count() + SmsRecord.objects.filter(
         organization=org, rating="charged").count()
-    assert SpendTotal.objects.filter(organization=org).aggregate(n=Sum("records"))["n"] == charged
+    assert day_rows(org).aggregate(n=Sum("records"))["n"] == charged
 
 
 def test_reimporting_the_same_file_and_duplicates_in_it_counts_nothing_twice(org, people, rates, funded):
@@ -64,7 +68,7 @@ def test_reimporting_the_same_file_and_duplicates_in_it_counts_nothing_twice(org
     again = import_calls(org, rows + [call(start=days_ago(2, 11), seconds=60)])  # the file again, one call more
     assert again.created == 1 and again.skipped == 4
     assert spend(org) == Decimal("0.08") == ledger_usage_total(org) == records_charge(org)
-    assert SpendTotal.objects.filter(organization=org).aggregate(n=Sum("records"))["n"] == 4
+    assert day_rows(org).aggregate(n=Sum("records"))["n"] == 4
 
 
 def test_the_report_total_matches_the_ledger_to_the_cent(org, mixed):
@@ -154,3 +158,42 @@ def test_a_failed_import_leaves_no_spend(org, people, rates, funded):
     with pytest.raises(ImportRejected):
         import_calls(org, rows)
     assert not SpendTotal.objects.filter(organization=org).exists()
+
+
+def test_month_rows_are_the_day_rows_rolled_up(org, people, rates, funded):
+    import_calls(org, [call(start=days_ago(n, 9 + n % 10), seconds=60 + n) for n in range(0, 75, 3)])
+    import_calls(org, [call(start=days_ago(n, 20), seconds=60) for n in range(1, 75, 7)])  # a second import adds to them
+    months = {}
+    for row in day_rows(org):
+        key = (row.day.replace(day=1), row.person_key, row.country, row.call_type)
+        months[key] = months.get(key, Decimal("0")) + row.charge
+    stored = {(r.day, r.person_key, r.country, r.call_type): r.charge
+              for r in SpendTotal.objects.filter(organization=org, period=SpendTotal.MONTH)}
+    assert stored == months
+
+
+@pytest.mark.parametrize("first,last", [(74, 0), (60, 30), (45, 44), (31, 1), (74, 40), (20, 0), (40, 40)])
+def test_any_range_adds_up_from_months_and_edge_days(org, people, rates, funded, first, last):
+    import_calls(org, [call(start=days_ago(n, 0 if n % 2 else 23, 59 if n % 2 else 0), seconds=60 + n) for n in range(75)])
+    start, end = days_ago(first).date(), days_ago(last).date()
+    expected = day_rows(org).filter(day__gte=start, day__lte=end).aggregate(t=Sum("charge"))["t"] or Decimal("0")
+    assert expected > 0
+    for group in ("person", "country", "call_type"):
+        assert allocation(org, start, end, group).charge == expected
+
+
+@pytest.mark.parametrize("start,end,months,days", [
+    (date(2026, 1, 1), date(2026, 1, 31), [(date(2026, 1, 1), date(2026, 2, 1))], []),
+    (date(2026, 1, 15), date(2026, 3, 31), [(date(2026, 2, 1), date(2026, 4, 1))], [(date(2026, 1, 15), date(2026, 1, 31))]),
+    (date(2026, 1, 1), date(2026, 3, 3), [(date(2026, 1, 1), date(2026, 3, 1))], [(date(2026, 3, 1), date(2026, 3, 3))]),
+    (date(2026, 1, 2), date(2026, 1, 30), [], [(date(2026, 1, 2), date(2026, 1, 30))]),
+    (date(2025, 12, 2), date(2026, 12, 1), [(date(2026, 1, 1), date(2026, 12, 1))],
+     [(date(2025, 12, 2), date(2025, 12, 31)), (date(2026, 12, 1), date(2026, 12, 1))]),
+])
+def test_the_span_reads_whole_months_from_month_rows(start, end, months, days):
+    where = str(span(start, end))
+    for low, high in months:
+        assert f"('day__gte', datetime.date({low.year}, {low.month}, {low.day}))" in where
+        assert f"('day__lt', datetime.date({high.year}, {high.month}, {high.day}))" in where
+    assert where.count("'m'") == len(months)
+    assert where.count("'d'") == len(days)

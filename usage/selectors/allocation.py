@@ -8,7 +8,7 @@ country or call type (the drill-down); a person's row leads to their calls in th
 """
 
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 
 from django.db.models import Q, Sum
@@ -99,9 +99,28 @@ def _people_filter(organization, filters):
     return keys
 
 
+def next_month(day: date) -> date:
+    return (day.replace(day=1) + timedelta(days=32)).replace(day=1)
+
+
+def span(start: date, end: date) -> Q:
+    """The rows that add up to [start, end] exactly: month rows for the whole calendar months inside
+    it, day rows for the days before the first and after the last of them."""
+    first_whole = start if start.day == 1 else next_month(start)
+    after_whole = next_month(end) if next_month(end) - timedelta(days=1) == end else end.replace(day=1)
+    if first_whole >= after_whole:  # no whole month inside: days only
+        return Q(period=SpendTotal.DAY, day__gte=start, day__lte=end)
+    q = Q(period=SpendTotal.MONTH, day__gte=first_whole, day__lt=after_whole)
+    if start < first_whole:
+        q |= Q(period=SpendTotal.DAY, day__gte=start, day__lt=first_whole)
+    if after_whole <= end:
+        q |= Q(period=SpendTotal.DAY, day__gte=after_whole, day__lte=end)
+    return q
+
+
 def spend_totals(organization, start, end, filters):
     """The SpendTotal rows of the range that the filters let through (a queryset, not yet read)."""
-    rows = SpendTotal.objects.filter(organization=organization, day__gte=start, day__lte=end)
+    rows = SpendTotal.objects.filter(span(start, end), organization=organization)
     person = filters.get("person")
     if person:
         rows = rows.filter(person_key=0 if person == NONE else _int(person))
@@ -203,4 +222,4 @@ def _filter_labels(organization, filters):
 
 def ledger_total(organization, start: date, end: date) -> Decimal:
     """Everything charged in the range, for the page's total (the same rows, no grouping)."""
-    return SpendTotal.objects.filter(organization=organization, day__gte=start, day__lte=end).aggregate(t=Sum("charge"))["t"] or ZERO
+    return SpendTotal.objects.filter(span(start, end), organization=organization).aggregate(t=Sum("charge"))["t"] or ZERO

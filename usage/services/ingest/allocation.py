@@ -78,15 +78,22 @@ class AllocationTotals:
     def _save_spend(self, organization):
         table = SpendTotal._meta.db_table
         sql = (
-            f"INSERT INTO {table} (organization_id, day, kind, person_key, country, call_type, records, seconds, charge) "
-            "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) "
-            "ON CONFLICT (organization_id, day, kind, person_key, country, call_type) DO UPDATE SET "
+            f"INSERT INTO {table} (organization_id, period, day, kind, person_key, country, call_type, records, seconds, charge) "
+            "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "
+            "ON CONFLICT (organization_id, period, day, kind, person_key, country, call_type) DO UPDATE SET "
             f"records = {table}.records + excluded.records, seconds = {table}.seconds + excluded.seconds, "
             f"charge = {table}.charge + excluded.charge"
         )
+        months = defaultdict(lambda: [0, 0, ZERO])
+        for (day, person, country, call_type), (records, seconds, charge) in self.rows.items():
+            slot = months[(day.replace(day=1), person, country, call_type)]
+            slot[0] += records
+            slot[1] += seconds
+            slot[2] += charge
         params = [
-            (organization.pk, day, self.kind_code, person, country, call_type, *values)
-            for (day, person, country, call_type), values in sorted(self.rows.items())
+            (organization.pk, period, day, self.kind_code, person, country, call_type, *values)
+            for period, rows in ((SpendTotal.DAY, self.rows), (SpendTotal.MONTH, months))
+            for (day, person, country, call_type), values in sorted(rows.items())
         ]
         if params:
             with connection.cursor() as cursor:
