@@ -25,6 +25,7 @@ from .services import report_delivery
 from .services.exports.allocation_xlsx import write_allocation_xlsx
 
 RANGE_PARAMS = ("range", "start", "end")
+ROWS_PER_PAGE = 100  # the table's rows on one page (the chart, the totals and the export hold them all)
 
 
 def _query(data, names):
@@ -50,8 +51,21 @@ class AllocationView(AdminCenterMixin, View):
         report = allocation(self.organization, start, end, group, filters)
         here = _query(data, (*RANGE_PARAMS, *FILTERS, "group"))
         range_query = _query(data, RANGE_PARAMS)
-        for row in report.rows:
+        pages = max(1, -(-len(report.rows) // ROWS_PER_PAGE))
+        try:
+            number = min(max(int(data.get("page", 1)), 1), pages)
+        except ValueError:
+            number = 1
+        first = (number - 1) * ROWS_PER_PAGE
+        shown = report.rows[first : first + ROWS_PER_PAGE]
+        for row in shown:
             row.drill_url, row.calls_url = self.links(row, group, range_query, filters, start, end)
+        paging = {"first": first + 1, "last": first + len(shown), "total": len(report.rows)}
+        for name, target in (("previous", number - 1), ("next", number + 1)):
+            if 1 <= target <= pages:
+                query = here.copy()
+                query["page"] = target
+                paging[name] = f"?{query.urlencode()}"
         removals = []
         for name, label, text in report.filter_labels:
             without = here.copy()
@@ -64,6 +78,8 @@ class AllocationView(AdminCenterMixin, View):
             "usage/allocation.html",
             {
                 "report": report,
+                "rows": shown,
+                "paging": paging if pages > 1 else None,
                 "range_form": range_form,
                 "group_form": group_form,
                 "filters": filters,

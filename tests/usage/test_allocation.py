@@ -197,3 +197,12 @@ def test_the_span_reads_whole_months_from_month_rows(start, end, months, days):
         assert f"('day__lt', datetime.date({high.year}, {high.month}, {high.day}))" in where
     assert where.count("'m'") == len(months)
     assert where.count("'d'") == len(days)
+
+
+def test_totals_are_written_in_batches_alike(org, people, rates, funded, monkeypatch):
+    from usage.services.ingest import allocation as module
+
+    monkeypatch.setattr(module, "BATCH", 2)
+    import_calls(org, [call(start=days_ago(n, 10), seconds=60) for n in range(7)])
+    import_calls(org, [call(start=days_ago(n, 11), seconds=60) for n in range(7)])
+    assert day_rows(org).count() == 7 and spend(org) == Decimal("0.28") == ledger_usage_total(org)

@@ -140,6 +140,22 @@ def test_the_page_reads_a_bounded_number_of_queries(client, org, people, rates, 
                             "end": days_ago(0).date().isoformat()})
 
 
+def test_a_long_table_is_paged_and_its_total_is_the_whole(client, org, people, rates, funded, global_admin, monkeypatch):
+    from usage import allocation_views
+
+    monkeypatch.setattr(allocation_views, "ROWS_PER_PAGE", 2)
+    import_calls(org, [call(upn=f"user{i}@contoso.test", seconds=60 * (i + 1), Capability="MCOPSTNPP") for i in range(5)])
+    sign_in(client, global_admin)
+    first = client.get(REPORT, {"group": "person"})
+    assert [row.upn for row in first.context["rows"]] == ["user4@contoso.test", "user3@contoso.test"]
+    assert first.context["paging"]["next"] and "previous" not in first.context["paging"]
+    last = client.get(REPORT + first.context["paging"]["next"].replace("page=2", "page=9"))
+    assert [row.upn for row in last.context["rows"]] == ["user0@contoso.test"]
+    assert last.context["report"].charge == ledger_usage_total(org)
+    assert "Rows 5–5 of 5" in last.content.decode()
+    assert client.get(REPORT, {"group": "person", "page": "x"}).status_code == 200
+
+
 def test_the_credits_page_and_the_usage_report_link_to_it(client, org, global_admin):
     sign_in(client, global_admin)
     assert REPORT in client.get(reverse("billing:credits")).content.decode()

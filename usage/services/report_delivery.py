@@ -29,7 +29,10 @@ from ..events import ScheduledReportReady, announce
 from ..models import Export, ReportRun, ReportSubscription
 from ..selectors.report import parameters_for
 from .exports.jobs import build_export
-from .exports.requesting import EXPORT_LIFETIME
+
+# As long as the exports asked for on the report page stay in Downloads (exports/requesting.py, which
+# imports usage.tasks: importing it here would make a circle through the task of this service).
+EXPORT_LIFETIME = timedelta(days=7)
 
 logger = logging.getLogger(__name__)
 
