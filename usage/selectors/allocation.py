@@ -144,6 +144,7 @@ def _int(value):
         return -1
 
 
+MANY_KEYS = 500
 SUMS = {"n": Sum("records"), "secs": Sum("seconds"), "amount": Sum("charge")}
 
 
@@ -155,11 +156,12 @@ def allocation(organization, start: date, end: date, group: str = "department", 
     rows = {}
     if group in ("person", "department", "cost_center"):
         by_person = list(base.values("person_key").annotate(**SUMS).order_by())
-        people = {
-            p["pk"]: p
-            for p in Person.objects.filter(organization=organization, pk__in=[r["person_key"] for r in by_person if r["person_key"]])
-            .values("pk", "upn", "display_name", "department", "cost_center")
-        }
+        keys = [r["person_key"] for r in by_person if r["person_key"]]
+        people = Person.objects.filter(organization=organization)
+        if len(keys) <= MANY_KEYS:
+            people = people.filter(pk__in=keys)  # else all of them: cheaper than a list of thousands of ids
+        fields = ("pk", "upn", "display_name", "department", "cost_center") if group == "person" else ("pk", group)
+        people = {p["pk"]: p for p in people.values(*fields)}
         for r in by_person:
             person = people.get(r["person_key"])
             if group == "person":
