@@ -54,6 +54,7 @@ def test_beat_running_twice_sends_the_period_once(org, people, rates, funded, gl
     assert export.parameters["start"] == "2026-11-23" and export.filename == "Where the credits go 2026-11-23 to 2026-11-29.xlsx"
     events = Event.objects.filter(kind=kinds.SCHEDULED_REPORT)
     assert events.count() == 2
+    assert not Event.objects.filter(kind=kinds.EXPORT_READY).exists()  # nobody asked for the export itself
     assert sorted(Delivery.objects.filter(event__in=events).values_list("email", flat=True)) == sorted(
         [global_admin.email, billing_admin.email])
     assert all(e.link_path == reverse("usage:export", args=[export.public_id]) for e in events)

@@ -88,8 +88,8 @@ class AllocationTotals:
         params = [
             (organization.pk, period, day, self.kind_code, person, country, call_type, *values)
             for period, rows in ((SpendTotal.DAY, self.rows), (SpendTotal.MONTH, months))
-            for (day, person, country, call_type), values in sorted(rows.items())
-        ]
+            for (day, person, country, call_type), values in rows.items()
+        ]  # unsorted: imports of one organization take turns (RatingState), so no two upserts cross
         if not params:
             return
         update = (
