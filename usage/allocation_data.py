@@ -19,7 +19,7 @@ class SpendTotal(models.Model):
     month (`period` "m", `day` the month's first day): the report "Where the credits go" reads the
     whole months of its range from the month rows and only the days at its edges from the day rows,
     never the records. A year of a million charged calls is then at most about a month of day rows
-    plus one row per person, month, country and call type. `person_key` is the person's id, 0 for a
+    plus one row per person, month, country and call type. `person` is the person's id, 0 for a
     record without a person (no UPN); department and cost center are read from the person, so the
     report allocates by who the person is now (see docs/usage.md, "Cost allocation").
     """
@@ -30,7 +30,12 @@ class SpendTotal(models.Model):
     period = models.CharField(max_length=1, choices=[(DAY, "Day"), (MONTH, "Month")], default=DAY)
     day = models.DateField(help_text="UTC day of the call (or message); the first day of the month for a month row.")
     kind = models.CharField(max_length=8, choices=RecordKind.choices)
-    person_key = models.PositiveBigIntegerField(default=0, help_text="The person's id; 0: no person on the record.")
+    # The person's id in column `person_key`, 0 for a record without a person: never null, so that the
+    # upsert's unique key matches; no constraint (nothing to check per row) and a LEFT JOIN when read.
+    person = models.ForeignKey(
+        "usage.Person", null=True, on_delete=models.DO_NOTHING, db_constraint=False, db_index=False, db_column="person_key",
+        related_name="+",
+    )
     country = models.CharField(max_length=2, blank=True, help_text="Destination country (ISO 3166); empty when unknown.")
     call_type = models.CharField(max_length=32)
     records = models.PositiveBigIntegerField(default=0)
@@ -42,7 +47,7 @@ class SpendTotal(models.Model):
         constraints = [
             # Its index (organization, period, day, ...) serves the report's ranges as well as the import's upsert.
             models.UniqueConstraint(
-                fields=["organization", "period", "day", "kind", "person_key", "country", "call_type"], name="usage_spend_unique_dims"
+                fields=["organization", "period", "day", "kind", "person", "country", "call_type"], name="usage_spend_unique_dims"
             )
         ]
 

@@ -165,9 +165,9 @@ def test_month_rows_are_the_day_rows_rolled_up(org, people, rates, funded):
     import_calls(org, [call(start=days_ago(n, 20), seconds=60) for n in range(1, 75, 7)])  # a second import adds to them
     months = {}
     for row in day_rows(org):
-        key = (row.day.replace(day=1), row.person_key, row.country, row.call_type)
+        key = (row.day.replace(day=1), row.person_id, row.country, row.call_type)
         months[key] = months.get(key, Decimal("0")) + row.charge
-    stored = {(r.day, r.person_key, r.country, r.call_type): r.charge
+    stored = {(r.day, r.person_id, r.country, r.call_type): r.charge
               for r in SpendTotal.objects.filter(organization=org, period=SpendTotal.MONTH)}
     assert stored == months
 

@@ -1,9 +1,10 @@
 """The report "Where the credits go": charged spend of a range grouped by department, cost center,
 person, destination country or call type, read from the totals the import keeps (SpendTotal), never
-from the records: a year of a million records is a few thousand rows here, in at most three queries.
+from the records: whole months from the month rows, the days at the range's edges from the day rows
+(`span`), one query per grouping.
 
-Department and cost center are the person's now (Person.department, Person.cost_center): the person
-grouping is read and rolled up. Filters narrow any grouping to one department, cost center, person,
+Department and cost center are the person's now (Person.department, Person.cost_center), joined to
+the totals (LEFT JOIN on the person's id; a record without a person has id 0). Filters narrow any grouping to one department, cost center, person,
 country or call type (the drill-down); a person's row leads to their calls in the usage report.
 """
 
@@ -83,22 +84,6 @@ def call_type_label(kind, call_type):
     return call_type or NONE_LABELS["call_type"]
 
 
-def _people_filter(organization, filters):
-    """Person keys for a department, cost center or person filter (None: no such filter)."""
-    q, wants_none = Q(), False
-    for name in ("department", "cost_center"):
-        value = filters.get(name)
-        if value:
-            q &= Q(**{name: "" if value == NONE else value})
-            wants_none = wants_none or value == NONE
-    if not q:
-        return None
-    keys = list(Person.objects.filter(organization=organization).filter(q).values_list("pk", flat=True))
-    if wants_none and not (filters.get("department") not in (None, "", NONE) or filters.get("cost_center") not in (None, "", NONE)):
-        keys.append(0)  # records without a person have no department and no cost center
-    return keys
-
-
 def next_month(day: date) -> date:
     return (day.replace(day=1) + timedelta(days=32)).replace(day=1)
 
@@ -123,7 +108,7 @@ def spend_totals(organization, start, end, filters):
     rows = SpendTotal.objects.filter(span(start, end), organization=organization)
     person = filters.get("person")
     if person:
-        rows = rows.filter(person_key=0 if person == NONE else _int(person))
+        rows = rows.filter(person_id=0 if person == NONE else _int(person))
     country = filters.get("country")
     if country:
         rows = rows.filter(country="" if country == NONE else country)
@@ -131,9 +116,12 @@ def spend_totals(organization, start, end, filters):
     if call_type:
         kind, _, code = call_type.rpartition(":")
         rows = rows.filter(kind=RecordKind.SMS if kind == "sms" else RecordKind.PSTN, call_type=code)
-    keys = _people_filter(organization, filters)
-    if keys is not None:
-        rows = rows.filter(person_key__in=keys)
+    for name in ("department", "cost_center"):  # the person's, through a join (no list of ids)
+        value = filters.get(name)
+        if value == NONE:
+            rows = rows.filter(Q(**{f"person__{name}": ""}) | Q(**{f"person__{name}__isnull": True}))
+        elif value:
+            rows = rows.filter(**{f"person__{name}": value})
     return rows
 
 
@@ -144,7 +132,6 @@ def _int(value):
         return -1
 
 
-MANY_KEYS = 500
 SUMS = {"n": Sum("records"), "secs": Sum("seconds"), "amount": Sum("charge")}
 
 
@@ -154,27 +141,20 @@ def allocation(organization, start: date, end: date, group: str = "department", 
     result = Allocation(organization.pk, start, end, group, filters, currency=organization.currency)
     base = spend_totals(organization, start, end, filters)
     rows = {}
-    if group in ("person", "department", "cost_center"):
-        by_person = list(base.values("person_key").annotate(**SUMS).order_by())
-        keys = [r["person_key"] for r in by_person if r["person_key"]]
-        people = Person.objects.filter(organization=organization)
-        if len(keys) <= MANY_KEYS:
-            people = people.filter(pk__in=keys)  # else all of them: cheaper than a list of thousands of ids
-        fields = ("pk", "upn", "display_name", "department", "cost_center") if group == "person" else ("pk", group)
-        people = {p["pk"]: p for p in people.values(*fields)}
-        for r in by_person:
-            person = people.get(r["person_key"])
-            if group == "person":
-                if person is None:
-                    key, label, detail, upn = NONE, NONE_LABELS["person"], "", ""
-                else:
-                    key, label, upn = str(person["pk"]), person["display_name"] or person["upn"], person["upn"]
-                    detail = " · ".join(x for x in (person["upn"], person["department"], person["cost_center"]) if x)
-                row = rows.setdefault(key, AllocationRow(key, label, detail=detail, upn=upn))
+    if group == "person":
+        # One query: the sums per person with the person's names, department and cost center (LEFT JOIN).
+        fields = ("person_id", "person__upn", "person__display_name", "person__department", "person__cost_center")
+        for r in base.values(*fields).annotate(**SUMS).order_by():
+            if r["person__upn"] is None:
+                key, label, detail, upn = NONE, NONE_LABELS["person"], "", ""
             else:
-                value = (person or {}).get(group, "")
-                row = rows.setdefault(value or NONE, AllocationRow(value or NONE, value or NONE_LABELS[group]))
-            _add(row, r)
+                key, label, upn = str(r["person_id"]), r["person__display_name"] or r["person__upn"], r["person__upn"]
+                detail = " · ".join(x for x in (upn, r["person__department"], r["person__cost_center"]) if x)
+            _add(rows.setdefault(key, AllocationRow(key, label, detail=detail, upn=upn)), r)
+    elif group in ("department", "cost_center"):
+        for r in base.values(f"person__{group}").annotate(**SUMS).order_by():
+            value = r[f"person__{group}"] or ""
+            _add(rows.setdefault(value or NONE, AllocationRow(value or NONE, value or NONE_LABELS[group])), r)
     elif group == "country":
         for r in base.values("country").annotate(**SUMS).order_by():
             code = r["country"]
