@@ -16,18 +16,19 @@ class SpendTotal(models.Model):
     """Charged spend, kept by the import in the same transaction as the records (and their ledger entry).
 
     One row per (day, person, destination country, call type), and the same rolled up per calendar
-    month (`period` "m", `day` the month's first day): the report "Where the credits go" reads the
-    whole months of its range from the month rows and only the days at its edges from the day rows,
-    never the records. A year of a million charged calls is then at most about a month of day rows
-    plus one row per person, month, country and call type. `person` is the person's id, 0 for a
+    month (`period` "m", `day` the month's first day), and per person and month alone (`period` "p",
+    country and call type empty): the report "Where the credits go" reads the whole months of its
+    range from month rows and at most half a month of day rows at each edge, never the records. `person` is the person's id, 0 for a
     record without a person (no UPN); department and cost center are read from the person, so the
     report allocates by who the person is now (see docs/usage.md, "Cost allocation").
     """
 
-    DAY, MONTH = "d", "m"
+    DAY, MONTH, PERSON_MONTH = "d", "m", "p"
 
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+", db_index=False)
-    period = models.CharField(max_length=1, choices=[(DAY, "Day"), (MONTH, "Month")], default=DAY)
+    period = models.CharField(
+        max_length=1, choices=[(DAY, "Day"), (MONTH, "Month"), (PERSON_MONTH, "Month, per person only")], default=DAY
+    )
     day = models.DateField(help_text="UTC day of the call (or message); the first day of the month for a month row.")
     kind = models.CharField(max_length=8, choices=RecordKind.choices)
     # The person's id in column `person_key`, 0 for a record without a person: never null, so that the

@@ -7,6 +7,7 @@ from decimal import Decimal
 import pytest
 from django.db.models import Sum
 
+from billing.money import to_money
 from tests.usage.allocation_helpers import call, days_ago, import_calls, ledger_usage_total
 from tests.usage.factories import graph_sms, page
 from usage.models import CallRecord, Person, SmsRecord, SpendTotal
@@ -172,31 +173,36 @@ def test_month_rows_are_the_day_rows_rolled_up(org, people, rates, funded):
     assert stored == months
 
 
-@pytest.mark.parametrize("first,last", [(74, 0), (60, 30), (45, 44), (31, 1), (74, 40), (20, 0), (40, 40)])
+@pytest.mark.parametrize("first,last", [(74, 0), (60, 30), (45, 44), (31, 1), (74, 40), (20, 0), (40, 40), (70, 3), (58, 50)])
 def test_any_range_adds_up_from_months_and_edge_days(org, people, rates, funded, first, last):
     import_calls(org, [call(start=days_ago(n, 0 if n % 2 else 23, 59 if n % 2 else 0), seconds=60 + n) for n in range(75)])
+    import_calls(org, [call(upn="alice@contoso.test", start=days_ago(n, 12), seconds=120, callee="+919876543210", country="IN")
+                       for n in range(0, 75, 4)])
     start, end = days_ago(first).date(), days_ago(last).date()
-    expected = day_rows(org).filter(day__gte=start, day__lte=end).aggregate(t=Sum("charge"))["t"] or Decimal("0")
+    within = day_rows(org).filter(day__gte=start, day__lte=end)
+    expected = to_money(within.aggregate(t=Sum("charge"))["t"] or Decimal("0"))  # SQLite sums as floats
     assert expected > 0
-    for group in ("person", "country", "call_type"):
-        assert allocation(org, start, end, group).charge == expected
+    for group in ("person", "department", "cost_center", "country", "call_type"):
+        report = allocation(org, start, end, group)
+        assert report.charge == expected and report.records == within.aggregate(n=Sum("records"))["n"]
+    hank = allocation(org, start, end, "country", {"person": str(people["hank"].pk)})
+    assert hank.charge == to_money(within.filter(person=people["hank"]).aggregate(t=Sum("charge"))["t"])
 
 
-@pytest.mark.parametrize("start,end,months,days", [
-    (date(2026, 1, 1), date(2026, 1, 31), [(date(2026, 1, 1), date(2026, 2, 1))], []),
-    (date(2026, 1, 15), date(2026, 3, 31), [(date(2026, 2, 1), date(2026, 4, 1))], [(date(2026, 1, 15), date(2026, 1, 31))]),
-    (date(2026, 1, 1), date(2026, 3, 3), [(date(2026, 1, 1), date(2026, 3, 1))], [(date(2026, 3, 1), date(2026, 3, 3))]),
-    (date(2026, 1, 2), date(2026, 1, 30), [], [(date(2026, 1, 2), date(2026, 1, 30))]),
-    (date(2025, 12, 2), date(2026, 12, 1), [(date(2026, 1, 1), date(2026, 12, 1))],
-     [(date(2025, 12, 2), date(2025, 12, 31)), (date(2026, 12, 1), date(2026, 12, 1))]),
-])
-def test_the_span_reads_whole_months_from_month_rows(start, end, months, days):
-    where = str(span(start, end))
-    for low, high in months:
-        assert f"('day__gte', datetime.date({low.year}, {low.month}, {low.day}))" in where
-        assert f"('day__lt', datetime.date({high.year}, {high.month}, {high.day}))" in where
-    assert where.count("'m'") == len(months)
-    assert where.count("'d'") == len(days)
+def test_the_span_reads_at_most_half_a_month_of_days_at_each_edge():
+    def parts(start, end):
+        add, take = span(start, end)
+        return str(add), str(take)
+
+    add, take = parts(date(2025, 12, 2), date(2026, 12, 1))  # a year-long custom range
+    assert add.count("'m'") == 12 and take.count("'d'") == 1 and add.count("'d'") == 1  # Dec 2025 less Dec 1, and Dec 1 2026
+    add, take = parts(date(2026, 1, 1), date(2026, 1, 31))
+    assert add.count("'m'") == 1 and take == "None"
+    add, take = parts(date(2026, 1, 2), date(2026, 1, 30))  # within a month, more than half: the month less two days
+    assert add.count("'m'") == 1 and take.count("'d'") == 2
+    add, take = parts(date(2026, 1, 20), date(2026, 2, 3))  # less than half of each: days only
+    assert "'m'" not in add and add.count("'d'") == 2
+    assert str(span(date(2026, 1, 1), date(2026, 2, 28), SpendTotal.PERSON_MONTH)[0]).count("'p'") == 2
 
 
 def test_totals_are_written_in_batches_alike(org, people, rates, funded, monkeypatch):

@@ -3,18 +3,21 @@ person, destination country or call type, read from the totals the import keeps 
 from the records: whole months from the month rows, the days at the range's edges from the day rows
 (`span`), one query per grouping.
 
-Department and cost center are the person's now (Person.department, Person.cost_center), joined to
-the totals (LEFT JOIN on the person's id; a record without a person has id 0). Filters narrow any grouping to one department, cost center, person,
+Department and cost center are the person's now (Person.department, Person.cost_center): the totals
+are summed per person, then rolled up by the people's departments or cost centers (a filter on them
+joins the person; a record without a person has id 0). Filters narrow any grouping to one department, cost center, person,
 country or call type (the drill-down); a person's row leads to their calls in the usage report.
 """
 
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
+from functools import reduce
+from operator import or_
 
-from django.db.models import Q, Sum
+from django.db.models import BigIntegerField, BooleanField, Case, DecimalField, F, Q, Sum, Value, When
 
-from billing.money import ZERO
+from billing.money import ZERO, to_money
 
 from ..choices import RecordKind
 from ..models import Person, SpendTotal
@@ -88,24 +91,43 @@ def next_month(day: date) -> date:
     return (day.replace(day=1) + timedelta(days=32)).replace(day=1)
 
 
-def span(start: date, end: date) -> Q:
-    """The rows that add up to [start, end] exactly: month rows for the whole calendar months inside
-    it, day rows for the days before the first and after the last of them."""
-    first_whole = start if start.day == 1 else next_month(start)
-    after_whole = next_month(end) if next_month(end) - timedelta(days=1) == end else end.replace(day=1)
-    if first_whole >= after_whole:  # no whole month inside: days only
-        return Q(period=SpendTotal.DAY, day__gte=start, day__lte=end)
-    q = Q(period=SpendTotal.MONTH, day__gte=first_whole, day__lt=after_whole)
-    if start < first_whole:
-        q |= Q(period=SpendTotal.DAY, day__gte=start, day__lt=first_whole)
-    if after_whole <= end:
-        q |= Q(period=SpendTotal.DAY, day__gte=after_whole, day__lte=end)
-    return q
+def month_days(first: date) -> int:
+    return (next_month(first) - first).days
 
 
-def spend_totals(organization, start, end, filters):
-    """The SpendTotal rows of the range that the filters let through (a queryset, not yet read)."""
-    rows = SpendTotal.objects.filter(span(start, end), organization=organization)
+def span(start: date, end: date, month_period=SpendTotal.MONTH):
+    """(rows to add, rows to take away) that sum to [start, end] exactly. A whole calendar month is its
+    month row; a month the range covers in part is its days inside, or, when more than half of it is
+    inside, its month row less its days outside (so that no edge reads more than half a month of day
+    rows). `month_period` is MONTH, or PERSON_MONTH when the reading needs no country or call type."""
+    add, take = [], []
+    month = start.replace(day=1)
+    while month <= end:
+        after = next_month(month)
+        low, high = max(start, month), min(end, after - timedelta(days=1))
+        inside = (high - low).days + 1
+        if inside * 2 > month_days(month):
+            add.append(Q(period=month_period, day=month))
+            if low > month:
+                take.append(Q(period=SpendTotal.DAY, day__gte=month, day__lt=low))
+            if high < after - timedelta(days=1):
+                take.append(Q(period=SpendTotal.DAY, day__gt=high, day__lt=after))
+        else:
+            add.append(Q(period=SpendTotal.DAY, day__gte=low, day__lte=high))
+        month = after
+    return reduce(or_, add), (reduce(or_, take) if take else None)
+
+
+def spend_totals(organization, start, end, filters, month_period=SpendTotal.MONTH):
+    """The SpendTotal rows of the range that the filters let through (a queryset, not yet read), with
+    `subtract` set on the rows that count negatively (see `span`)."""
+    add, take = span(start, end, month_period)
+    if take is None:
+        rows = SpendTotal.objects.filter(add, organization=organization).annotate(subtract=Value(False))
+    else:
+        rows = SpendTotal.objects.filter(add | take, organization=organization).annotate(
+            subtract=Case(When(take, then=Value(True)), default=Value(False), output_field=BooleanField())
+        )
     person = filters.get("person")
     if person:
         rows = rows.filter(person_id=0 if person == NONE else _int(person))
@@ -125,6 +147,16 @@ def spend_totals(organization, start, end, filters):
     return rows
 
 
+def signed(field):
+    """The sum of `field` with the rows to take away counted negatively."""
+    model_field = SpendTotal._meta.get_field(field)
+    if isinstance(model_field, DecimalField):
+        output = DecimalField(max_digits=model_field.max_digits, decimal_places=model_field.decimal_places)
+    else:
+        output = BigIntegerField()
+    return Sum(Case(When(subtract=True, then=F(field) * -1), default=F(field), output_field=output))
+
+
 def _int(value):
     try:
         return int(value)
@@ -132,29 +164,41 @@ def _int(value):
         return -1
 
 
-SUMS = {"n": Sum("records"), "secs": Sum("seconds"), "amount": Sum("charge")}
+MANY_KEYS = 500
+SUMS = {"n": signed("records"), "secs": signed("seconds"), "amount": signed("charge")}
 
 
 def allocation(organization, start: date, end: date, group: str = "department", filters=None) -> Allocation:
     filters = {k: v for k, v in (filters or {}).items() if k in FILTERS and v}
     group = group if group in GROUPS else "department"
     result = Allocation(organization.pk, start, end, group, filters, currency=organization.currency)
-    base = spend_totals(organization, start, end, filters)
+    # Without a country or call type to read, whole months come from the rows per person and month.
+    coarse = group in ("person", "department", "cost_center") and not filters.get("country") and not filters.get("call_type")
+    base = spend_totals(organization, start, end, filters, SpendTotal.PERSON_MONTH if coarse else SpendTotal.MONTH)
     rows = {}
-    if group == "person":
-        # One query: the sums per person with the person's names, department and cost center (LEFT JOIN).
-        fields = ("person_id", "person__upn", "person__display_name", "person__department", "person__cost_center")
-        for r in base.values(*fields).annotate(**SUMS).order_by():
-            if r["person__upn"] is None:
-                key, label, detail, upn = NONE, NONE_LABELS["person"], "", ""
+    if group in ("person", "department", "cost_center"):
+        # Summed per person first (an integer key: the cheapest grouping of many rows), then the people
+        # read once and rolled up here; joining the people before grouping costs more on a long range.
+        by_person = list(base.values("person_id").annotate(**SUMS).order_by())
+        keys = [r["person_id"] for r in by_person if r["person_id"]]
+        people = Person.objects.filter(organization=organization)
+        if len(keys) <= MANY_KEYS:
+            people = people.filter(pk__in=keys)  # else all of them: cheaper than a list of thousands of ids
+        fields = ("pk", "upn", "display_name", "department", "cost_center") if group == "person" else ("pk", group)
+        people = {p["pk"]: p for p in people.values(*fields)}
+        for r in by_person:
+            person = people.get(r["person_id"])
+            if group == "person":
+                if person is None:
+                    key, label, detail, upn = NONE, NONE_LABELS["person"], "", ""
+                else:
+                    key, label, upn = str(person["pk"]), person["display_name"] or person["upn"], person["upn"]
+                    detail = " · ".join(x for x in (upn, person["department"], person["cost_center"]) if x)
+                row = rows.setdefault(key, AllocationRow(key, label, detail=detail, upn=upn))
             else:
-                key, label, upn = str(r["person_id"]), r["person__display_name"] or r["person__upn"], r["person__upn"]
-                detail = " · ".join(x for x in (upn, r["person__department"], r["person__cost_center"]) if x)
-            _add(rows.setdefault(key, AllocationRow(key, label, detail=detail, upn=upn)), r)
-    elif group in ("department", "cost_center"):
-        for r in base.values(f"person__{group}").annotate(**SUMS).order_by():
-            value = r[f"person__{group}"] or ""
-            _add(rows.setdefault(value or NONE, AllocationRow(value or NONE, value or NONE_LABELS[group])), r)
+                value = (person or {}).get(group, "")
+                row = rows.setdefault(value or NONE, AllocationRow(value or NONE, value or NONE_LABELS[group]))
+            _add(row, r)
     elif group == "country":
         for r in base.values("country").annotate(**SUMS).order_by():
             code = r["country"]
@@ -177,7 +221,7 @@ def allocation(organization, start: date, end: date, group: str = "department", 
 def _add(row, r):
     row.records += r["n"] or 0
     row.seconds += r["secs"] or 0
-    row.charge += r["amount"] or ZERO
+    row.charge += to_money(r["amount"] or ZERO)  # whole cents (SQLite sums decimals as floats)
 
 
 def _filter_labels(organization, filters):
@@ -203,5 +247,5 @@ def _filter_labels(organization, filters):
 
 
 def ledger_total(organization, start: date, end: date) -> Decimal:
-    """Everything charged in the range, for the page's total (the same rows, no grouping)."""
-    return SpendTotal.objects.filter(span(start, end), organization=organization).aggregate(t=Sum("charge"))["t"] or ZERO
+    """Everything charged in the range (the same rows, no grouping)."""
+    return spend_totals(organization, start, end, {}).aggregate(t=signed("charge"))["t"] or ZERO

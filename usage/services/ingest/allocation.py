@@ -77,17 +77,18 @@ class AllocationTotals:
         self._save_departments(organization)
 
     def _save_spend(self, organization):
-        """Add the import's totals to the stored ones (day rows, and the same rolled up per month)."""
+        """Add the import's totals to the stored ones: day rows, the same per month, and per person and month."""
         table = SpendTotal._meta.db_table
-        months = defaultdict(lambda: [0, 0, ZERO])
+        months, people = defaultdict(lambda: [0, 0, ZERO]), defaultdict(lambda: [0, 0, ZERO])
         for (day, person, country, call_type), (records, seconds, charge) in self.rows.items():
-            slot = months[(day.replace(day=1), person, country, call_type)]
-            slot[0] += records
-            slot[1] += seconds
-            slot[2] += charge
+            month = day.replace(day=1)
+            for slot in (months[(month, person, country, call_type)], people[(month, person, "", "")]):
+                slot[0] += records
+                slot[1] += seconds
+                slot[2] += charge
         params = [
             (organization.pk, period, day, self.kind_code, person, country, call_type, *values)
-            for period, rows in ((SpendTotal.DAY, self.rows), (SpendTotal.MONTH, months))
+            for period, rows in ((SpendTotal.DAY, self.rows), (SpendTotal.MONTH, months), (SpendTotal.PERSON_MONTH, people))
             for (day, person, country, call_type), values in rows.items()
         ]  # unsorted: imports of one organization take turns (RatingState), so no two upserts cross
         if not params:
