@@ -18,6 +18,7 @@ urlpatterns = [
     # Spike detection's incidents, under Spend guard.
     path("billing/products/communications-credits/spend-guard/incidents/", include("usage.incident_urls")),
     path("billing/products/communications-credits/spend-guard/", include("usage.guard_urls")),
+    path("billing/products/communications-credits/allocation/", include("usage.allocation_urls")),
     path("billing/", include("billing.urls")),
     path("message-center/", include("notifications.urls")),
     path("reports/usage/", include("usage.urls")),

@@ -76,6 +76,7 @@ CREDITS_EXPIRED = "credits_expired"
 RECONCILIATION_MISMATCH = "reconciliation_mismatch"
 SPEND_CAP_REACHED = "spend_cap_reached"
 SPEND_INCIDENT = "spend_incident"
+SCHEDULED_REPORT = "scheduled_report"
 
 KINDS = [
     NotificationKind(
@@ -184,6 +185,14 @@ KINDS = [
         money_keys=("limit", "spent"),
         link="billing:credits",
         dedupe=keyed("crossing_id"),
+    ),
+    NotificationKind(
+        SCHEDULED_REPORT,
+        "Scheduled report",
+        "A weekly or monthly report you are subscribed to is ready in Downloads.",
+        audience=Audience.REQUESTER,
+        default_roles=frozenset(),
+        link="usage:downloads",
     ),
     NotificationKind(
         RECONCILIATION_MISMATCH,

@@ -24,6 +24,8 @@ from .services import events_api
 # need no email (every ledger entry is an `EntryPosted`; few cross a low-balance threshold).
 ONLY_IF = {
     billing.EntryPosted: events_api.balance_went_down,
+    # A scheduled report's export was asked for by nobody: its recipients hear of it by ScheduledReportReady.
+    usage.ExportReady: lambda event: event.requested_by is not None,
 }
 
 HANDLERS = {
@@ -44,6 +46,7 @@ HANDLERS = {
     usage.ExportReady: events_api.export_ready,
     usage.SpendCapReached: events_api.spend_cap_reached,
     usage.SpendIncidentOpened: events_api.spend_incident_opened,
+    usage.ScheduledReportReady: events_api.scheduled_report_ready,
 }
 
 

@@ -25,6 +25,8 @@ from .models import (
     PoolUsage,
     Rate,
     RateCard,
+    ReportRun,
+    ReportSubscription,
     SmsRecord,
 )
 from .rate_card_forms import RateCardExportForm, RateCardUploadForm
@@ -176,10 +178,22 @@ class CountryListAdmin(admin.ModelAdmin):
 
 @admin.register(Person)
 class PersonAdmin(admin.ModelAdmin):
-    list_display = ("upn", "display_name", "organization", "usage_location", "licenses", "phone_number", "department", "created_by_import")
-    list_filter = ("organization", "usage_location", "is_resource_account", "created_by_import")
-    search_fields = ("upn", "display_name", "phone_number", "object_id")
+    list_display = (
+        "upn", "display_name", "organization", "usage_location", "licenses", "phone_number", "department", "cost_center",
+        "created_by_import",
+    )
+    list_filter = ("organization", "usage_location", "is_resource_account", "created_by_import", "department_locked")
+    search_fields = ("upn", "display_name", "phone_number", "object_id", "department", "cost_center")
     autocomplete_fields = ("organization",)
+    readonly_fields = ("department_seen_at",)
+
+    def save_model(self, request, obj, form, change):
+        # A department support types in stays: imports no longer take it from Administrative Units
+        # (untick "department set by support" to hand it back to the imports).
+        if "department" in form.changed_data and "department_locked" not in form.changed_data:
+            obj.department_locked = True
+        super().save_model(request, obj, form, change)
+
     actions = ["simulate_fraud"]
 
     @admin.action(description="Demo: import a simulated fraud burst (300 premium-rate calls last night) for the selected people",
@@ -203,6 +217,25 @@ class IncidentAdmin(ReadOnlyAdmin):
     list_filter = ("status", "kind", "organization")
     search_fields = ("upn", "country")
     list_select_related = ("organization", "resolved_by")
+
+
+class ReportRunInline(admin.TabularInline):
+    model = ReportRun
+    extra = 0
+    fields = ("period_start", "period_end", "claimed_at", "sent_at", "recipients", "export", "error")
+    readonly_fields = fields
+    show_change_link = False
+
+
+@admin.register(ReportSubscription)
+class ReportSubscriptionAdmin(admin.ModelAdmin):
+    """Scheduled reports: deleting a run sends that period again at the next beat (the run is the claim)."""
+
+    list_display = ("organization", "report", "frequency", "created_by", "created_at")
+    list_filter = ("report", "frequency")
+    autocomplete_fields = ("organization",)
+    raw_id_fields = ("recipients", "created_by")
+    inlines = [ReportRunInline]
 
 
 class RecordAdmin(ReadOnlyAdmin):

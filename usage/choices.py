@@ -136,6 +136,7 @@ class RateKind(models.TextChoices):
 class ExportFormat(models.TextChoices):
     XLSX = "xlsx", "Excel workbook (.xlsx)"
     CSV_ZIP = "csv_zip", "Original format (.zip of CSV files)"
+    ALLOCATION = "alloc", "Where the credits go (.xlsx)"
 
 
 class ExportStatus(models.TextChoices):

@@ -23,6 +23,7 @@ class UsageEventCode(StrEnum):
     EXPORT_READY = "export_ready"
     SPEND_CAP_REACHED = "spend_cap_reached"
     SPEND_INCIDENT_OPENED = "spend_incident_opened"
+    SCHEDULED_REPORT_READY = "scheduled_report_ready"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -80,7 +81,23 @@ class SpendIncidentOpened(UsageEvent):
     link_path: str  # the incident's page on this site
 
 
-EVENTS: tuple[type[UsageEvent], ...] = (ExportReady, SpendCapReached, SpendIncidentOpened)
+
+@dataclass(frozen=True, kw_only=True)
+class ScheduledReportReady(UsageEvent):
+    """A scheduled report (usage.allocation_data.ReportSubscription) is built for one period: each of
+    its recipients gets a link to it in Downloads (one announcement per subscription and period)."""
+
+    code = UsageEventCode.SCHEDULED_REPORT_READY
+    recipients: tuple  # the users subscribed (notifications sends only to those still admins here)
+    run_id: int
+    report: str  # the report's label
+    period: str  # e.g. "2026-11-23 to 2026-11-29"
+    download_path: str  # a path on this site: the export's page in Downloads
+    file_name: str
+    expires_at: datetime
+
+
+EVENTS: tuple[type[UsageEvent], ...] = (ExportReady, SpendCapReached, SpendIncidentOpened, ScheduledReportReady)
 
 
 def announce(event: UsageEvent) -> None:

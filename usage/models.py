@@ -42,7 +42,14 @@ class Person(models.Model):
         "usage location", max_length=2, blank=True, help_text="ISO 3166 country code; decides the calling plan pool."
     )
     phone_number = models.CharField(max_length=64, blank=True)
-    department = models.CharField(max_length=128, blank=True)
+    department = models.CharField(
+        max_length=128, blank=True, help_text="Administrative unit: set by imports (Administrative Units) unless support set it."
+    )
+    department_locked = models.BooleanField(
+        "department set by support", default=False, help_text="Imports leave a department set by support alone."
+    )
+    department_seen_at = models.DateTimeField(null=True, blank=True, help_text="Time of the call the imported department came from.")
+    cost_center = models.CharField(max_length=64, blank=True)
     licenses = models.CharField(
         max_length=300,
         blank=True,
@@ -427,8 +434,10 @@ class ApiToken(models.Model):
         return f"{self.name} ({self.prefix}…)"
 
 
-# Destinations, country lists and rate cards, and spike detection's hourly figures and incidents, live in
-# their own modules; imported here for Django.
+# Destinations, country lists and rate cards, the spend guard, spike detection's hourly figures and
+# incidents, and cost allocation's spend totals and scheduled reports live in their own modules;
+# imported here for Django.
+from .allocation_data import ReportRun, ReportSubscription, SpendTotal  # noqa: E402, F401
 from .detection_data import HourlyCalls, Incident, IncidentKind, IncidentStatus  # noqa: E402, F401
 from .rating_data import CountryList, Destination, DestinationPrefix, RateCard  # noqa: E402, F401
 from .spend_guard import CapCrossing, CreditBlock, DestinationRule, GuardChange, SpendPolicy  # noqa: E402, F401

@@ -8,6 +8,7 @@ from django.db import transaction
 
 from credits_site.background import send_task
 
+from .services import report_delivery
 from .services.exports import jobs
 
 
@@ -35,3 +36,9 @@ def build_waiting_exports_task():
 @shared_task(time_limit=600, soft_time_limit=540)
 def delete_expired_exports_task():
     return jobs.delete_expired_exports()
+
+
+@shared_task(acks_late=True, time_limit=3600, soft_time_limit=3540)
+def deliver_scheduled_reports_task():
+    """Run by beat (hourly): each subscription's last complete week or month, once (a ReportRun claims it)."""
+    return report_delivery.deliver_due_reports()

@@ -272,6 +272,12 @@ CELERY_BEAT_SCHEDULE = {
         "task": "usage.tasks.delete_expired_exports_task",
         "schedule": crontab(hour=3, minute=11),
     },
+    # Scheduled reports (weekly on Mondays, monthly on the 1st, UTC): hourly, so a missed run is caught
+    # up within the hour; a ReportRun row per subscription and period makes a second run send nothing.
+    "deliver-scheduled-reports": {
+        "task": "usage.tasks.deliver_scheduled_reports_task",
+        "schedule": crontab(minute=37),
+    },
 }
 # Usage report exports up to this many rows download at once; larger ones are built in the background.
 USAGE_EXPORT_IMMEDIATE_ROWS = env.int("USAGE_EXPORT_IMMEDIATE_ROWS", default=5000)

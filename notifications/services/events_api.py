@@ -210,3 +210,25 @@ def spend_incident_opened(event):
         occurred_at=timezone.now(),
         context=context,
     )
+def scheduled_report_ready(event):
+    """Usage's `ScheduledReportReady`: one event per recipient (each sees their own in the Message
+    center), sent only to those who still hold an admin role in the organization; the same run
+    announced twice records nothing new."""
+    recorded = []
+    for user in event.recipients:
+        recorded.append(
+            record_event(
+                kind=kinds.SCHEDULED_REPORT,
+                organization=event.organization,
+                requested_by=user,
+                dedupe_key=f"run:{event.run_id}:user:{user.pk}",
+                context={
+                    "report": event.report,
+                    "period": event.period,
+                    "file_name": event.file_name,
+                    "expires_at": event.expires_at,
+                    "link_path": safe_path(event.download_path),
+                },
+            )
+        )
+    return recorded

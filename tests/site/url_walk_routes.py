@@ -35,6 +35,7 @@ from usage.services import guard
 from usage.services.api_keys import create_api_key
 from usage.services.exports.jobs import build_export
 from usage.services.ingest import import_graph_payload
+from usage.services.report_delivery import save_subscription
 from usage.tables import CallRecordTable
 
 # --- The two organizations: the same shapes, each with text that only it has -----------------------------
@@ -65,6 +66,7 @@ class World:
     incident_id: int = 0  # an open incident of spike detection, to act on
     dismiss_incident_id: int = 0  # another one, to dismiss
 
+    subscription_id: int = 0  # a scheduled report (usage.ReportSubscription)
 
     @property
     def pk(self):
@@ -103,6 +105,8 @@ def seed_organization(name, marker, *, slug):
     # The incidents are about another person: the spend guard's walk blocks this world's person already.
     night = PersonFactory(organization=organization, upn=f"{slug}-night@{slug}.test", display_name=f"{marker} Night", licenses="MCOPSTNPP")
     incident_ids = [seed_incident(organization, night, marker, hours).pk for hours in (1, 3)]
+    subscription = save_subscription(organization=organization, actor=admin, report="allocation", frequency="weekly",
+                                     recipients=[admin])
     return World(
         marker=marker,
         organization=organization,
@@ -123,6 +127,7 @@ def seed_organization(name, marker, *, slug):
         block_id=block.pk,
         incident_id=incident_ids[0],
         dismiss_incident_id=incident_ids[1],
+        subscription_id=subscription.pk,
     )
 
 
@@ -277,6 +282,21 @@ ROUTES = {
         {GET: Who.ADMIN},
         calls=(Call(GET), Call(GET, query={"country": "US", "sort": "-per_unit"}), Call(GET, query={"export": "csv"}),
                Call(GET, query={"export": "xlsx"})),
+    ),
+    # Billing > Communications Credits > Where the credits go: every admin reads it and its export;
+    # scheduled reports are read by every admin and changed by billing managers.
+    "allocation:report": Route(
+        {GET: Who.ADMIN},
+        calls=(Call(GET), Call(GET, query={**REPORT, "group": "person"}), Call(GET, query={"group": "country", "department": "-"}),
+               Call(GET, query={**REPORT, "export": "xlsx"}, exports_rows=True)),
+    ),
+    "allocation:subscriptions": Route(
+        {GET: Who.ADMIN, POST: Who.BILLING},
+        calls=(Call(GET), Call(POST, data=lambda w: {"report": "pstn_export", "frequency": "monthly", "recipients": [w.admin.pk]},
+                               writes=True, foreign=FORM_ERROR)),
+    ),
+    "allocation:delete_subscription": Route(
+        {POST: Who.BILLING}, kwargs=lambda w: {"pk": w.subscription_id}, calls=(Call(POST, writes=True, foreign=NOT_FOUND),)
     ),
     "billing:add_card": Route(
         {GET: Who.BILLING, POST: Who.BILLING},

@@ -15,16 +15,18 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group, Permission
 from django.core.files.base import ContentFile
 from django.core.management.base import BaseCommand
 
 from billing.models import Organization
-from usage.models import CallRecord, Person, Rate, SmsRecord, SpendPolicy
+from usage.models import CallRecord, Person, Rate, ReportSubscription, SmsRecord, SpendPolicy
 from usage.services.destinations import load_destinations
 from usage.services.guard import save_policy
 from usage.services.ingest import import_graph_payload
 from usage.services.rate_cards import COLUMNS, apply_rate_card, read_and_preview, stage_rate_card
+from usage.services.report_delivery import save_subscription
 
 # The demo's spend guard caps (USD): a person's normal day stays far below them.
 DEMO_CAPS = {"call": "20.00", "person_day": "40.00", "organization_day": "400.00"}
@@ -75,6 +77,7 @@ SUPPORT_PERMISSIONS = [
     "view_ratecard", "view_incident", "view_destination", "add_destination", "change_destination", "view_destinationprefix",
     "add_destinationprefix", "change_destinationprefix", "delete_destinationprefix", "view_countrylist", "change_countrylist",
     "view_spendpolicy", "view_destinationrule", "view_creditblock", "change_creditblock", "view_guardchange",
+    "view_reportsubscription", "view_reportrun",
 ]
 
 FIRST = ["Avery", "Blake", "Casey", "Dana", "Emery", "Finley", "Gray", "Harper", "Indy", "Jordan", "Kai", "Logan", "Morgan",
@@ -82,6 +85,9 @@ FIRST = ["Avery", "Blake", "Casey", "Dana", "Emery", "Finley", "Gray", "Harper",
 LAST = ["Adams", "Brooks", "Chen", "Diaz", "Evans", "Fischer", "Garcia", "Haddad", "Ito", "Jones", "Khan", "Lopez", "Miller",
         "Novak", "Okafor", "Patel", "Quist", "Rossi", "Smith", "Tanaka", "Ueda", "Varga", "Weber", "Xu", "Young"]
 DEPARTMENTS = ["Sales", "Support", "Finance", "Engineering", "Operations"]
+# Finance's cost centers: two departments share one, and Engineering's people are split between two.
+COST_CENTERS = {"Sales": "CC-4100", "Support": "CC-4200", "Finance": "CC-1000", "Operations": "CC-1000", "Reception": "CC-4200"}
+ENGINEERING_CENTERS = ["CC-3100", "CC-3200"]
 
 ABROAD = [
     # country, name, number pattern (x: random digit), share
@@ -169,6 +175,7 @@ class Command(BaseCommand):
                 result = import_graph_payload(org, {"value": rows}, kind, origin="demo")
                 created += result.created
                 charged += result.charged
+        self.scheduled_report(org)
         self.stdout.write(self.style.SUCCESS(f"Usage demo: {created:,} new records for {org.name} ({charged:,} charged to credits)."))
 
     def spend_guard(self, org):
@@ -187,6 +194,13 @@ class Command(BaseCommand):
             return
         codes = SUPPORT_PERMISSIONS
         group.permissions.add(*Permission.objects.filter(content_type__app_label="usage", codename__in=codes))
+
+    def scheduled_report(self, org):
+        """Contoso's Global and Billing Administrators get "Where the credits go" every month."""
+        admins = list(get_user_model().objects.filter(username__in=["global@contoso.example", "billing@contoso.example"]))
+        if admins and not ReportSubscription.objects.filter(organization=org).exists():
+            save_subscription(organization=org, actor=admins[0], report=ReportSubscription.Report.ALLOCATION,
+                              frequency=ReportSubscription.Frequency.MONTHLY, recipients=admins)
 
     def rates(self):
         """Two rate cards through the import service: the table since 2023, then a price change."""
@@ -219,13 +233,16 @@ class Command(BaseCommand):
 
     def people(self, org):
         people = people_of_contoso()
-        for p in people:
+        for index, p in enumerate(people):
+            center = ENGINEERING_CENTERS[index % 2] if p.department == "Engineering" else COST_CENTERS.get(p.department, "")
+            # Demo data made before cost centers existed gets them too (set once: support may change them).
+            Person.objects.filter(organization=org, upn=p.upn, cost_center="").update(cost_center=center)
             Person.objects.get_or_create(
                 organization=org,
                 upn=p.upn,
                 defaults=dict(
                     display_name=p.name, usage_location=p.location, phone_number=p.phone, licenses=p.licenses,
-                    department=p.department, is_resource_account=p.resource,
+                    department=p.department, cost_center=center, is_resource_account=p.resource,
                     object_id=str(uuid.uuid5(NAMESPACE, f"person:{p.upn}")),
                 ),
             )

@@ -16,6 +16,7 @@ from ..cleaning import RowError
 from ..detection import SpendWatch
 from ..rating import RatingContext
 from ..sources import RowSource, SourceError, from_graph_payload, open_source
+from .allocation import AllocationTotals
 from .checking import CheckedRows, ImportRejected, Spool, checks_before_writing
 from .copy_writer import Writer
 from .daily_totals import DailyTotals
@@ -189,6 +190,7 @@ class _Run:
         self.totals = DailyTotals(batch.kind)
         # Spike detection tallies the calls while they are rated, and judges them when the import ends.
         self.watch = SpendWatch(organization, batch.pk) if kind is CALLS else None
+        self.allocation = AllocationTotals(batch.kind, kind.time_field)
         self.read = 0
         self.created = 0
         self.skipped = 0
@@ -254,6 +256,7 @@ class _Run:
             if copy_line is not None:
                 add_line(copy_line(record))
         self.writer.write(records, lines if copy_line is not None else None)
+        self.allocation.add(records)
         self.charged += charged
         self.refused += refused
         self.created += len(records)
@@ -266,6 +269,7 @@ class _Run:
         self.totals.save(self.organization)
         if self.watch is not None:
             self.watch.finish()
+        self.allocation.save(self.organization)
         batch = self.batch
         batch.rows_read = self.read
         batch.rows_created = self.created
