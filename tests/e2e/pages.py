@@ -153,7 +153,7 @@ PAGES = [
     Page("Spend guard: audit log", "Spend guard audit log", READER, "guard:audit"),
     Page("Spend guard: caps", "Edit caps", GLOBAL_ADMIN, "guard:policy", action=button("Save caps")),
     Page("Spend guard: add an override", "Add an override", GLOBAL_ADMIN, "guard:override_add", action=button("Save override")),
-    Page("Spend guard: edit an override", re.compile("^Edit the override for "), GLOBAL_ADMIN, "guard:override_edit",
+    Page("Spend guard: edit an override", "Edit an override", GLOBAL_ADMIN, "guard:override_edit",
          url_of("guard:override_edit", pk="guard_override_id"), action=button("Save override")),
     Page("Spend guard: remove an override", "Remove override", GLOBAL_ADMIN, "guard:override_delete",
          url_of("guard:override_delete", pk="guard_override_id"), action=button("Remove override")),
