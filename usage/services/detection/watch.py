@@ -3,7 +3,7 @@ outbound calls (per hour and country; per person, hour and country for credit ca
 `finish()` adds the first to HourlyCalls, reads the baselines in a handful of queries, runs the
 detectors and records the incidents, in the import's transaction."""
 
-from collections import Counter, defaultdict
+from collections import Counter
 from datetime import date
 
 from billing.money import ZERO
@@ -16,10 +16,6 @@ _OUTBOUND = "Outbound"
 _CREDIT = frozenset({"charged", "refused"})
 
 
-def _country_slot():
-    return [0, 0, ZERO]
-
-
 # Hours since 1970-01-01 00:00 UTC, from a date's ordinal: cheaper than datetime.timestamp() (a third
 # of the per-call cost), and the import's times are always UTC (cleaning makes them so).
 _EPOCH_HOURS = date(1970, 1, 1).toordinal() * 24
@@ -28,17 +24,34 @@ _PERSON_KEY = 1_000_000
 
 
 class SpendWatch:
+    """The tallies are plain dictionaries of numbers and strings (no list per entry): the garbage
+    collector does not follow them, so a year of tallies does not slow the rest of the import down."""
+
     def __init__(self, organization, batch_id):
         self.organization = organization
         self.batch_id = batch_id
-        self.by_country = defaultdict(_country_slot)  # (hour, country) -> [calls, seconds, charge]
-        # person id * _PERSON_KEY + hour -> [credit calls, charge, first country, {other country: calls} or None]
-        self.by_person = {}
-        self.add = _tally(self.by_country, self.by_person)
+        # (hour, country) -> calls, seconds, charge
+        self.calls, self.seconds, self.charges = {}, {}, {}
+        # person id * _PERSON_KEY + hour -> credit calls, charge, first country; {other country: calls} (rare)
+        self.person_calls, self.person_charges, self.person_country, self.person_others = {}, {}, {}, {}
+        self.add = _tally(self)
+
+    @property
+    def by_country(self):
+        """(hour, country) -> [calls, seconds, charge]."""
+        charges = self.charges
+        return {key: [calls, self.seconds[key], charges.get(key, ZERO)] for key, calls in self.calls.items()}
+
+    def person_hours(self):
+        """(person id, hour, calls, charge, Counter of countries) of every person-hour of credit calls."""
+        charges, first, others = self.person_charges, self.person_country, self.person_others
+        for key, calls in self.person_calls.items():
+            person_id, hour = divmod(key, _PERSON_KEY)
+            yield person_id, hour, calls, charges.get(key, ZERO), first[key], others.get(key)
 
     def finish(self):
         """Save the hourly figures, detect, record incidents; returns the incidents opened or added to."""
-        if not self.by_country:
+        if not self.calls:
             return []
         thresholds = current()
         organization = self.organization
@@ -46,20 +59,20 @@ class SpendWatch:
         if not thresholds.enabled:
             return []
         history = baseline.history_start(organization)
-        hours = {hour for hour, _country in self.by_country}
+        hours = {hour for hour, _country in self.calls}
         days = thresholds.baseline_days
         figures = baseline.hourly_figures(organization, min(hours) - days * detectors.DAY, max(hours))
-        keys = list(self.by_country)
+        keys = list(self.calls)
         findings = detectors.country_bursts(thresholds, history, keys, figures)
         countries = {country for _hour, country in keys if country}
         findings += detectors.new_countries(thresholds, history, keys, figures, baseline.first_hours(organization, countries))
         findings += detectors.odd_hours(thresholds, history, hours, figures)
         candidates = {}
-        for key, (calls, charge, country, others) in self.by_person.items():
+        for person_id, hour, calls, charge, country, others in self.person_hours():
             if calls >= thresholds.min_calls or charge >= thresholds.min_spend:
                 where = Counter(others) if others else Counter()
                 where[country] = calls - sum(where.values())
-                candidates[divmod(key, _PERSON_KEY)] = [calls, charge, where]
+                candidates[(person_id, hour)] = [calls, charge, where]
         if candidates:
             first = min(hour for _person, hour in candidates) - days * detectors.DAY
             last = max(hour for _person, hour in candidates) - detectors.DAY
@@ -70,9 +83,15 @@ class SpendWatch:
         return record_incidents(organization, group_findings(findings), batch_id=self.batch_id, thresholds=thresholds)
 
 
-def _tally(by_country, by_person):
+def _tally(watch):
     """`add(record, outcome)` for one rated call: the import calls it for every call, so it is a closure
-    over the two tallies (no attribute lookups) and does as little as it can."""
+    over the tallies' bound methods (no attribute lookups) and does as little as it can."""
+    calls, seconds, charges = watch.calls, watch.seconds, watch.charges
+    calls_get, seconds_get, charges_get = calls.get, seconds.get, charges.get
+    person_calls, person_charges, person_country, person_others = (
+        watch.person_calls, watch.person_charges, watch.person_country, watch.person_others
+    )
+    person_calls_get, person_charges_get = person_calls.get, person_charges.get
 
     def add(record, outcome):
         if record["direction"] != _OUTBOUND:
@@ -80,29 +99,26 @@ def _tally(by_country, by_person):
         moment = record["start_time"]
         hour = moment.toordinal() * 24 + moment.hour - _EPOCH_HOURS
         country = record["external_country"]
-        slot = by_country[(hour, country)]
-        slot[0] += 1
-        slot[1] += record["duration_seconds"]
+        key = (hour, country)
+        calls[key] = calls_get(key, 0) + 1
+        seconds[key] = seconds_get(key, 0) + record["duration_seconds"]
         charge = outcome.charge
         if charge:
-            slot[2] += charge
+            charges[key] = charges_get(key, ZERO) + charge
         if outcome.rating in _CREDIT:
             person_id = record["person_id"]
             if person_id is not None:
-                key = person_id * _PERSON_KEY + hour
-                mine = by_person.get(key)
-                if mine is None:
-                    by_person[key] = [1, charge, country, None]
-                    return
-                mine[0] += 1
+                mine = person_id * _PERSON_KEY + hour
+                count = person_calls_get(mine)
+                if count is None:
+                    person_calls[mine] = 1
+                    person_country[mine] = country
+                else:
+                    person_calls[mine] = count + 1
+                    if country != person_country[mine]:  # rare: other countries of the hour are counted aside
+                        others = person_others.setdefault(mine, {})
+                        others[country] = others.get(country, 0) + 1
                 if charge:
-                    mine[1] += charge
-                if country != mine[2]:  # rare: other countries in the same hour are counted aside
-                    others = mine[3]
-                    if others is None:
-                        others = mine[3] = {}
-                    others[country] = others.get(country, 0) + 1
+                    person_charges[mine] = person_charges_get(mine, ZERO) + charge
 
     return add
-
-
