@@ -8,7 +8,8 @@ from datetime import date
 
 from billing.money import ZERO
 
-from . import baseline, detectors
+from .baseline import first_hours, history_start, hourly_figures, person_figures, save_hourly
+from .detectors import DAY, country_bursts, new_countries, odd_hours, person_bursts
 from .incidents import group_findings, record_incidents
 from .thresholds import current
 
@@ -55,18 +56,18 @@ class SpendWatch:
             return []
         thresholds = current()
         organization = self.organization
-        baseline.save_hourly(organization, self.by_country)
+        save_hourly(organization, self.by_country)
         if not thresholds.enabled:
             return []
-        history = baseline.history_start(organization)
+        history = history_start(organization)
         hours = {hour for hour, _country in self.calls}
         days = thresholds.baseline_days
-        figures = baseline.hourly_figures(organization, min(hours) - days * detectors.DAY, max(hours))
+        figures = hourly_figures(organization, min(hours) - days * DAY, max(hours))
         keys = list(self.calls)
-        findings = detectors.country_bursts(thresholds, history, keys, figures)
+        findings = country_bursts(thresholds, history, keys, figures)
         countries = {country for _hour, country in keys if country}
-        findings += detectors.new_countries(thresholds, history, keys, figures, baseline.first_hours(organization, countries))
-        findings += detectors.odd_hours(thresholds, history, hours, figures)
+        findings += new_countries(thresholds, history, keys, figures, first_hours(organization, countries))
+        findings += odd_hours(thresholds, history, hours, figures)
         candidates = {}
         for person_id, hour, calls, charge, country, others in self.person_hours():
             if calls >= thresholds.min_calls or charge >= thresholds.min_spend:
@@ -74,10 +75,10 @@ class SpendWatch:
                 where[country] = calls - sum(where.values())
                 candidates[(person_id, hour)] = [calls, charge, where]
         if candidates:
-            first = min(hour for _person, hour in candidates) - days * detectors.DAY
-            last = max(hour for _person, hour in candidates) - detectors.DAY
-            person_baseline = baseline.person_figures(organization, {p for p, _h in candidates}, first, last)
-            findings += detectors.person_bursts(thresholds, history, candidates, person_baseline)
+            first = min(hour for _person, hour in candidates) - days * DAY
+            last = max(hour for _person, hour in candidates) - DAY
+            person_baseline = person_figures(organization, {p for p, _h in candidates}, first, last)
+            findings += person_bursts(thresholds, history, candidates, person_baseline)
         if not findings:
             return []
         return record_incidents(organization, group_findings(findings), batch_id=self.batch_id, thresholds=thresholds)
