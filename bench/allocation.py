@@ -27,6 +27,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench import as_figures, write_section
 from bench.usage import prepare, setup_django, write_csv
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -209,33 +210,20 @@ def figures(results):
 def run():
     """`make bench` entry point."""
     results, why = measure()
-    if results is None:
-        return [("allocation benchmark", None, "", why)]
-    return [{"name": f[0], "value": f[1], "unit": f[2], "note": f[3] if len(f) > 3 else ""} for f in figures(results)]
+    return as_figures(None if results is None else figures(results), "allocation benchmark", why)
 
 
 def write_docs(results):
     sys.path.insert(0, str(ROOT))
     from bench.__main__ import machine
 
-    lines = [START, "", f"Measured {datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M} UTC on {machine()}, PostgreSQL "
-             f"(`python -m bench.allocation`), {results['rows']:,} call records a year per organization (bench/usage.py's "
-             "generator), 2,000 people in 40 departments and 150 cost centers. Page times are the server's time for the whole "
-             "page, median of 15, as a signed-in reader.", "",
-             "| figure | value | note |", "| --- | --- | --- |"]
-    for figure in figures(results):
-        name, value, unit = figure[:3]
-        note = figure[3] if len(figure) > 3 else ""
-        shown = f"{value:,}" if isinstance(value, int) else f"{value:,.1f}" if isinstance(value, float) else str(value)
-        lines.append(f"| {name} | {shown} {unit} | {note} |")
-    lines += ["", END]
-    block = "\n".join(lines)
-    text = DOCS.read_text()
-    if START in text and END in text:
-        text = text.split(START)[0] + block + text.split(END, 1)[1]
-    else:
-        text = text.rstrip() + "\n\n## Cost allocation\n\nSee docs/usage.md, \"Cost allocation\", for the design.\n\n" + block + "\n"
-    DOCS.write_text(text)
+    intro = (
+        f"Measured {datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M} UTC on {machine()}, PostgreSQL "
+        f"(`python -m bench.allocation`), {results['rows']:,} call records a year per organization (bench/usage.py's "
+        "generator), 2,000 people in 40 departments and 150 cost centers. Page times are the server's time for the whole "
+        "page, median of 15, as a signed-in reader."
+    )
+    write_section(DOCS, START, END, intro, figures(results), '## Cost allocation\n\nSee docs/usage.md, "Cost allocation", for the design.')
 
 
 def main():

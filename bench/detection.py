@@ -21,6 +21,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench import as_figures, write_section
 from bench.usage import ROOT, SLUG, peak_mb, prepare, setup_django, write_csv
 
 DOCS = ROOT / "docs" / "performance.md"
@@ -138,30 +139,19 @@ def figures(results):
 def run():
     """`make bench` entry point."""
     results, why = measure()
-    if results is None:
-        return [("detection benchmark", None, "", why)]
-    return [{"name": f[0], "value": f[1], "unit": f[2], "note": f[3] if len(f) > 3 else ""} for f in figures(results)]
+    return as_figures(None if results is None else figures(results), "detection benchmark", why)
 
 
 def write_docs(results):
     from bench.__main__ import machine
 
-    lines = [START, "", f"Measured {datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M} UTC on {machine()}, PostgreSQL "
-             f"(`python -m bench.detection`), {results['rows']:,} call records (bench.usage's year of calls, "
-             f"{results['file_mb']:.0f} MB of CSV) imported into one organization with and without detection, "
-             f"{RUNS} runs each, alternating, tables emptied between runs; the best run of each.", "",
-             "| figure | value | note |", "| --- | --- | --- |"]
-    for name, value, unit, *note in figures(results):
-        shown = f"{value:,}" if isinstance(value, int) else f"{value:,.1f}" if isinstance(value, float) else str(value)
-        lines.append(f"| {name} | {shown} {unit} | {note[0] if note else ''} |")
-    lines += ["", END]
-    block = "\n".join(lines)
-    text = DOCS.read_text()
-    if START in text and END in text:
-        text = text.split(START)[0] + block + text.split(END, 1)[1]
-    else:
-        text = text.rstrip() + "\n\n## Spike detection\n\nSee docs/spend-guard.md (Detection) for what runs at the end of an import.\n\n" + block + "\n"
-    DOCS.write_text(text)
+    intro = (
+        f"Measured {datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M} UTC on {machine()}, PostgreSQL "
+        f"(`python -m bench.detection`), {results['rows']:,} call records (bench.usage's year of calls, "
+        f"{results['file_mb']:.0f} MB of CSV) imported into one organization with and without detection, "
+        f"{RUNS} runs each, alternating, tables emptied between runs; the best run of each."
+    )
+    write_section(DOCS, START, END, intro, figures(results), '## Spike detection\n\nSee docs/spend-guard.md (Detection) for what runs at the end of an import.')
 
 
 def main():

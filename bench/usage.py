@@ -38,6 +38,8 @@ import uuid
 from decimal import Decimal
 from pathlib import Path
 
+from bench import as_figures, write_section
+
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs" / "performance.md"
 START, END = "<!-- usage-bench:start -->", "<!-- usage-bench:end -->"
@@ -430,35 +432,20 @@ def figures(results):
 def run():
     """`make bench` entry point: the same measurements, as figures."""
     results, why = measure()
-    if results is None:
-        return [("usage benchmark", None, "", why)]
-    return [{"name": f[0], "value": f[1], "unit": f[2], "note": f[3] if len(f) > 3 else ""} for f in figures(results)]
+    return as_figures(None if results is None else figures(results), "usage benchmark", why)
 
 
 def write_docs(results):
     sys.path.insert(0, str(ROOT))
     from bench.__main__ import machine
 
-    lines = [START, "", f"Measured {datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M} UTC on {machine()}, PostgreSQL "
-             f"(`python -m bench.usage`), {results['rows']:,} call records in one organization, generated deterministically "
-             f"({results['file_mb']:.0f} MB of CSV, a year of calls). Compare the ratios: each is measured against its reference "
-             "in the same run, and other work on the machine weighs on them.", "",
-             "| figure | value | note |", "| --- | --- | --- |"]
-    for figure in figures(results):
-        name, value, unit = figure[:3]
-        note = figure[3] if len(figure) > 3 else ""
-        shown = f"{value:,}" if isinstance(value, int) else f"{value:,.1f}" if isinstance(value, float) else str(value)
-        lines.append(f"| {name} | {shown} {unit} | {note} |")
-    lines += ["", END]
-    block = "\n".join(lines)
-    text = DOCS.read_text() if DOCS.exists() else "# Performance\n"
-    if START in text and END in text:
-        text = text.split(START)[0] + block + text.split(END, 1)[1]
-    else:
-        if "## Usage" not in text:
-            text = text.rstrip() + "\n\n## Usage\n\nSee docs/usage.md for what is measured and why the design meets it.\n"
-        text = text.rstrip() + "\n\n" + block + "\n"
-    DOCS.write_text(text)
+    intro = (
+        f"Measured {datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M} UTC on {machine()}, PostgreSQL "
+        f"(`python -m bench.usage`), {results['rows']:,} call records in one organization, generated deterministically "
+        f"({results['file_mb']:.0f} MB of CSV, a year of calls). Compare the ratios: each is measured against its reference "
+        "in the same run, and other work on the machine weighs on them."
+    )
+    write_section(DOCS, START, END, intro, figures(results), '## Usage\n\nSee docs/usage.md for what is measured and why the design meets it.')
 
 
 def main():
