@@ -3,11 +3,8 @@ destination country, call type) of the same range and filters, each ending with 
 the ledger's usage charges of the range to the cent. Written like the usage export (xlsxwriter in
 constant_memory mode, typed cells, nothing turned into a formula or a link)."""
 
-import tempfile
-
-import xlsxwriter
-
 from ...selectors.allocation import GROUPS, allocation
+from .xlsx import open_workbook
 
 SHEETS = {
     "department": "By department",
@@ -20,16 +17,7 @@ SHEETS = {
 
 def write_allocation_xlsx(organization, start, end, filters, target):
     """Write the workbook to `target` (a path or a file); returns the number of data rows written."""
-    workbook = xlsxwriter.Workbook(
-        target,
-        {
-            "constant_memory": True,
-            "tmpdir": tempfile.gettempdir(),
-            "strings_to_formulas": False,
-            "strings_to_urls": False,
-            "strings_to_numbers": False,
-        },
-    )
+    workbook = open_workbook(target)
     bold = workbook.add_format({"bold": True})
     money = workbook.add_format({"num_format": "#,##0.00"})
     money_bold = workbook.add_format({"num_format": "#,##0.00", "bold": True})

@@ -17,22 +17,27 @@ def _excel_serial(moment):
     return moment.timestamp() / SECONDS_PER_DAY + EXCEL_EPOCH_DAYS
 
 
-def write_xlsx(rows, target, kind, *, progress=None, max_rows=EXCEL_MAX_ROWS, sheet_title=None):
-    """Write `rows` (a queryset ordered as exported) to `target` (a path); returns the row count."""
-    progress = progress or Progress()
-    columns = COLUMNS[kind]
-    fields = [f for _, f in columns]
-    workbook = xlsxwriter.Workbook(
+def open_workbook(target):
+    """An xlsxwriter workbook in constant memory whose text cells stay text: nothing in a value is ever
+    turned into a formula, a link or a number (every .xlsx the site writes)."""
+    return xlsxwriter.Workbook(
         target,
         {
             "constant_memory": True,
             "tmpdir": tempfile.gettempdir(),
-            # Values are written as typed cells; nothing in a value is ever turned into a formula or a link.
             "strings_to_formulas": False,
             "strings_to_urls": False,
             "strings_to_numbers": False,
         },
     )
+
+
+def write_xlsx(rows, target, kind, *, progress=None, max_rows=EXCEL_MAX_ROWS, sheet_title=None):
+    """Write `rows` (a queryset ordered as exported) to `target` (a path); returns the row count."""
+    progress = progress or Progress()
+    columns = COLUMNS[kind]
+    fields = [f for _, f in columns]
+    workbook = open_workbook(target)
     bold = workbook.add_format({"bold": True})
     time_format = workbook.add_format({"num_format": "yyyy-mm-dd hh:mm:ss"})
     money_format = workbook.add_format({"num_format": "#,##0.00"})
