@@ -40,6 +40,14 @@ def demo(live_url, settings, tmp_path):
     return Organization.objects.get(slug="contoso")
 
 
+def shown_without_scrolling_sideways(link):
+    """True when the link is inside its table's visible width (a table scrolls sideways when too wide)."""
+    return link.evaluate(
+        """el => { const box = el.getBoundingClientRect(), frame = el.closest('.table-container').getBoundingClientRect();
+                  return box.left >= frame.left && box.right <= frame.right; }"""
+    )
+
+
 def visit(page, name):
     assert_accessible(page)
     screenshot(page, f"fraud-walkthrough-{name}")
@@ -127,7 +135,10 @@ def test_an_admin_caps_a_fraud_burst_lifts_the_block_and_reads_the_allocation(br
     # The block is lifted through the Spend guard page, after a confirmation.
     page.goto(f"{live_url}{CREDITS}/")
     page.get_by_role("main").get_by_role("link", name="Spend guard").click()
-    page.get_by_role("link", name=f"Lift the block of {victim.upn}").click()
+    lift = page.get_by_role("link", name=f"Lift the block of {victim.upn}")
+    assert shown_without_scrolling_sideways(lift), "the Lift link is hidden past the right edge of the blocks table"
+    assert shown_without_scrolling_sideways(page.get_by_role("link", name=re.compile("^Lift rule #")).first)
+    lift.click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Lift a credit block")
     visit(page, "lift")
     page.get_by_role("button", name="Lift block").click()
