@@ -122,6 +122,7 @@ def test_an_admin_caps_a_fraud_burst_lifts_the_block_and_reads_the_allocation(br
     expect(page.get_by_role("heading", level=1)).to_have_text("Incident: Burst of calls by one person")
     expect(page.get_by_role("main")).to_contain_text(victim.upn)
     expect(page.get_by_role("main")).to_contain_text("Refused")
+    expect(page.get_by_test_id("person-block")).to_contain_text("Cap per person per day: 10.00 USD")  # why no "Block the person"
     visit(page, "incident")
 
     # "Why this charge" on a call beyond the cap names the rule.
