@@ -41,7 +41,10 @@ class IncidentView(AdminCenterMixin, View):
         return render(
             request,
             "usage/incident.html",
-            {"incident": incident, "table": table, "actions": incident_actions.available(incident), "can_act": request.tenant.can_manage_billing},
+            {
+                "incident": incident, "table": table, "actions": incident_actions.available(incident),
+                "can_act": request.tenant.can_manage_billing, "person_block": incident_actions.person_block(incident),
+            },
         )
 
 

@@ -88,9 +88,11 @@ def test_blocking_the_person_stops_their_credit_calls_and_closes_the_incident(cl
     after = max(block.starts_at, timezone.now()) + timedelta(seconds=1)
     result = calls(org, [graph_call(upn="hank@contoso.test", start=after, callee="+13125550123")])
     assert result.refused == 1 and result.charged_total == 0
-    # Offered no more once done.
+    # Offered no more once done; the page says the person is blocked, and where to lift it.
     page = client.get(reverse("incidents:detail", args=[incident.pk])).content.decode()
     assert "Block the person" not in page and "Block the destination" in page
+    assert 'data-testid="person-block">Blocked since' in page
+    assert reverse("guard:block_lift", args=[block.pk]) in page
 
 
 def test_blocking_the_destination_adds_an_organization_rule(client, org, incident, global_admin, reports_reader):

@@ -192,6 +192,15 @@ def test_the_cap_per_person_per_day_charges_within_it_and_refuses_beyond(org, pe
     assert ctx.charged_total == D("1.56")
 
 
+def test_the_calls_after_the_one_that_reached_a_cap_say_it_was_reached_earlier(org, people, rates):
+    spend_policy(org, person_day_cap="2.00", cap_action="stop")
+    ctx = fresh(org)
+    outcomes = [call(ctx, start=at(time=f"{9 + i:02d}:00:00")) for i in range(4)]  # 0.78 each
+    assert "2.34 with this call" in outcomes[2].reason
+    assert "with this call" not in outcomes[3].reason
+    assert "cap per person per day of 2.00 USD for dave@contoso.test reached earlier on 2024-05-06 (2.34 with the call that reached it)" in outcomes[3].reason
+
+
 def test_warn_only_charges_everything_and_tells_the_billing_admins_once_per_person_per_day(org, people, rates, billing_admin):
     fund(org)
     spend_policy(org, person_day_cap="1.00", call_cap="0.10", cap_action="warn")

@@ -2,6 +2,8 @@
 for the read-only roles, enforced by the server), another organization's ids answer 404, and the forms
 say what is wrong on the field."""
 
+import re
+
 import pytest
 from django.urls import reverse
 from django.utils import timezone
@@ -9,6 +11,7 @@ from django.utils import timezone
 from tests.factories import credit_block, spend_policy
 from tests.usage.factories import PersonFactory
 from usage.models import CapCrossing, CreditBlock, DestinationRule, GuardChange, SpendPolicy
+from usage.services.guard.blocks import block_for_cap
 
 pytestmark = pytest.mark.django_db
 
@@ -110,3 +113,17 @@ def test_the_page_shows_todays_spend_and_the_caps_reached(client, org, reports_r
     body = client.get(reverse("guard:home")).content.decode()
     assert "$0.00 of $100.00" in body
     assert 'data-testid="crossings"' in body and "dave@contoso.test" in body and "$5.40" in body and "Stopped" in body
+
+
+def test_the_audit_says_rating_only_for_a_cap_and_the_system_for_other_changes_without_an_admin(client, org, reports_reader, dave):
+    # The demo (load_demo) saves Contoso's caps with no one signed in: that is not rating's doing.
+    spend_policy(org, person_day_cap="5", cap_action="stop")
+    day = timezone.now().date()
+    block_for_cap(
+        org, person_id=dave.pk, cap="person_day", day=day, starts_at=timezone.now(),
+        rule="Cap per person per day: 5.00 USD", reason="Cap reached",
+    )
+    client.force_login(reports_reader)
+    body = client.get(reverse("guard:audit")).content.decode()
+    assert re.search(r"<td>System \(no admin signed in\)</td>\s*<td>Spend policy #\d+ created", body)
+    assert re.search(r"<td>Rating \(a cap\)</td>\s*<td>Credit block #\d+ cap reached", body)

@@ -36,13 +36,20 @@ def _dismiss(organization, incident, actor, note):
     return "Incident dismissed as expected. A later burst opens a new incident and a new alert."
 
 
-def person_blocked(incident) -> bool:
-    """Whether the incident's person is already blocked (by an admin or a cap), now."""
+def person_block(incident) -> CreditBlock | None:
+    """The block (by an admin or a cap) that stops the incident's person's credit calls now, if any."""
+    if incident.person_id is None:
+        return None
     now = timezone.now()
     return CreditBlock.objects.filter(
         Q(until__isnull=True) | Q(until__gt=now), organization_id=incident.organization_id, person_id=incident.person_id,
         lifted_at__isnull=True, starts_at__lte=now,
-    ).exists()
+    ).first()
+
+
+def person_blocked(incident) -> bool:
+    """Whether the incident's person is already blocked (by an admin or a cap), now."""
+    return person_block(incident) is not None
 
 
 def destination_blocked(incident) -> bool:

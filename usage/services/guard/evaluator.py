@@ -347,11 +347,16 @@ class SpendGuard:
         if key not in self.crossings:
             self.crossings[key] = [limit, spent, CapAction.STOP if stop else CapAction.WARN, at, stop]
         if stop:
-            note = GuardNote(True, "cap", cap.value if hasattr(cap, "value") else cap, f"Spend guard: {text}; charges to credits stopped until the next day (UTC) or until an admin lifts the block.")
+            ref = cap.value if hasattr(cap, "value") else cap
+            until = "charges to credits stopped until the next day (UTC) or until an admin lifts the block."
+            note = GuardNote(True, "cap", ref, f"Spend guard: {text}; {until}")
+            # The calls after it are refused for the cap reached earlier, not "with this call".
+            reached = f"{label} of {limit} {self.currency} for {who} reached earlier on {day.isoformat()} ({spent} with the call that reached it)"
+            later = GuardNote(True, "cap", ref, f"Spend guard: {reached}; {until}")
             if cap == CapKind.ORGANIZATION_DAY:
-                state.org_stopped = note
+                state.org_stopped = later
             else:
-                state.stopped[person_id] = note
+                state.stopped[person_id] = later
             return note
         return GuardNote(False, "cap", cap.value if hasattr(cap, "value") else cap, f"Spend guard: {text} (warn only).")
 
