@@ -51,7 +51,7 @@ class IncidentCallTable(tables.Table):
     class Meta:
         model = CallRecord
         fields = ("start_time", "upn", "callee_number", "external_country", "number_type", "duration_seconds", "rating", "charge")
-        attrs = {"class": "data-table"}
+        attrs = {"class": "data-table compact"}
         empty_text = "No call of this incident is in the records any more."
 
     def render_duration_seconds(self, value):

@@ -36,7 +36,11 @@ class IncidentListView(AdminCenterMixin, View):
 class IncidentView(AdminCenterMixin, View):
     def get(self, request, pk):
         incident = incident_of(self.organization, pk)
-        table = IncidentCallTable(incident_calls(incident))
+        # The page says whose and where to already: a column repeating it would push the rating and
+        # the charge, what an admin checks, off a laptop's screen.
+        # (The calls of a person's incident are all theirs; those of a country's, all to that country.)
+        repeated = ["upn"] if incident.person_id else ["external_country"] if incident.country else []
+        table = IncidentCallTable(incident_calls(incident), exclude=repeated)
         RequestConfig(request, paginate={"per_page": CALLS_PER_PAGE}).configure(table)
         return render(
             request,
