@@ -8,6 +8,7 @@ auto-recharge rounds and deliveries run their services too, and the beat's perio
 after it. Every statement is captured and judged by tests/site/tenant_scope.py.
 """
 
+import json
 import re
 from datetime import UTC, datetime, timedelta
 
@@ -22,6 +23,7 @@ from notifications import tasks as notification_tasks
 from tests.site.tenant_scope import REFERENCE_MODELS, judge, tenant_tables, unclassified_models
 from tests.site.test_url_walk import OTHER_MARKER, TENANT_MARKER, send, walk_calls
 from tests.site.url_walk_routes import Who, seed_organization
+from tests.usage.factories import graph_call, graph_sms, page
 from usage import tasks as usage_tasks
 from usage.models import CallRecord, Export
 from usage.services.api_keys import create_api_key
@@ -141,13 +143,25 @@ def walk_as_admin(client, tenant):
             continue  # a refusal or a page of no tenant (sign-in, health)
         url = reverse(name, kwargs=route.url_kwargs(tenant))
         if who is Who.API_KEY:
-            client.generic(call.method, url, data=b"", headers={"Authorization": f"Bearer {key}"}) if call.method == "POST" else \
-                client.get(url, call.query, headers={"Authorization": f"Bearer {key}"})
+            call_api(client, name, url, call, tenant, key)
             continue
         response = send(client, url, call, tenant)
         if response.streaming:
             b"".join(response.streaming_content)
         response.close()
+
+
+def call_api(client, name, url, call, tenant, key):
+    """The usage API with the tenant's key: a Graph page of one record for the two imports."""
+    headers = {"Authorization": f"Bearer {key}"}
+    if call.method == "GET":
+        response = client.get(url, call.query, headers=headers)
+    else:
+        start = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(hours=2)
+        record = graph_sms(upn=tenant.upn, start=start) if name == "usage_api:sms" else graph_call(upn=tenant.upn, start=start)
+        body = page([record], sms=True) if name == "usage_api:sms" else page([record])
+        response = client.post(url, data=json.dumps(body), content_type="application/json", headers=headers)
+    assert response.status_code in (200, 201), f"{name}: {response.status_code} {response.content[:200]}"
 
 
 def run_the_beat():
