@@ -115,7 +115,9 @@ def judge(sql, tables=None):
     if "billing_organization" in touched:
         conditions.append(_condition("id") if touched == ("billing_organization",) else re.compile(
             rf'"billing_organization"\."id"\s*(?:=\s*{_VALUE}|IN\s*\(\s*{_VALUE})', re.IGNORECASE))
-    scoped = any(condition.search(sql) for condition in conditions) or bool(_insert_columns(sql) & columns)
     where = sql.upper().find(" WHERE ")
+    # An UPDATE's SET clause assigns, it does not filter: its conditions are searched from WHERE on.
+    start = max(where, 0) if sql.lstrip().upper().startswith("UPDATE") else 0
+    scoped = any(condition.search(sql, start) for condition in conditions) or bool(_insert_columns(sql) & columns)
     by_key = not scoped and where >= 0 and bool(_ROW_ID.search(sql, where))
     return Verdict(sql=sql, tables=touched, scoped=scoped, by_row_id=by_key)

@@ -11,6 +11,7 @@ after it. Every statement is captured and judged by tests/site/tenant_scope.py.
 import json
 import re
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 
 import pytest
 from django.db import connection
@@ -18,8 +19,11 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from billing import tasks as billing_tasks
+from billing.choices import PaymentPurpose, PaymentStatus
+from billing.models import Payment
 from credits_site import tasks as site_tasks
 from notifications import tasks as notification_tasks
+from tests.factories import arm, spend
 from tests.site.tenant_scope import REFERENCE_MODELS, judge, tenant_tables, unclassified_models
 from tests.site.test_url_walk import OTHER_MARKER, TENANT_MARKER, send, walk_calls
 from tests.site.url_walk_routes import Who, seed_organization
@@ -76,6 +80,7 @@ def test_every_model_is_a_tenant_table_a_reference_table_or_the_sites_own():
         'DELETE FROM "billing_ledgerentry" WHERE "billing_ledgerentry"."kind" = \'usage\'',
         'SELECT "x"."id" FROM "usage_person" "x" WHERE "x"."organization_id" = "x"."id"',
         'INSERT INTO "notifications_delivery" ("recipient_id", "status") VALUES (1, \'pending\')',
+        'UPDATE "usage_export" SET "organization_id" = 5 WHERE "usage_export"."status" = \'running\'',
     ],
 )
 def test_the_checker_finds_a_statement_that_names_no_organization(sql):
@@ -164,6 +169,13 @@ def call_api(client, name, url, call, tenant, key):
     assert response.status_code in (200, 201), f"{name}: {response.status_code} {response.content[:200]}"
 
 
+def recharge_round(tenant):
+    """Auto-recharge on, then a usage charge below its trigger: the round's task runs on commit."""
+    account = arm(tenant.organization, tenant.card, tenant.admin, balance=None, amount="50.00", trigger="20.00")
+    spend(account, account.balance - Decimal("5.00"))
+    assert Payment.objects.filter(account=account, purpose=PaymentPurpose.RECHARGE, status=PaymentStatus.SUCCEEDED).exists()
+
+
 def run_the_beat():
     billing_tasks.sweep_auto_recharge_task()
     billing_tasks.retry_pending_fundings_task()
@@ -184,6 +196,7 @@ def test_every_query_of_tenant_data_from_the_pages_and_the_tasks_names_its_organ
         walk_as_admin(client, tenant)
     Export.objects.update(expires_at=datetime.now(UTC) - timedelta(days=1))  # for the clean-up
     with CaptureQueriesContext(connection) as beat:
+        recharge_round(tenant)
         run_the_beat()
     used = set()
     unscoped, by_row_id = findings("page", pages.captured_queries, tables, used)
