@@ -125,6 +125,28 @@ STORAGES = {
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
 }
 
+
+def exports_storage_from_env() -> dict:
+    """The default storage (built exports): the local disk under MEDIA_ROOT, or, when EXPORTS_S3_BUCKET
+    is set, that bucket of S3 or an S3-compatible store through django-storages (docs/scaling.md).
+    Credentials: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or the machine's role, read by boto3."""
+    bucket = env("EXPORTS_S3_BUCKET", default="")
+    if not bucket:
+        return {"BACKEND": "django.core.files.storage.FileSystemStorage"}
+    return {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": bucket,
+            "location": env("EXPORTS_S3_PREFIX", default="exports"),  # a prefix inside the bucket
+            "endpoint_url": env("AWS_S3_ENDPOINT_URL", default=None),  # MinIO, Ceph, R2 ...; unset for AWS
+            "region_name": env("AWS_S3_REGION_NAME", default=None),
+            "addressing_style": env("AWS_S3_ADDRESSING_STYLE", default=None),  # "path" for most self-hosted stores
+            "default_acl": "private",  # downloads go through the site's own permission check
+            "file_overwrite": False,
+            "querystring_auth": True,
+        },
+    }
+
 # Sign-in throttling (django-axes, with credits_site/sign_in.py): an account at one address is locked
 # after AXES_FAILURE_LIMIT failures, and an address after SIGN_IN_ADDRESS_FAILURE_LIMIT failures to any
 # accounts (password spraying), each for AXES_COOLOFF_MINUTES.

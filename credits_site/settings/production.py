@@ -3,7 +3,7 @@
 from django.core.exceptions import ImproperlyConfigured
 
 from .base import *  # noqa: F401,F403
-from .base import env, logging_settings, mailer_from_env
+from .base import STORAGES, env, exports_storage_from_env, logging_settings, mailer_from_env
 
 DEBUG = False
 
@@ -61,6 +61,9 @@ SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31536000 if HTTPS_O
 SECURE_HSTS_INCLUDE_SUBDOMAINS = True
 SECURE_HSTS_PRELOAD = True
 SECURE_CONTENT_TYPE_NOSNIFF = True
+
+# Built exports: the local disk (MEDIA_ROOT) unless EXPORTS_S3_BUCKET names a bucket (docs/scaling.md).
+STORAGES = {**STORAGES, "default": exports_storage_from_env()}
 
 # SMTP from the environment: EMAIL_HOST, EMAIL_PORT, EMAIL_HOST_USER, EMAIL_HOST_PASSWORD, EMAIL_USE_TLS,
 # EMAIL_USE_SSL, EMAIL_TIMEOUT (read by mailer_from_env into Django 6.1's MAILERS).

@@ -87,3 +87,14 @@ def test_a_process_started_without_a_settings_module_runs_production_settings(en
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
     assert result.returncode != 0
     assert "SECRET_KEY must be set" in result.stderr
+
+
+@pytest.mark.parametrize("bucket, backend", [("", "FileSystemStorage"), ("credits-exports", "S3Storage")])
+def test_production_keeps_built_exports_on_the_disk_unless_a_bucket_is_named(bucket, backend):
+    code = ("from django.conf import settings as s; d = s.STORAGES['default']; "
+            "print(d['BACKEND'].rsplit('.', 1)[-1], d.get('OPTIONS', {}).get('bucket_name'), d.get('OPTIONS', {}).get('endpoint_url'))")
+    env = {**PROD_ENV, "EXPORTS_S3_BUCKET": bucket, "AWS_S3_ENDPOINT_URL": "http://127.0.0.1:9000"}
+    result = manage("shell", "-c", code, env=env)
+    assert result.returncode == 0, result.stderr
+    expected = [backend, "credits-exports", "http://127.0.0.1:9000"] if bucket else [backend, "None", "None"]
+    assert result.stdout.splitlines()[-1].split() == expected
