@@ -6,7 +6,7 @@ records, to subtract a day (24) from, and to use as dictionary keys.
 """
 
 from collections import defaultdict
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from django.db import connection
 from django.db.models import Count, Min, Sum
@@ -24,8 +24,15 @@ def hour_of(moment: datetime) -> int:
     return int(moment.timestamp()) // 3600
 
 
+# The hours a datetime can hold: a record of 0001-01-01 (which the API accepts) has baseline days before
+# it, and one of 9999-12-31 23:00 a window ending after it; both are clamped rather than overflowing.
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+FIRST_HOUR = hour_of(datetime.min.replace(tzinfo=UTC))
+LAST_HOUR = hour_of(datetime(9999, 12, 31, 23, tzinfo=UTC))
+
+
 def moment_of(hour: int) -> datetime:
-    return datetime.fromtimestamp(hour * 3600, UTC)
+    return EPOCH + timedelta(hours=min(max(hour, FIRST_HOUR), LAST_HOUR))
 
 
 def save_hourly(organization, by_country) -> None:

@@ -1,6 +1,6 @@
 """Credit blocks: a person's calls (or the whole organization's) are not charged to credits."""
 
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from datetime import timezone as dt_timezone
 
 from django.db import transaction
@@ -12,7 +12,10 @@ from .validation import GuardError
 
 
 def next_day_start(day) -> datetime:
-    """Midnight (UTC) at the end of `day`: when a cap's stop ends."""
+    """Midnight (UTC) at the end of `day`: when a cap's stop ends (the last moment a datetime can hold
+    for 9999-12-31, a day the API accepts)."""
+    if day == date.max:
+        return datetime.max.replace(tzinfo=dt_timezone.utc)
     return datetime.combine(day + timedelta(days=1), time.min, tzinfo=dt_timezone.utc)
 
 

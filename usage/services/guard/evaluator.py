@@ -16,7 +16,7 @@ read the first time a day is met (like pools per month); imports of one organiza
 row lock, so no two imports count at once. Without caps or blocks a record costs a few dict lookups.
 """
 
-from datetime import datetime, time, timedelta
+from datetime import datetime, time
 from datetime import timezone as dt_timezone
 
 from django.db.models import Q, Sum
@@ -28,7 +28,7 @@ from ...choices import Rating
 from ...events import SpendCapReached, announce
 from ...models import CallRecord, DailyUsage, Person, SmsRecord
 from ...spend_guard import CapAction, CapCrossing, CapKind, CreditBlock, DestinationRule, GuardScope, RuleAction, SpendPolicy
-from .blocks import block_for_cap
+from .blocks import block_for_cap, next_day_start
 
 _UNKNOWN = object()
 
@@ -208,7 +208,7 @@ class SpendGuard:
         org = self.organization
         state = _Day()
         start = datetime.combine(day, time.min, tzinfo=dt_timezone.utc)
-        end = start + timedelta(days=1)
+        end = next_day_start(day)
         if self.has_person_caps:
             totals = state.person_totals
             for model, field in ((CallRecord, "start_time"), (SmsRecord, "sent_time")):
