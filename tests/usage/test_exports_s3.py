@@ -91,7 +91,6 @@ def test_an_export_is_built_into_the_bucket_downloaded_through_the_site_and_dele
     download = client.get(reverse("usage:export_file", args=[export.public_id]))
     assert download.status_code == 200 and download["Content-Disposition"].endswith('.xlsx"')
     body = b"".join(download.streaming_content)
-    download.close()
     assert body == stored
     (tmp_path / "s3.xlsx").write_bytes(body)
     assert len(read_workbook(tmp_path / "s3.xlsx")["PSTN calls"]) == 4  # header + 3 calls
