@@ -4,7 +4,16 @@ links to the pages around it, and the column headers (sort links, aria-sort).
 
 Pages are read by keyset on (sort value, id): no OFFSET, and no COUNT (the total, when the caller
 knows it, comes from the report's per-day totals). What the page knows of a column (label, sort
-field, numeric) comes from its declaration, usage.tables.ReportColumn.
+field, numeric, whether an index serves its order) comes from its declaration,
+usage.tables.ReportColumn.
+
+Sorting by a column that no index serves reads every record the range and filters let through and
+keeps the best page of them (a top-N sort): fast for a few tens of thousands of rows, about a second
+for a million. Such a column is offered as sortable only when the caller says the sort reads at most
+SORT_IN_DATABASE_ROWS records (`sort_rows`); over more, its header is plain text and a hand-made
+`sort=` for it is refused (`TablePage.refused`), so the view answers with the default order and a
+message rather than a slow page. An index per such column would make every sort fast, but each one
+costs every import (bench/report_sort.py, docs/usage.md).
 """
 
 import base64
@@ -14,11 +23,18 @@ from datetime import datetime
 from decimal import Decimal
 from functools import cached_property
 
-from django.db.models import Q
+from django.core.exceptions import ValidationError
+from django.db.models import F, Q
+from django.utils import timezone
 
 from .tables import fast_rows, rows_html
 
 PER_PAGE = 50
+# The most records a sort by a column without an index may read for one page. bench/report_sort.py on a
+# shared, loaded 2-CPU machine: such a sort adds about 1.5 microseconds a record to the page (ids chosen
+# first, see keyset_page), so 50,000 keep it within about 1.5x the default order's page, under 100 ms
+# where that page takes 60 ms; 100,000 did not.
+SORT_IN_DATABASE_ROWS = 50_000
 
 
 class Cursor:
@@ -68,29 +84,72 @@ class KeysetPage:
         return self.first_position + len(self.rows) - 1
 
 
-def keyset_page(queryset, *, sort_field, descending, per_page, after=None, before=None, last=False, total=None):
+def _order(field, nullable, descending):
+    """The ORDER BY term of the sort field. A nullable field puts NULL below every value (last going
+    down, first going up), so that the reverse order is the way back; a field that is never NULL is
+    left plain, because `NULLS LAST` on a descending sort would no longer match its index."""
+    if not nullable:
+        return f"-{field}" if descending else field
+    return F(field).desc(nulls_last=True) if descending else F(field).asc(nulls_first=True)
+
+
+def _beyond(field, value, pk, below):
+    """Rows after the anchor (value, pk) in (field, pk) order with NULL lowest: below it when `below`."""
+    op = "lt" if below else "gt"
+    if value is None:
+        past_nulls = Q(**{f"{field}__isnull": True, f"pk__{op}": pk})
+        return past_nulls if below else past_nulls | Q(**{f"{field}__isnull": False})
+    # `field <= value` (or >=) first: the bound an index on (field, id) can start from.
+    inclusive = Q(**{f"{field}__{op}e": value}) & (Q(**{f"{field}__{op}": value}) | Q(**{f"pk__{op}": pk}))
+    return inclusive | Q(**{f"{field}__isnull": True}) if below else inclusive
+
+
+def anchor_value(model, field, value):
+    """A cursor's sort value as the field holds it, or raise ValueError (a cursor made for another
+    column, or by hand)."""
+    if value is None:
+        if not model._meta.get_field(field).null:
+            raise ValueError("no NULL in this column")
+        return None
+    try:
+        value = model._meta.get_field(field).to_python(value)
+    except (ValidationError, TypeError, ValueError, ArithmeticError) as exc:
+        raise ValueError(str(exc)) from None
+    if isinstance(value, datetime) and timezone.is_naive(value):
+        value = timezone.make_aware(value, timezone.get_fixed_timezone(0))
+    return value
+
+
+def keyset_page(queryset, *, sort_field, descending, per_page, after=None, before=None, last=False, total=None, narrow=False):
     """One page of `queryset` ordered by (sort_field, pk), without OFFSET and without COUNT.
 
     `after` / `before` are cursors (decoded); `last` asks for the final page. The page is fetched in
-    the direction of travel with one row more than needed, which says whether there is another.
+    the direction of travel with one row more than needed, which says whether there is another. A
+    cursor whose value does not fit the column (made for another sort, or by hand) is ignored: the
+    first page.
+
+    `narrow`: for a sort no index serves, the page's ids are chosen first, sorting only (value, id),
+    then its rows are read with their relations: otherwise PostgreSQL joins the relations of every
+    record of the range before it sorts, which made such a page about three times slower.
     """
+    model = queryset.model
+    nullable = model._meta.get_field(sort_field).null
+    anchor = after or before
+    if anchor:
+        try:
+            anchor = (anchor_value(model, sort_field, anchor[0]), anchor[1], anchor[2])
+        except ValueError:
+            anchor = after = before = None
     forward = not (before or last)
     sign_desc = descending if forward else not descending
-    prefix = "-" if sign_desc else ""
-    ordered = queryset.order_by(f"{prefix}{sort_field}", f"{prefix}pk")
-    anchor = after or before
+    ordered = queryset.order_by(_order(sort_field, nullable, sign_desc), "-pk" if sign_desc else "pk")
     position = None
     if anchor:
         value, pk, position = anchor
-        lt = sign_desc
-        op = "lt" if lt else "gt"
-        inclusive = "lte" if lt else "gte"
-        if value is None:
-            ordered = ordered.filter(**{f"{sort_field}__isnull": True, f"pk__{op}": pk})
-        else:
-            ordered = ordered.filter(**{f"{sort_field}__{inclusive}": value}).filter(
-                Q(**{f"{sort_field}__{op}": value}) | Q(**{f"pk__{op}": pk})
-            )
+        ordered = ordered.filter(_beyond(sort_field, value, pk, below=sign_desc))
+    if narrow:
+        chosen = ordered.values("pk")[: per_page + 1]
+        ordered = queryset.filter(pk__in=chosen).order_by(*ordered.query.order_by)
     fetched = list(ordered[: per_page + 1])
     more = len(fetched) > per_page
     rows = fetched[:per_page]
@@ -119,12 +178,24 @@ def keyset_page(queryset, *, sort_field, descending, per_page, after=None, befor
 def sort_of(table_class, value):
     """(column name, descending) that a `sort` parameter asks for; the table's default order when
     no sortable column has that name."""
-    name = value.lstrip("-")
+    name = value.lstrip("-") if value.count("-") <= 1 else ""
     column = table_class.base_columns.get(name)
     if column is None or column.sort is None:
-        default = table_class._meta.order_by[0]
-        return default.lstrip("-"), default.startswith("-")
+        return default_sort(table_class)
     return name, value.startswith("-")
+
+
+def default_sort(table_class):
+    default = table_class._meta.order_by[0]
+    return default.lstrip("-"), default.startswith("-")
+
+
+def sortable_here(column, sort_rows):
+    """Whether the page offers to sort by `column` when a sort would read `sort_rows` records (None:
+    not known, no limit): always for a column an index serves, else up to SORT_IN_DATABASE_ROWS."""
+    if column.sort is None:
+        return False
+    return column.indexed or sort_rows is None or sort_rows <= SORT_IN_DATABASE_ROWS
 
 
 class TablePage:
@@ -132,27 +203,51 @@ class TablePage:
     `data` asks for it.
 
     `query` holds what every link keeps (the report's range and filters); `visible` names the
-    columns shown, in order; `total`, when known, gives the rows' positions ("Rows 51-100 of 120").
+    columns shown, in order; `total`, when known, gives the rows' positions ("Rows 51-100 of 120");
+    `sort_rows` is how many records a sort by a column without an index would read (see the module).
+    When `data` asks for a sort that is not offered here, `refused` names the column and the page is
+    the default order (the view redirects with a message before reading it).
     """
 
-    def __init__(self, table_class, rows, data, *, query, visible, total=None, per_page=PER_PAGE):
+    def __init__(self, table_class, rows, data, *, query, visible, total=None, per_page=PER_PAGE, sort_rows=None):
         self.table_class = table_class
         self.query = query
         self.visible = visible
+        self.sort_rows = sort_rows
         self.sort_param = data.get("sort", "")
         self.sort_name, self.descending = sort_of(table_class, self.sort_param)
-        if table_class.SELECT_RELATED:
-            rows = rows.select_related(*table_class.SELECT_RELATED)
-        self.page = keyset_page(
+        self.refused = None
+        if not sortable_here(table_class.base_columns[self.sort_name], sort_rows):
+            self.refused = table_class.base_columns[self.sort_name]
+            self.sort_name, self.descending = default_sort(table_class)
+            self.sort_param = ""
+        self._rows = rows
+        self._data = data
+        self._per_page = per_page
+        self._total = total
+
+    @cached_property
+    def page(self):
+        rows, data = self._rows, self._data
+        if self.table_class.SELECT_RELATED:
+            rows = rows.select_related(*self.table_class.SELECT_RELATED)
+        return keyset_page(
             rows,
-            sort_field=table_class.base_columns[self.sort_name].sort,
+            sort_field=self.table_class.base_columns[self.sort_name].sort,
             descending=self.descending,
-            per_page=per_page,
-            after=Cursor.decode(data["after"]) if data.get("after") else None,
-            before=Cursor.decode(data["before"]) if data.get("before") else None,
+            per_page=self._per_page,
+            after=Cursor.decode(data["after"]) if data.get("after") and not self.refused else None,
+            before=Cursor.decode(data["before"]) if data.get("before") and not self.refused else None,
             last=data.get("page") == "last",
-            total=total,
+            total=self._total,
+            narrow=not self.table_class.base_columns[self.sort_name].indexed,
         )
+
+    @cached_property
+    def unsortable_here(self):
+        """Labels of the visible columns that sort elsewhere but not over this range: the hint names them."""
+        columns = self.table_class.base_columns
+        return [str(columns[n].verbose_name) for n in self.visible if columns[n].sort is not None and not sortable_here(columns[n], self.sort_rows)]
 
     @cached_property
     def rows(self):
@@ -170,8 +265,9 @@ class TablePage:
         headers = []
         for name in self.visible:
             column = self.table_class.base_columns[name]
-            header = {"name": name, "label": str(column.verbose_name), "numeric": column.numeric, "href": "", "aria_sort": ""}
-            if column.sort is not None:
+            header = {"name": name, "label": str(column.verbose_name), "numeric": column.numeric, "href": "", "aria_sort": "",
+                      "sort_unavailable": column.sort is not None and not sortable_here(column, self.sort_rows)}
+            if column.sort is not None and not header["sort_unavailable"]:
                 query = self.query.copy()
                 query["sort"] = name if (name == self.sort_name and self.descending) else f"-{name}"
                 if name == self.sort_name:

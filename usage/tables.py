@@ -49,18 +49,22 @@ class ReportColumn(tables.Column):
       attribute the column reads (its accessor, or its name), made when the table is declared (see
       ReportTable). A column that reads across a relation gives its own;
     - `sort`: the model field the page sorts and pages by (the id breaks ties); None: not sortable;
+    - `indexed`: an index serves the sort at any size (the records' (organization, time, id) index), so
+      the column sorts over any range; any other sortable column sorts only over ranges that hold at
+      most usage.paging.SORT_IN_DATABASE_ROWS records (see usage.paging);
     - `numeric`: a number, right-aligned (the `num` class of its header and cells);
     - `links_record`: the cell links to the record's "Why this charge" page (usage:record); an empty cell
       stays empty.
     """
 
-    def __init__(self, verbose_name, *, text=None, cell=None, sort=None, numeric=False, links_record=False, **kwargs):
+    def __init__(self, verbose_name, *, text=None, cell=None, sort=None, indexed=False, numeric=False, links_record=False, **kwargs):
         if numeric:
             kwargs["attrs"] = {"td": {"class": "num"}, "th": {"class": "num"}}
         super().__init__(verbose_name, orderable=sort is not None, **kwargs)
         self.text = text
         self.cell = cell
         self.sort = sort
+        self.indexed = indexed
         self.numeric = numeric
         self.links_record = links_record
 
@@ -136,7 +140,7 @@ def phone_number_cell(record):
 
 
 class CallRecordTable(ReportTable):
-    start_time = ReportColumn("Time stamp (UTC)", text=time_text, sort="start_time")
+    start_time = ReportColumn("Time stamp (UTC)", text=time_text, sort="start_time", indexed=True)
     display_name = ReportColumn("Display name")
     upn = ReportColumn("Username", sort="upn")
     phone_number = ReportColumn("Phone number", accessor="person__phone_number", default="", cell=phone_number_cell)
@@ -171,7 +175,7 @@ class CallRecordTable(ReportTable):
 
 
 class SmsRecordTable(ReportTable):
-    sent_time = ReportColumn("Time stamp (UTC)", text=time_text, sort="sent_time")
+    sent_time = ReportColumn("Time stamp (UTC)", text=time_text, sort="sent_time", indexed=True)
     display_name = ReportColumn("Display name")
     upn = ReportColumn("Username", sort="upn")
     sms_type = ReportColumn("Direction")

@@ -19,7 +19,7 @@ from .charts import bar_chart, data_rows_html
 from .choices import ExportFormat, ExportStatus, RecordKind
 from .forms import EditColumnsForm, ImportForm
 from .models import CallRecord, Export, ReportPreference, SmsRecord
-from .paging import TablePage
+from .paging import SORT_IN_DATABASE_ROWS, TablePage
 from .services.exports import requesting
 from .services.ingest import ImportRejected, import_file
 from .tables import CallRecordTable, SmsRecordTable
@@ -52,7 +52,14 @@ class ReportView(AdminCenterMixin, View):
         hidden = set(selectors.hidden_columns(request.user, self.organization, self.kind, self.table_class.DEFAULT_HIDDEN))
         visible = [name for name, _ in columns if name not in hidden] or [columns[0][0]]
         query = report_query(request.GET)
-        table = TablePage(self.table_class, state.rows, request.GET, query=query, visible=visible, total=state.summary.records)
+        table = TablePage(
+            self.table_class, state.rows, request.GET, query=query, visible=visible, total=state.summary.records, sort_rows=state.sort_rows
+        )
+        if table.refused is not None:
+            # A sort the page does not offer over this range (a link kept from a narrower range, or
+            # made by hand): the default order, with why, rather than a page that takes seconds.
+            messages.info(request, self.sort_hint([str(table.refused.verbose_name)], state.sort_rows) + " Shown newest first.")
+            return redirect(f"{reverse(self.url_name)}?{query.urlencode()}" if query else reverse(self.url_name))
         return render(
             request,
             self.template_name,
@@ -70,6 +77,7 @@ class ReportView(AdminCenterMixin, View):
                 "chart_rows_html": data_rows_html(state.summary.days),
                 "page": table.page,
                 "paging": table.links,
+                "sort_hint": self.sort_hint(table.unsortable_here, state.sort_rows) if table.unsortable_here else "",
                 "query": query.urlencode(),
                 "range_query": report_query({k: request.GET.get(k) for k in ("range", "start", "end")}).urlencode(),
                 "columns_form": EditColumnsForm(columns=columns, hidden=hidden),
@@ -78,6 +86,14 @@ class ReportView(AdminCenterMixin, View):
                 "report_url": reverse(self.url_name),
                 "immediate_limit": requesting.immediate_limit(),
             },
+        )
+
+    def sort_hint(self, labels, rows):
+        """Why the columns `labels` do not sort here, and what would let them."""
+        names = labels[0] if len(labels) == 1 else ", ".join(labels[:-1]) + " or " + labels[-1]
+        return (
+            f"Narrow the range to at most {SORT_IN_DATABASE_ROWS:,} {self.noun} or filter by user to sort by {names}: "
+            f"this range holds {rows:,}, too many to sort quickly."
         )
 
     def charts(self, state):
