@@ -138,3 +138,34 @@ def test_an_admin_imports_a_file_and_finds_a_large_export_under_downloads(browse
         page.get_by_role("link", name=re.compile("^Download")).first.click()
     assert download_info.value.suggested_filename.startswith("Calls.Export.")
     assert_accessible(page)
+
+
+def test_over_a_range_too_large_to_sort_a_column_its_header_says_how_to_sort_it(browser_page, live_url, reports_reader, password, usage,
+                                                                                monkeypatch):
+    from usage import paging, views
+
+    # 60 calls stand for a million: columns without an index sort over at most 20 records here.
+    monkeypatch.setattr(paging, "SORT_IN_DATABASE_ROWS", 20)
+    monkeypatch.setattr(views, "SORT_IN_DATABASE_ROWS", 20)
+    page = browser_page
+    sign_in(page, live_url, reports_reader.email, password)
+    page.goto(f"{live_url}/reports/usage/")
+    hint = page.get_by_test_id("sort-hint")
+    expect(hint).to_contain_text("filter by user to sort by Username, Call type, Charge or Duration")
+    charge = page.get_by_role("columnheader", name="Charge")
+    expect(charge.get_by_role("link")).to_have_count(0)
+    expect(charge).to_have_attribute("aria-describedby", "sort-hint")
+    assert_accessible(page)
+    # A link kept from elsewhere: the default order, with why.
+    page.goto(f"{live_url}/reports/usage/?range=28&sort=-charge")
+    expect(page.get_by_role("status")).to_contain_text("Shown newest first.")
+    expect(page).to_have_url(f"{live_url}/reports/usage/?range=28")
+    # Alice's 20 calls sort by any column.
+    settings_form = page.get_by_role("form", name="Report settings")
+    settings_form.get_by_label("Username").fill("alice@contoso.test")
+    settings_form.get_by_role("button", name="Run report").click()
+    expect(page.get_by_test_id("total-records")).to_have_text("20")
+    expect(page.get_by_test_id("sort-hint")).to_have_count(0)
+    page.get_by_role("columnheader", name="Charge").get_by_role("link").click()
+    expect(page.get_by_role("columnheader", name="Charge")).to_have_attribute("aria-sort", "descending")
+    assert_accessible(page)
