@@ -30,10 +30,10 @@ from django.utils import timezone
 from .tables import fast_rows, rows_html
 
 PER_PAGE = 50
-# The most records a sort by a column without an index may read for one page. bench/report_sort.py on a
-# shared, loaded 2-CPU machine: such a sort adds about 1.5 microseconds a record to the page (ids chosen
-# first, see keyset_page), so 50,000 keep it within about 1.5x the default order's page, under 100 ms
-# where that page takes 60 ms; 100,000 did not.
+# The most records a sort by a column without an index may read for one page. bench/report_sort.py
+# (docs/performance.md, "Sorting the report"): at this many such a page took 1.6-2.6x the default
+# order's page of the same range in the same run, about 50-80 ms where that page takes 31 ms; at
+# 100,000 (measured by hand the same day) the sort alone took twice as long.
 SORT_IN_DATABASE_ROWS = 50_000
 
 
