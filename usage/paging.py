@@ -32,8 +32,8 @@ from .tables import fast_rows, rows_html
 PER_PAGE = 50
 # The most records a sort by a column without an index may read for one page. bench/report_sort.py
 # (docs/performance.md, "Sorting the report"): at this many such a page took 1.6-2.6x the default
-# order's page of the same range in the same run, about 50-80 ms where that page takes 31 ms; at
-# 100,000 (measured by hand the same day) the sort alone took twice as long.
+# order's page of the same range in the same run, about 50-80 ms where that page takes 31 ms. Measured by
+# hand under the same load, the page's read alone took about 115 ms at 52,000 records, 155 ms at 98,600.
 SORT_IN_DATABASE_ROWS = 50_000
 
 
