@@ -50,6 +50,10 @@ def today_utc() -> date:
     return datetime.now(UTC).date()
 
 
+def midnight_of(day: date) -> datetime:
+    return datetime.combine(day, time(), tzinfo=UTC)
+
+
 def cutoff_day(today: date | None = None) -> date:
     """The first UTC day whose records are kept."""
     return (today or today_utc()) - timedelta(days=HISTORY_DAYS + margin_days())
@@ -96,7 +100,7 @@ def _summary(result):
 
 
 def _purge_organization(org_id, cutoff, size, result):
-    before = datetime.combine(cutoff, time(), tzinfo=UTC)
+    before = midnight_of(cutoff)
     # Pool months and cost-allocation totals go by whole months: "Where the credits go" reads a month's
     # row less the day rows outside its range, so a month's rows all stay or all leave together.
     month = cutoff.replace(day=1)
