@@ -228,3 +228,20 @@ def test_beat_runs_the_task_daily_and_the_task_purges(org, history, settings):
     entry = settings.CELERY_BEAT_SCHEDULE["purge-expired-usage"]
     assert entry["task"] == purge_expired_usage_task.name == "usage.tasks.purge_expired_usage_task"
     assert purge_expired_usage_task.apply().get() == 5
+
+
+def test_after_the_purge_the_pages_answer_and_a_purged_records_page_is_gone(client, global_admin, org, people, rates, funded, cut):
+    from tests.conftest import sign_in
+
+    start = cut - timedelta(days=20)
+    import_calls(org, [call(start=start + timedelta(minutes=10)), call(start=cut + timedelta(days=1))])
+    gone, kept = CallRecord.objects.filter(organization=org).order_by("start_time")
+    case = incident(org, people["hank"], start, status=IncidentStatus.DISMISSED)
+    purge_expired_usage()
+    sign_in(client, global_admin)
+    assert client.get(f"/reports/usage/pstn/records/{gone.pk}/").status_code == 404
+    assert client.get(f"/reports/usage/pstn/records/{kept.pk}/").status_code == 200
+    page_of_incident = client.get(f"/billing/products/communications-credits/spend-guard/incidents/{case.pk}/")
+    assert page_of_incident.status_code == 200 and b"burst" in page_of_incident.content
+    assert client.get("/reports/usage/", {"range": "custom", "start": (today_utc() - timedelta(days=HISTORY_DAYS)).isoformat(),
+                                          "end": today_utc().isoformat()}).status_code == 200

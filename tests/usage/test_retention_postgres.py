@@ -39,8 +39,8 @@ def test_on_postgresql_another_organization_imports_while_a_purge_batch_is_held(
     held, release = threading.Event(), threading.Event()
     original = retention._delete_ids
 
-    def hold_the_first_batch(model, ids):
-        original(model, ids)
+    def hold_the_first_batch(model, org_id, ids):
+        original(model, org_id, ids)
         if model is CallRecord and not held.is_set():
             held.set()  # the batch's rows are deleted and locked, its transaction still open
             release.wait(WAIT_SECONDS)
