@@ -133,6 +133,8 @@ def figures(results):
         ("purge of the expired month", purge["records"], "rows", f"{purge['seconds']:.1f} s, {purge['batches']:,} batches"
          f" of up to 5,000; {results['left']:,} records left"),
         ("purge rate", round(purge["records"] / purge["seconds"]), "rows/s", "records and their per-day figures"),
+        ("a day's purge in steady state (the month's rows / 30)", round(purge["records"] / 30), "rows",
+         f"about {purge['seconds'] / 30:.2f} s at this rate, within one batch"),
         ("import of 100,000 calls, no purge running (reference)", round(quiet["rows"] / quiet["seconds"]), "rows/s",
          f"{quiet['seconds']:.1f} s"),
         ("the same import while a purge runs", round(busy["rows"] / busy["seconds"]), "rows/s",
