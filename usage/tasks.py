@@ -1,5 +1,5 @@
-"""Background work of usage: exports, and their clean-up after 7 days. Tasks take ids; each calls one
-service. The only place usage enqueues work."""
+"""Background work of usage: exports and their clean-up after 7 days, scheduled reports, and the
+retention of old records. Tasks take ids; each calls one service. The only place usage enqueues work."""
 
 from functools import partial
 
@@ -8,7 +8,7 @@ from django.db import transaction
 
 from credits_site.background import send_task
 
-from .services import report_delivery
+from .services import report_delivery, retention
 from .services.exports import jobs
 
 
@@ -42,3 +42,10 @@ def delete_expired_exports_task():
 def deliver_scheduled_reports_task():
     """Run by beat (hourly): each subscription's last complete week or month, once (a ReportRun claims it)."""
     return report_delivery.deliver_due_reports()
+
+
+@shared_task(acks_late=True, time_limit=6 * 3600, soft_time_limit=6 * 3600 - 60)
+def purge_expired_usage_task():
+    """Run by beat (daily): records past the report's year and the margin leave. A second run (a
+    redelivery) finds nothing more to delete; the first run after a long pause deletes many, batched."""
+    return retention.purge_expired_usage().records

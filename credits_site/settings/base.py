@@ -300,12 +300,22 @@ CELERY_BEAT_SCHEDULE = {
         "task": "usage.tasks.deliver_scheduled_reports_task",
         "schedule": crontab(minute=37),
     },
+    # Call and SMS records older than the report's year and USAGE_RETENTION_MARGIN_DAYS leave, with the
+    # per-day figures of their days, a batch per transaction (docs/usage.md, "Retention").
+    "purge-expired-usage": {
+        "task": "usage.tasks.purge_expired_usage_task",
+        "schedule": crontab(hour=2, minute=29),
+    },
 }
 # Usage report exports up to this many rows download at once; larger ones are built in the background.
 USAGE_EXPORT_IMMEDIATE_ROWS = env.int("USAGE_EXPORT_IMMEDIATE_ROWS", default=5000)
 # A background export whose build has not moved for this long lost its worker: beat's sweep builds it
 # again. A live build writes its progress every 10,000 rows (seconds apart at most).
 USAGE_EXPORT_STALE_SECONDS = env.int("USAGE_EXPORT_STALE_SECONDS", default=600)
+# Retention: records are kept for the report's year plus this many days, then purged daily; each batch
+# deletes this many rows in its own transaction (an import waits at most one batch on a row lock).
+USAGE_RETENTION_MARGIN_DAYS = env.int("USAGE_RETENTION_MARGIN_DAYS", default=30)
+USAGE_RETENTION_BATCH_ROWS = env.int("USAGE_RETENTION_BATCH_ROWS", default=5000)
 
 # What a usage import reads of a hostile file (docs/usage.md, "Limits of an import"). A zip is checked
 # against its own directory before anything is inflated, then the same limits hold while it is read,

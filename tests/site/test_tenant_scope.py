@@ -32,6 +32,7 @@ from usage import tasks as usage_tasks
 from usage.models import CallRecord, Export
 from usage.services.api_keys import create_api_key
 from usage.services.report_delivery import deliver_due_reports
+from usage.services.retention import purge_expired_usage
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -49,6 +50,8 @@ ALLOWED = [
     ("task", r'FROM "notifications_delivery"', "the outbox sweep finds pending deliveries of every organization"),
     ("task", r'FROM "usage_export"', "the export sweeps find waiting and expired exports of every organization"),
     ("task", r'FROM "usage_reportsubscription"', "scheduled reports find the subscriptions due"),
+    ("task", r'SELECT "billing_organization"."id" AS "pk" FROM "billing_organization" ORDER BY',
+     "the retention purge lists the organizations, then purges each through statements that name it"),
     # Signing in and choosing an organization: a person's memberships span organizations.
     ("page", r'FROM "billing_membership"', "a person's memberships (the organization switcher, sign-in)"),
     # The API authenticates by its key before it knows the organization (the key's hash is unique).
@@ -187,6 +190,9 @@ def run_the_beat():
     usage_tasks.delete_expired_exports_task()
     deliver_due_reports(now=datetime.now(UTC) + timedelta(days=8))
     site_tasks.clear_expired_sessions_task()
+    usage_tasks.purge_expired_usage_task()
+    # As if two years went by: every record and per-day figure has expired, so the purge's deletes run too.
+    purge_expired_usage(today=datetime.now(UTC).date() + timedelta(days=800))
 
 
 def test_every_query_of_tenant_data_from_the_pages_and_the_tasks_names_its_organization(client, worlds):
