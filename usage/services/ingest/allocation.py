@@ -116,6 +116,20 @@ class AllocationTotals:
     def _save_departments(self, organization):
         if not self.units:
             return
+        if connection.vendor == "postgresql":
+            # One statement for all the people of the import (Django's bulk_update took 17 s for 5,000);
+            # the same rules as below: not locked, and only from a later call than the one seen last.
+            table = Person._meta.db_table
+            rows = [(pk, unit, moment.isoformat()) for pk, (moment, unit) in self.units.items()]
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    f"UPDATE {table} AS p SET department = t.unit, department_seen_at = t.seen "
+                    "FROM unnest(%s::bigint[], %s::text[], %s::timestamptz[]) AS t(id, unit, seen) "
+                    "WHERE p.id = t.id AND p.organization_id = %s AND NOT p.department_locked "
+                    "AND (p.department_seen_at IS NULL OR p.department_seen_at < t.seen)",
+                    [*columns_of(rows, {1, 2}), organization.pk],
+                )
+            return
         people = Person.objects.filter(organization=organization, pk__in=list(self.units), department_locked=False)
         changed = []
         for person in people.only("pk", "department", "department_seen_at"):

@@ -4,11 +4,14 @@ for one record (Outcome)."""
 
 from datetime import date
 
+from django.db import connection
+
 from billing.money import ZERO, to_money
 from billing.services import can_charge_credits
 
 from ...choices import KNOWN_LICENSES, Capability, Rating
 from ...models import Person, PoolUsage
+from ..arrays import columns_of
 from ..guard.evaluator import SpendGuard
 from .destinations import DestinationBook
 from .plans import load_plans, plan_code
@@ -173,10 +176,23 @@ class RatingContext:
                 by_object_id[person.object_id.lower()] = info
 
     def save_people(self):
-        for info in self.people.values():
-            if info.dirty:
+        dirty = [info for info in self.people.values() if info.dirty]
+        if not dirty:
+            return
+        if connection.vendor == "postgresql":
+            # Thousands of people new to the directory: one statement, not one UPDATE each (15 s for 5,000).
+            table = Person._meta.db_table
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    f"UPDATE {table} AS p SET licenses = t.licenses FROM unnest(%s::bigint[], %s::text[]) AS t(id, licenses) "
+                    "WHERE p.id = t.id AND p.organization_id = %s",
+                    [*columns_of([(info.id, " ".join(sorted(info.licenses))) for info in dirty], {1}), self.organization.pk],
+                )
+        else:
+            for info in dirty:
                 Person.objects.filter(pk=info.id).update(licenses=" ".join(sorted(info.licenses)))
-                info.dirty = False
+        for info in dirty:
+            info.dirty = False
 
     # Pools ----------------------------------------------------------------------------------
 
