@@ -12,17 +12,19 @@ query, which PostgreSQL answers by probing the unique index (organization, Usage
 It only does so when its statistics know how many records the organization has: planned on
 statistics from before a large load, it read all of the organization's records through a bitmap
 instead, about 600 ms a chunk rather than 25. So a large import refreshes them when it ends, and an
-import into an organization that has records refreshes them first if many rows changed since
-(`refresh_statistics`, outside the import's transaction: ANALYZE in it would hold its lock until
-the import ends, making every other organization's ANALYZE wait).
+import into an organization the planner underestimates refreshes them first (`refresh_statistics`,
+outside the import's transaction: ANALYZE in it would hold its lock until the import ends, making
+every other organization's ANALYZE wait).
 """
+
+import json
 
 from django.db import connection
 
 from .kinds import Kind
 
 CHECK_CHUNKS = 10  # chunks checked for duplicates by one query
-STALE_ROWS = 50_000  # rows written since the last ANALYZE that make the statistics worth refreshing
+STALE_ROWS = 50_000  # rows an import writes that make the statistics worth refreshing after it
 
 
 def existing_ids(kind: Kind, organization, records):
@@ -67,20 +69,31 @@ def existing_span(kind: Kind, organization):
 
 def refresh_statistics(kind: Kind, organization=None, *, written=None):
     """ANALYZE the records table on PostgreSQL, outside any transaction: after an import that wrote
-    `written` >= STALE_ROWS rows, or (with `organization`, before its import) when the organization
-    has records and STALE_ROWS rows changed since the last ANALYZE. SKIP_LOCKED: if another ANALYZE
+    `written` >= STALE_ROWS rows; or (with `organization`, before its import) when the planner
+    underestimates the organization's records (`_stale_for`). SKIP_LOCKED: if another ANALYZE
     (autovacuum's, another import's) is at it, that one does the work."""
     if connection.vendor != "postgresql" or connection.in_atomic_block:
         return False
-    table = kind.model._meta.db_table
+    table = connection.ops.quote_name(kind.model._meta.db_table)
     with connection.cursor() as cursor:
-        if written is None:
-            if not kind.model.objects.filter(organization=organization).exists():
-                return False
-            cursor.execute("SELECT n_mod_since_analyze FROM pg_stat_user_tables WHERE relid = %s::regclass", [table])
-            row = cursor.fetchone()
-            written = row[0] if row else 0
-        if written < STALE_ROWS:
+        if written is not None and written < STALE_ROWS:
             return False
-        cursor.execute(f"ANALYZE (SKIP_LOCKED) {connection.ops.quote_name(table)}")
+        if written is None and not _stale_for(cursor, table, organization):
+            return False
+        cursor.execute(f"ANALYZE (SKIP_LOCKED) {table}")
     return True
+
+
+def _stale_for(cursor, table, organization):
+    """Whether the planner thinks the organization has far fewer records than it has: the case that
+    made it read them all instead of probing the index. It asks the planner (EXPLAIN, no execution),
+    and counts the records up to STALE_ROWS through the organization's index: a few milliseconds,
+    where counters of changed rows (pg_stat_user_tables) lag behind the imports that just ended."""
+    cursor.execute(f"EXPLAIN (FORMAT JSON) SELECT 1 FROM {table} WHERE organization_id = %s", [organization.pk])
+    plan = cursor.fetchone()[0]
+    if isinstance(plan, str):
+        plan = json.loads(plan)
+    estimate = plan[0]["Plan"]["Plan Rows"]
+    cursor.execute(f"SELECT count(*) FROM (SELECT 1 FROM {table} WHERE organization_id = %s LIMIT %s) AS known", [organization.pk, STALE_ROWS])
+    actual = cursor.fetchone()[0]
+    return actual >= STALE_ROWS // 5 and actual > 4 * estimate
