@@ -238,6 +238,9 @@ def test_a_jsonl_line_whose_page_cannot_be_read_is_named_by_its_line(org, people
 
 def test_memory_stays_flat_while_a_large_file_is_imported(org, people, rates, monkeypatch):
     monkeypatch.setattr("usage.services.ingest.checking.CHUNK_SIZE", 500)
+    # The second import overlaps the first, so its chunks wait to be checked for duplicates a few at a
+    # time (ten in the service, at most 10,000 rows); two here, so that 6,000 rows are several batches.
+    monkeypatch.setattr("usage.services.ingest.pipeline.CHECK_CHUNKS", 2)
 
     def peak_for(count):
         rows = [export_row(start=at("2024-05-06", f"{(i // 3600) % 24:02d}:{(i // 60) % 60:02d}:{i % 60:02d}"),

@@ -16,6 +16,7 @@ from billing.money import ZERO
 
 from ...choices import Direction, Rating
 from ...models import CallRecord, HourlyCalls
+from ..arrays import columns_of
 
 CREDIT_RATINGS = (Rating.CHARGED, Rating.REFUSED)
 
@@ -52,14 +53,7 @@ def save_hourly(organization, by_country) -> None:
                 f"INSERT INTO {table} (organization_id, hour, country, calls, seconds, charge) "
                 "SELECT %s, to_timestamp(h * 3600), c, n, s, m FROM unnest(%s::bigint[], %s::text[], %s::integer[], "
                 f"%s::bigint[], %s::numeric[]) AS t(h, c, n, s, m) {on_conflict}",
-                [
-                    organization.pk,
-                    [hour for (hour, _c), _v in items],
-                    [country for (_h, country), _v in items],
-                    [v[0] for _k, v in items],
-                    [v[1] for _k, v in items],
-                    [v[2] for _k, v in items],
-                ],
+                [organization.pk, *columns_of([(hour, country, *values) for (hour, country), values in items], {1})],
             )
             return
         adapt = connection.ops.adapt_datetimefield_value

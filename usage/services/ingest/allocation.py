@@ -19,6 +19,7 @@ from billing.money import ZERO
 
 from ...choices import is_inbound
 from ...models import Person, SpendTotal
+from ..arrays import columns_of
 
 DEPARTMENT_LENGTH = Person._meta.get_field("department").max_length
 BATCH = 50_000  # rows per upsert statement on PostgreSQL
@@ -101,19 +102,33 @@ class AllocationTotals:
         columns = "organization_id, period, day, kind, person_key, country, call_type, records, seconds, charge"
         with connection.cursor() as cursor:
             if connection.vendor == "postgresql":
-                # One statement per BATCH rows, its values as ten arrays: a statement per row, or a VALUES list
-                # of a hundred thousand placeholders, costs a million-row import many seconds more.
+                # One statement per BATCH rows, its values as ten arrays (usage.services.arrays): a statement per row,
+                # or a VALUES list of a hundred thousand placeholders, costs a million-row import many seconds more.
                 types = ("bigint", "varchar", "date", "varchar", "bigint", "varchar", "varchar", "bigint", "bigint", "numeric")
                 arrays = ", ".join(f"%s::{t}[]" for t in types)
                 for first in range(0, len(params), BATCH):
                     batch = params[first : first + BATCH]
-                    cursor.execute(f"INSERT INTO {table} ({columns}) SELECT * FROM unnest({arrays}) {update}", [list(c) for c in zip(*batch)])
+                    cursor.execute(f"INSERT INTO {table} ({columns}) SELECT * FROM unnest({arrays}) {update}", columns_of(batch, {1, 3, 5, 6}))
             else:
                 values = ", ".join(["%s"] * 10)
                 cursor.executemany(f"INSERT INTO {table} ({columns}) VALUES ({values}) {update}", params)
 
     def _save_departments(self, organization):
         if not self.units:
+            return
+        if connection.vendor == "postgresql":
+            # One statement for all the people of the import (Django's bulk_update took 17 s for 5,000);
+            # the same rules as below: not locked, and only from a later call than the one seen last.
+            table = Person._meta.db_table
+            rows = [(pk, unit, moment.isoformat()) for pk, (moment, unit) in self.units.items()]
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    f"UPDATE {table} AS p SET department = t.unit, department_seen_at = t.seen "
+                    "FROM unnest(%s::bigint[], %s::text[], %s::timestamptz[]) AS t(id, unit, seen) "
+                    "WHERE p.id = t.id AND p.organization_id = %s AND NOT p.department_locked "
+                    "AND (p.department_seen_at IS NULL OR p.department_seen_at < t.seen)",
+                    [*columns_of(rows, {1, 2}), organization.pk],
+                )
             return
         people = Person.objects.filter(organization=organization, pk__in=list(self.units), department_locked=False)
         changed = []

@@ -38,6 +38,11 @@ class ImportRejected(Exception):
         super().__init__(f"Nothing was imported: {first}{more}.")
 
 
+def rows_of(chunks):
+    """How many rows `chunks` full chunks hold (CHUNK_SIZE read when asked: tests make it smaller)."""
+    return chunks * CHUNK_SIZE
+
+
 def checks_before_writing():
     """Whether rows are read and checked before the import's transaction (see the module's note)."""
     return connection.vendor == "sqlite"

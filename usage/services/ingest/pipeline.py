@@ -17,10 +17,10 @@ from ..detection import SpendWatch
 from ..rating import RatingContext
 from ..sources import RowSource, SourceError, from_graph_payload, open_source
 from .allocation import AllocationTotals
-from .checking import CheckedRows, ImportRejected, Spool, checks_before_writing
+from .checking import CheckedRows, ImportRejected, Spool, checks_before_writing, rows_of
 from .copy_writer import Writer
 from .daily_totals import DailyTotals
-from .duplicates import existing_ids, existing_span
+from .duplicates import CHECK_CHUNKS, existing_ids, existing_span, refresh_statistics
 from .kinds import CALLS, KINDS
 
 
@@ -63,6 +63,8 @@ def ingest(organization, source: RowSource, *, origin=ImportBatch.Source.UPLOAD,
         chunks = CheckedRows(kind, source)
         if checks_before_writing():
             chunks = spool = Spool(chunks)
+        refresh_statistics(kind, organization)
+        result = None
         with transaction.atomic(durable=True):
             RatingState.objects.get_or_create(organization=organization)
             RatingState.objects.select_for_update(no_key=True).filter(organization=organization).update(
@@ -70,12 +72,15 @@ def ingest(organization, source: RowSource, *, origin=ImportBatch.Source.UPLOAD,
             )
             try:
                 with transaction.atomic():
-                    return _ingest_once(organization, kind, source, chunks, origin, actor, filename, careful=False)
+                    result = _ingest_once(organization, kind, source, chunks, origin, actor, filename, careful=False)
             except DatabaseError as exc:
                 if (spool is None and reopen is None) or not _is_unique_violation(exc):
                     raise
-            again = spool if spool is not None else CheckedRows(kind, reopen())
-            return _ingest_once(organization, kind, source, again, origin, actor, filename, careful=True)
+            if result is None:
+                again = spool if spool is not None else CheckedRows(kind, reopen())
+                result = _ingest_once(organization, kind, source, again, origin, actor, filename, careful=True)
+        refresh_statistics(kind, written=result.created)
+        return result
     except SourceError as exc:
         raise ImportRejected([RowError(exc.row, exc.column, exc.problem)]) from None
     except DatabaseError as exc:
@@ -101,8 +106,21 @@ def _ingest_once(organization, kind, source, chunks, origin, actor, filename, *,
     )
     run = _Run(kind, organization, ctx, batch, careful=careful)
     with run.writer.session():
+        # Chunks that may hold duplicates wait to be checked CHECK_CHUNKS at a time (one query);
+        # the others go straight on, after those waiting, so that records are rated in file order.
+        waiting = []
         for chunk in chunks:
-            run.process(chunk)
+            if run.needs_check(chunk):
+                waiting.extend(chunk)
+                if len(waiting) >= rows_of(CHECK_CHUNKS):
+                    run.process(waiting, check=True)
+                    waiting = []
+                continue
+            if waiting:
+                run.process(waiting, check=True)
+                waiting = []
+            run.process(chunk, check=False)
+        run.process(waiting, check=True)
         run.read = chunks.read
     return run.finish(source)
 
@@ -206,7 +224,9 @@ class _Run:
         first, last = self.span
         return any(first <= r[time_field] <= last for r in records)
 
-    def process(self, chunk):
+    def process(self, chunk, check):
+        """Rate and write the records of `chunk` (one chunk, or several waiting for one duplicate check),
+        dropping duplicates first: a duplicate is never rated, charged or counted."""
         if not chunk:
             return
         # One row per UsageId: the first one in the file wins, later repeats are skipped.
@@ -216,7 +236,7 @@ class _Run:
             for record in chunk:
                 unique.setdefault(record["usage_id"], record)
             records = list(unique.values())
-        if self.needs_check(records):
+        if check:
             known = existing_ids(self.kind, self.organization, records)
             if known:
                 records = [r for r in records if r["usage_id"] not in known]
@@ -224,6 +244,7 @@ class _Run:
         if not records:
             return
         ctx = self.ctx
+        ctx.add_people(records)  # people the directory does not know, in one statement (rating needs their ids)
         rater = self.kind.rater
         time_field = self.kind.time_field
         is_call = self.kind is CALLS

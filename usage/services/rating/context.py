@@ -4,11 +4,14 @@ for one record (Outcome)."""
 
 from datetime import date
 
+from django.db import connection
+
 from billing.money import ZERO, to_money
 from billing.services import can_charge_credits
 
 from ...choices import KNOWN_LICENSES, Capability, Rating
 from ...models import Person, PoolUsage
+from ..arrays import columns_of
 from ..guard.evaluator import SpendGuard
 from .destinations import DestinationBook
 from .plans import load_plans, plan_code
@@ -144,11 +147,52 @@ class RatingContext:
             info.dirty = True
         return info
 
+    def add_people(self, records):
+        """Add to the directory, in one statement, the people of `records` it does not know, as
+        `person()` would one row at a time (the first row of a person gives their name and place; a
+        row whose object id is another new person's belongs to that person)."""
+        people, by_object_id = self.people, self.people_by_object_id
+        new, seen_ids = {}, set()
+        for record in records:
+            upn = record["upn"]
+            if not upn or upn in people or upn in new:
+                continue
+            object_id = record["user_object_id"]
+            lowered = object_id.lower() if object_id else ""
+            if lowered and (lowered in by_object_id or lowered in seen_ids):
+                continue
+            if lowered:
+                seen_ids.add(lowered)
+            new[upn] = Person(
+                organization=self.organization, upn=upn, object_id=object_id, display_name=record["display_name"],
+                usage_location=record["user_location"], created_by_import=True,
+            )
+        if not new:
+            return
+        for person in Person.objects.bulk_create(list(new.values()), batch_size=1000):
+            info = PersonInfo(person.pk, person.upn, person.usage_location, (), True, person.display_name)
+            people[info.upn] = info
+            if person.object_id:
+                by_object_id[person.object_id.lower()] = info
+
     def save_people(self):
-        for info in self.people.values():
-            if info.dirty:
+        dirty = [info for info in self.people.values() if info.dirty]
+        if not dirty:
+            return
+        if connection.vendor == "postgresql":
+            # Thousands of people new to the directory: one statement, not one UPDATE each (15 s for 5,000).
+            table = Person._meta.db_table
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    f"UPDATE {table} AS p SET licenses = t.licenses FROM unnest(%s::bigint[], %s::text[]) AS t(id, licenses) "
+                    "WHERE p.id = t.id AND p.organization_id = %s",
+                    [*columns_of([(info.id, " ".join(sorted(info.licenses))) for info in dirty], {1}), self.organization.pk],
+                )
+        else:
+            for info in dirty:
                 Person.objects.filter(pk=info.id).update(licenses=" ".join(sorted(info.licenses)))
-                info.dirty = False
+        for info in dirty:
+            info.dirty = False
 
     # Pools ----------------------------------------------------------------------------------
 
@@ -184,12 +228,15 @@ class RatingContext:
         return max(0, size - self._pool(key, month)[1])
 
     def save_pools(self):
+        new = []
         for (key, month), (row, used, size) in self.pools.items():
             if row is None:
                 if used or size:
-                    PoolUsage.objects.create(organization=self.organization, key=key, month=month, used=used, size=size)
+                    new.append(PoolUsage(organization=self.organization, key=key, month=month, used=used, size=size))
             elif row.used != used or row.size != size:
                 PoolUsage.objects.filter(pk=row.pk).update(used=used, size=size)
+        # A year of per-person pools is thousands of rows: one statement per 1,000, not one each.
+        PoolUsage.objects.bulk_create(new, batch_size=1000)
 
     def plan_pool(self, person, plan, location):
         """(pool key, pool size): per country per identical plan, or the user's own for a plan not pooled."""
