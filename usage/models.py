@@ -95,6 +95,9 @@ class RatingState(models.Model):
 
     organization = models.OneToOneField(Organization, on_delete=models.CASCADE, primary_key=True, related_name="+")
     last_import_at = models.DateTimeField(null=True, blank=True)
+    # Set by the retention purge before it deletes: an import leaves out records older than this, since
+    # their UsageIds are no longer there to be found as duplicates and they would be charged again.
+    purged_before = models.DateTimeField(null=True, blank=True)
 
 
 class ImportBatch(models.Model):
@@ -116,7 +119,7 @@ class ImportBatch(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     rows_read = models.PositiveIntegerField(default=0)
     rows_created = models.PositiveIntegerField(default=0)
-    rows_skipped = models.PositiveIntegerField(default=0, help_text="Already imported (same UsageId).")
+    rows_skipped = models.PositiveIntegerField(default=0, help_text="Already imported (same UsageId), or older than the history kept (retention).")
     rows_charged = models.PositiveIntegerField(default=0)
     rows_refused = models.PositiveIntegerField(default=0)
     charged_total = money_field(default=0)

@@ -147,6 +147,28 @@ def test_the_ledger_and_the_import_batches_are_untouched(org, history):
     assert list(ImportBatch.objects.order_by("pk").values()) == batches
 
 
+def test_a_purged_file_imported_again_is_left_out_not_charged_again(org, history, cut):
+    charged = LedgerEntry.objects.filter(account__organization=org, kind="usage_charge").aggregate(t=Sum("amount"))["t"]
+    purge_expired_usage()
+    kept = times(org)
+    again = import_calls(org, history)
+    # The five expired calls are left out (their UsageIds are gone, so they are not duplicates any more);
+    # the three kept ones are duplicates as before; nothing is rated or charged.
+    assert (again.created, again.expired, again.skipped) == (0, 4, 7)
+    assert again.as_dict()["skipped_expired"] == 4 and again.as_dict()["skipped_duplicates"] == 3
+    assert times(org) == kept
+    assert LedgerEntry.objects.filter(account__organization=org, kind="usage_charge").aggregate(t=Sum("amount"))["t"] == charged
+    # A new call after the cut-off is still imported, in the same file as an expired one.
+    fresh = import_calls(org, [call(start=cut - timedelta(days=2)), call(start=cut + timedelta(days=2), seconds=60)], name="more.csv")
+    assert (fresh.created, fresh.expired) == (1, 1)
+
+
+def test_a_dry_run_sets_no_mark_and_an_organization_never_purged_imports_old_calls(org, people, rates, funded, cut):
+    purge_expired_usage(dry_run=True)
+    result = import_calls(org, [call(start=cut - timedelta(days=90))])
+    assert (result.created, result.expired) == (1, 0)
+
+
 def test_other_organizations_are_untouched(org, history, cut, rates, catalog):
     other = OrganizationFactory(name="Fabrikam", slug="fabrikam")
     PersonFactory(organization=other, upn="hank@contoso.test", licenses="MCOPSTNPP")

@@ -29,7 +29,7 @@ from billing.models import Organization
 
 from ..choices import Direction
 from ..forms import HISTORY_DAYS
-from ..models import CallRecord, DailyUsage, HourlyCalls, Incident, IncidentStatus, PoolUsage, SmsRecord, SpendTotal
+from ..models import CallRecord, DailyUsage, HourlyCalls, Incident, IncidentStatus, PoolUsage, RatingState, SmsRecord, SpendTotal
 from ..spend_guard import CapCrossing
 
 log = logging.getLogger("usage.retention")
@@ -104,6 +104,8 @@ def _purge_organization(org_id, cutoff, size, result):
     # Pool months and cost-allocation totals go by whole months: "Where the credits go" reads a month's
     # row less the day rows outside its range, so a month's rows all stay or all leave together.
     month = cutoff.replace(day=1)
+    if not result.dry_run:
+        _mark_purged(org_id, before)
     keep = _open_incident_windows(org_id, before)
     _purge_records(CallRecord, "start_time", org_id, before, keep, size, result, "call records")
     _purge_records(SmsRecord, "sent_time", org_id, before, [], size, result, "SMS records")
@@ -116,6 +118,18 @@ def _purge_organization(org_id, cutoff, size, result):
     ]
     for label, rows in figures:
         _purge_rows(rows, org_id, size, result, label)
+
+
+def _mark_purged(org_id, before):
+    """Record the cut-off before deleting: a purged record's UsageId is no longer there to be found as a
+    duplicate, so an import of an old file would charge it again; imports leave out what is older.
+    Imports of the organization hold its RatingState row for their whole transaction, so this waits for
+    one that is running, and every later one reads the new mark."""
+    with transaction.atomic(durable=True):
+        RatingState.objects.get_or_create(organization_id=org_id)
+        RatingState.objects.filter(organization_id=org_id).filter(
+            Q(purged_before__isnull=True) | Q(purged_before__lt=before)
+        ).update(purged_before=before)
 
 
 def _open_incident_windows(org_id, before):

@@ -41,7 +41,8 @@ class Command(BaseCommand):
                 continue
             self.stdout.write(
                 self.style.SUCCESS(
-                    f"{path}: {result.created:,} new of {result.rows_read:,} rows, {result.skipped:,} already imported, "
+                    f"{path}: {result.created:,} new of {result.rows_read:,} rows, {result.duplicates:,} already imported, "
+                    f"{result.expired:,} older than the history kept, "
                     f"{result.charged:,} charged ({result.charged_total} {org.currency}), {result.refused:,} refused."
                 )
             )

@@ -34,13 +34,20 @@ class ImportResult:
     refused: int
     charged_total: Decimal
     ignored_columns: list = field(default_factory=list)
+    # Of `skipped`: records older than the history the retention purge keeps (docs/usage.md, Retention).
+    expired: int = 0
+
+    @property
+    def duplicates(self):
+        return self.skipped - self.expired
 
     def as_dict(self):
         return {
             "batch": self.batch.pk,
             "rows_read": self.rows_read,
             "created": self.created,
-            "skipped_duplicates": self.skipped,
+            "skipped_duplicates": self.duplicates,
+            "skipped_expired": self.expired,
             "charged": self.charged,
             "refused": self.refused,
             "charged_total": str(self.charged_total),
@@ -70,15 +77,17 @@ def ingest(organization, source: RowSource, *, origin=ImportBatch.Source.UPLOAD,
             RatingState.objects.select_for_update(no_key=True).filter(organization=organization).update(
                 last_import_at=timezone.now()
             )
+            # Read under the lock the purge takes to set it: no purge of this organization starts meanwhile.
+            purged_before = RatingState.objects.filter(organization=organization).values_list("purged_before", flat=True).get()
             try:
                 with transaction.atomic():
-                    result = _ingest_once(organization, kind, source, chunks, origin, actor, filename, careful=False)
+                    result = _ingest_once(organization, kind, source, chunks, origin, actor, filename, careful=False, purged_before=purged_before)
             except DatabaseError as exc:
                 if (spool is None and reopen is None) or not _is_unique_violation(exc):
                     raise
             if result is None:
                 again = spool if spool is not None else CheckedRows(kind, reopen())
-                result = _ingest_once(organization, kind, source, again, origin, actor, filename, careful=True)
+                result = _ingest_once(organization, kind, source, again, origin, actor, filename, careful=True, purged_before=purged_before)
         refresh_statistics(kind, written=result.created)
         return result
     except SourceError as exc:
@@ -99,12 +108,12 @@ def _is_unique_violation(exc):
     return False
 
 
-def _ingest_once(organization, kind, source, chunks, origin, actor, filename, *, careful):
+def _ingest_once(organization, kind, source, chunks, origin, actor, filename, *, careful, purged_before=None):
     ctx = RatingContext(organization)
     batch = ImportBatch.objects.create(
         organization=organization, kind=source.kind, source=origin, filename=(filename or source.description)[:255], created_by=actor
     )
-    run = _Run(kind, organization, ctx, batch, careful=careful)
+    run = _Run(kind, organization, ctx, batch, careful=careful, purged_before=purged_before)
     with run.writer.session():
         # Chunks that may hold duplicates wait to be checked CHECK_CHUNKS at a time (one query);
         # the others go straight on, after those waiting, so that records are rated in file order.
@@ -197,12 +206,13 @@ _usage_id = itemgetter("usage_id")
 
 
 class _Run:
-    def __init__(self, kind, organization, ctx, batch, *, careful):
+    def __init__(self, kind, organization, ctx, batch, *, careful, purged_before=None):
         self.kind = kind
         self.organization = organization
         self.ctx = ctx
         self.batch = batch
         self.careful = careful
+        self.purged_before = purged_before
         self.span = None if careful else existing_span(kind, organization)
         self.writer = Writer(kind, {"organization_id": organization.pk, "batch_id": batch.pk, "currency": ctx.currency})
         self.totals = DailyTotals(batch.kind)
@@ -212,6 +222,7 @@ class _Run:
         self.read = 0
         self.created = 0
         self.skipped = 0
+        self.expired = 0
         self.charged = 0
         self.refused = 0
 
@@ -236,6 +247,11 @@ class _Run:
             for record in chunk:
                 unique.setdefault(record["usage_id"], record)
             records = list(unique.values())
+        if self.purged_before is not None:
+            before = len(records)
+            time_field = self.kind.time_field
+            records = [r for r in records if r[time_field] >= self.purged_before]
+            self.expired += before - len(records)
         if check:
             known = existing_ids(self.kind, self.organization, records)
             if known:
@@ -314,6 +330,7 @@ class _Run:
             rows_read=self.read,
             created=self.created,
             skipped=self.skipped,
+            expired=self.expired,
             charged=self.charged,
             refused=self.refused,
             charged_total=ctx.charged_total,
