@@ -73,8 +73,10 @@ COLUMNS = [
 # One size ---------------------------------------------------------------------------------------------
 
 
-def measure_size(rows, directory):
-    """Every figure at `rows` records, in a database created for it and dropped afterwards."""
+def measure_size(rows, directory, checkpoint=None):
+    """Every figure at `rows` records, in a database created for it and dropped afterwards. `checkpoint`
+    is called with the figures so far after each part, so that a long size leaves what it measured."""
+    checkpoint = checkpoint or (lambda out: None)
     setup_django()
     from django.db import connection
 
@@ -100,17 +102,21 @@ def measure_size(rows, directory):
         write_csv(path, rows, today)
         out["generate_seconds"] = time.perf_counter() - started
         out["file_mb"] = os.path.getsize(path) / 1e6
+        checkpoint(out)
         copied, before = copy_reference(path)
         out["ingest"] = run_child("ingest", database_url, today, ["--file", path])
         # The reference again right after, so that a busy machine weighs on both alike.
         _, after = copy_reference(path)
         out["copy_rows"], out["copy_seconds"] = copied, (before + after) / 2
+        checkpoint(out)
         os.unlink(path)
         with connection.cursor() as cursor:
             cursor.execute("VACUUM ANALYZE usage_callrecord")
         out["pages"], out["in_range"] = server_times(org, today)
-        out["xlsx"] = run_child("xlsx", database_url, today, ["--days", "28"])
+        checkpoint(out)
         out["csv_zip"] = run_child("csv_zip", database_url, today, ["--days", "365"])
+        checkpoint(out)
+        out["xlsx"] = run_child("xlsx", database_url, today, ["--days", "28"])
     finally:
         if os.path.exists(path):
             os.unlink(path)
@@ -218,29 +224,33 @@ def server_times(org, today):
 
 def values(result):
     """The per-size table's figures (COLUMNS' keys) of one size's results."""
-    ingest = result["ingest"]
-    copy_rate = result["copy_rows"] / result["copy_seconds"]
-    ingest_rate = ingest["rows"] / ingest["seconds"]
-    out = {
-        "copy_rate": copy_rate,
-        "ingest_rate": ingest_rate,
-        "ingest_share": ingest_rate / copy_rate * 100,
-        "ingest_peak_mb": ingest["peak_mb"],
-        "xlsx_rate": result["xlsx"]["rows"] / result["xlsx"]["seconds"],
-        "csv_zip_rate": result["csv_zip"]["rows"] / result["csv_zip"]["seconds"],
-    }
-    for key, (median, _) in result["pages"].items():
+    out = dict.fromkeys((key for key, *_ in COLUMNS), None)  # None: not measured (yet)
+    if "copy_seconds" in result:
+        ingest = result["ingest"]
+        copy_rate = result["copy_rows"] / result["copy_seconds"]
+        ingest_rate = ingest["rows"] / ingest["seconds"]
+        out.update(copy_rate=copy_rate, ingest_rate=ingest_rate, ingest_share=ingest_rate / copy_rate * 100, ingest_peak_mb=ingest["peak_mb"])
+    for key in ("xlsx", "csv_zip"):
+        if key in result:
+            out[f"{key}_rate"] = result[key]["rows"] / result[key]["seconds"]
+    for key, (median, _) in result.get("pages", {}).items():
         out[key] = median
     return out
 
 
 def spreads(results):
-    """Each figure's largest value over its smallest across the sizes measured (1.0 with one size)."""
+    """Each figure's largest value over its smallest across the sizes that have it (None under two)."""
     table = [values(r) for r in results]
-    return {key: max(t[key] for t in table) / min(t[key] for t in table) for key, *_ in COLUMNS}
+    out = {}
+    for key, *_ in COLUMNS:
+        measured = [t[key] for t in table if t[key] is not None]
+        out[key] = max(measured) / min(measured) if len(measured) > 1 else None
+    return out
 
 
 def shown(value, unit):
+    if value is None:
+        return "not measured"
     if unit == "rows/s":
         return f"{value:,.0f}"
     return f"{value:,.1f}"
@@ -258,10 +268,10 @@ def table_lines(results):
             if key in result.get("pages", {}):
                 cell += f" (p95 {result['pages'][key][1]:,.1f})"
             cells.append(cell)
-        load = f"{result['load_start'][0]:.1f}, {result['load_end'][0]:.1f}"
+        load = f"{result['load_start'][0]:.1f}, " + (f"{result['load_end'][0]:.1f}" if "load_end" in result else "(unfinished)")
         lines.append("| " + " | ".join([*cells, load]) + " |")
     spread = spreads(results)
-    marks = [f"{spread[key]:.2f}x {'ok' if spread[key] <= TARGET_SPREAD else 'OVER'}" for key, *_ in COLUMNS]
+    marks = ["" if spread[key] is None else f"{spread[key]:.2f}x {'ok' if spread[key] <= TARGET_SPREAD else 'OVER'}" for key, *_ in COLUMNS]
     lines.append("| " + " | ".join(["largest / smallest", *marks, ""]) + " |")
     return lines
 
@@ -275,6 +285,7 @@ def check_figures(results):
         (f"{heading}: largest / smallest", f"{spread[key]:.2f}", "x",
          f"target at most {TARGET_SPREAD}x: {'met' if spread[key] <= TARGET_SPREAD else 'NOT met'}")
         for key, heading, _, _ in COLUMNS
+        if spread[key] is not None
     ]
 
 
@@ -282,6 +293,10 @@ def details(results):
     """What each size's rows and files were, for the docs under the table."""
     lines = []
     for r in results:
+        if "xlsx" not in r:
+            lines.append(f"- {r['rows']:,} records ({r['started']} UTC): unfinished; what it measured: "
+                         + json.dumps({k: v for k, v in r.items() if k not in ("rows", "started", "today")}))
+            continue
         x, z = r["xlsx"], r["csv_zip"]
         lines.append(
             f"- {r['rows']:,} records ({r['started']} UTC): CSV of {r['file_mb']:,.0f} MB generated in {r['generate_seconds']:,.0f} s; "
@@ -298,8 +313,8 @@ def write_docs(results, pending=""):
     from bench.__main__ import machine
 
     intro = "\n".join([
-        f"`python -m bench.growth --records {','.join(str(r['rows']) for r in results)} --write-docs`, measured on {machine()}, "
-        "PostgreSQL, each size in a database of its own (see the module's docstring for what each figure is). Times are "
+        f"`python -m bench.growth`, measured on {machine()}, PostgreSQL, each size in one run and a database of its own "
+        "(the start of each size's run is under the table; see the module's docstring for what each figure is). Times are "
         f"the server's time of the whole page, median of {REPEAT} requests (95th percentile in brackets); the machine's 2 "
         "CPUs were shared with other work, so the load average is given beside each size, and ingestion is compared "
         "with COPY of the same file in the same run.",
@@ -331,8 +346,8 @@ def run():
         results.append(result)
     out = []
     for result in results:
-        out += [(f"{result['rows']:,} records: {heading}", round(value, 1), unit)
-                for (key, heading, unit, _), value in zip(COLUMNS, [values(result)[k] for k, *_ in COLUMNS], strict=True)]
+        figures = values(result)
+        out += [(f"{result['rows']:,} records: {heading}", round(figures[key], 1), unit) for key, heading, unit, _ in COLUMNS]
     return as_figures(out + check_figures(results), "growth benchmark")
 
 
@@ -360,24 +375,35 @@ def main():
         print(f"Written to {DOCS}")
         return 0
     sizes = parse_sizes(args.records)
-    results = []
-    for index, rows in enumerate(sizes):
+    # With --save, the sizes an earlier run kept stay in the table (each size is still one run), unless
+    # measured again here.
+    kept = []
+    if args.save and os.path.exists(args.save):
+        with open(args.save) as handle:
+            kept = [r for r in map(json.loads, filter(str.strip, handle)) if r["rows"] not in sizes]
+    done = []
+
+    def checkpoint(partial, finished=False):
+        results = sorted([*kept, *done, *([] if finished else [partial])], key=lambda r: r["rows"])
+        if args.save:
+            with open(args.save, "w") as handle:
+                handle.writelines(json.dumps(r) + "\n" for r in results)
+        if args.write_docs:
+            left = [n for n in sizes if n not in {r["rows"] for r in done}]
+            running = f"Still running when this was written: {', '.join(f'{n:,}' for n in left)} records." if left else ""
+            write_docs(results, " ".join(filter(None, [args.note, running])))
+        return results
+
+    for rows in sizes:
         print(f"== {rows:,} records (load average {os.getloadavg()[0]:.1f})", flush=True)
-        result = measure_size(rows, args.dir)
+        result = measure_size(rows, args.dir, checkpoint)
         if result is None:
             print("Skipped: needs PostgreSQL: run with DATABASE_URL=postgres://... (a throwaway <name>_growth database is created)")
             return 0
-        results.append(result)
-        if args.save:
-            with open(args.save, "a") as handle:
-                handle.write(json.dumps(result) + "\n")
+        done.append(result)
+        results = checkpoint(result, finished=True)
         print("\n".join(table_lines(results)), flush=True)
-        if args.write_docs:
-            left = sizes[index + 1:]
-            running = f"Still running when this was written: {', '.join(f'{n:,}' for n in left)} records." if left else ""
-            write_docs(results, " ".join(filter(None, [args.note, running])))
-            print(f"Written to {DOCS}", flush=True)
-    for name, value, unit, note in check_figures(results):
+    for name, value, unit, note in check_figures(sorted([*kept, *done], key=lambda r: r["rows"])):
         print(f"{name}: {value} {unit} ({note})")
     return 0
 
