@@ -95,13 +95,15 @@ def test_only_get_and_head_are_answered(client):
 # A whole process on production settings ---------------------------------------------------------
 
 PROBE = """
-import json, sys
+import json, sys, time
 import django
 django.setup()
 from django.test import Client
 for path in sys.argv[1:]:
+    started = time.monotonic()
     response = Client().get(path)  # plain http, as a load balancer probes
-    print(json.dumps({"path": path, "status": response.status_code, "body": response.content.decode()}))
+    seconds = time.monotonic() - started
+    print(json.dumps({"path": path, "status": response.status_code, "body": response.content.decode(), "seconds": seconds}))
 """
 
 
@@ -125,6 +127,7 @@ def probe_production(database_url, *paths, **extra_env):
     for line in result.stdout.splitlines():
         answer = json.loads(line)
         answers[answer["path"]] = (answer["status"], json.loads(answer["body"]) if answer["status"] in (200, 503) else None)
+        answers[answer["path"] + " seconds"] = answer["seconds"]
     return answers, time.monotonic() - started
 
 
@@ -139,12 +142,13 @@ def test_health_names_the_database_when_it_does_not_answer_and_is_not_redirected
 
 def test_a_database_that_never_answers_fails_the_probe_within_the_timeout():
     with silent_server() as port:
-        answers, elapsed = probe_production(
+        answers, _ = probe_production(
             f"postgres://postgres@127.0.0.1:{port}/credits", "/health/", HEALTH_CHECK_TIMEOUT="1"
         )
     status, body = answers["/health/"]
     assert status == 503 and body["failed"] == ["database"] and body["checks"]["database"]["error"] == "Timeout"
-    assert elapsed < 10, f"the process took {elapsed:.1f} s in all"
+    # The request's own time, measured in the process: starting Django on a busy machine is no part of it.
+    assert answers["/health/ seconds"] < 5, f"the probe took {answers['/health/ seconds']:.1f} s"
 
 
 def test_ready_is_503_while_migrations_are_not_applied(tmp_path):
