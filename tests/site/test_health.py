@@ -68,8 +68,9 @@ def test_a_broker_that_never_answers_fails_the_probe_within_the_timeout(client, 
     settings.HEALTH_CHECK_TIMEOUT = 0.5
     with silent_server() as port:
         settings.CELERY_BROKER_URL = f"redis://127.0.0.1:{port}/0"
+        url = reverse("health")  # loads the URLconf (phonenumbers' geodata: about 1.5 s) before the clock starts
         started = time.monotonic()
-        response = client.get(reverse("health"))
+        response = client.get(url)
         elapsed = time.monotonic() - started
     assert response.status_code == 503 and response.json()["failed"] == ["broker"]
     assert elapsed < 2, f"the probe took {elapsed:.1f} s"
