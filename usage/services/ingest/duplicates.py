@@ -42,7 +42,7 @@ def existing_ids(kind: Kind, organization, records):
         with connection.cursor() as cursor:
             cursor.execute(
                 f"SELECT usage_id::text, {connection.ops.quote_name(time_field)} FROM {table} "
-                "WHERE organization_id = %s AND usage_id = ANY(%s::uuid[])",
+                "WHERE \"organization_id\" = %s AND usage_id = ANY(%s::uuid[])",
                 [organization.pk, ids],
             )
             stored = dict(cursor.fetchall())
@@ -89,11 +89,11 @@ def _stale_for(cursor, table, organization):
     made it read them all instead of probing the index. It asks the planner (EXPLAIN, no execution),
     and counts the records up to STALE_ROWS through the organization's index: a few milliseconds,
     where counters of changed rows (pg_stat_user_tables) lag behind the imports that just ended."""
-    cursor.execute(f"EXPLAIN (FORMAT JSON) SELECT 1 FROM {table} WHERE organization_id = %s", [organization.pk])
+    cursor.execute(f'EXPLAIN (FORMAT JSON) SELECT 1 FROM {table} WHERE "organization_id" = %s', [organization.pk])
     plan = cursor.fetchone()[0]
     if isinstance(plan, str):
         plan = json.loads(plan)
     estimate = plan[0]["Plan"]["Plan Rows"]
-    cursor.execute(f"SELECT count(*) FROM (SELECT 1 FROM {table} WHERE organization_id = %s LIMIT %s) AS known", [organization.pk, STALE_ROWS])
+    cursor.execute(f'SELECT count(*) FROM (SELECT 1 FROM {table} WHERE "organization_id" = %s LIMIT %s) AS known', [organization.pk, STALE_ROWS])
     actual = cursor.fetchone()[0]
     return actual >= STALE_ROWS // 5 and actual > 4 * estimate
