@@ -5,11 +5,11 @@ Hours are whole numbers here (hours since 1970-01-01 00:00 UTC): cheap to comput
 records, to subtract a day (24) from, and to use as dictionary keys.
 """
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from datetime import UTC, datetime, timedelta
 
 from django.db import connection
-from django.db.models import Count, Min, Sum
+from django.db.models import Count, Min, Q, Sum
 from django.db.models.functions import TruncHour
 
 from billing.money import ZERO
@@ -113,3 +113,39 @@ def person_figures(organization, person_ids, first_hour: int, last_hour: int) ->
         slot[0] += calls
         slot[1] += spend or ZERO
     return dict(figures)
+
+
+def batch_person_hours(organization, batch_id, first_hour: int, last_hour: int, *, min_calls, min_spend) -> dict:
+    """What SpendWatch tallies, read back from one import's records: (person id, hour) -> [credit calls,
+    charge, Counter of countries] of the person-hours that reach min_calls or min_spend. Records carry no
+    index on their batch: the (organization, start time) index bounds the read to the import's hours."""
+    records = CallRecord.objects.filter(
+        organization=organization,
+        batch_id=batch_id,
+        start_time__gte=moment_of(first_hour),
+        start_time__lt=moment_of(last_hour + 1),
+        direction=Direction.OUTBOUND,
+        rating__in=CREDIT_RATINGS,
+        person_id__isnull=False,
+    ).annotate(hour=TruncHour("start_time"))
+    # The threshold is applied in the database: only the person-hours that reach it come back.
+    reached = (
+        records.values("person_id", "hour")
+        .annotate(calls=Count("id"), spend=Sum("charge"))
+        .filter(Q(calls__gte=min_calls) | Q(spend__gte=min_spend))
+        .values_list("person_id", "hour", "calls", "spend")
+    )
+    candidates = {(person_id, hour_of(hour)): [calls, spend or ZERO, Counter()] for person_id, hour, calls, spend in reached}
+    if not candidates:
+        return {}
+    by_country = (
+        records.filter(person_id__in=sorted({person_id for person_id, _hour in candidates}))
+        .values("person_id", "hour", "external_country")
+        .annotate(calls=Count("id"))
+        .values_list("person_id", "hour", "external_country", "calls")
+    )
+    for person_id, hour, country, calls in by_country.iterator():
+        slot = candidates.get((person_id, hour_of(hour)))
+        if slot is not None:
+            slot[2][country] += calls
+    return candidates

@@ -8,7 +8,7 @@ from datetime import date
 
 from billing.money import ZERO
 
-from .baseline import first_hours, history_start, hourly_figures, person_figures, save_hourly
+from .baseline import batch_person_hours, first_hours, history_start, hourly_figures, person_figures, save_hourly
 from .detectors import DAY, country_bursts, new_countries, odd_hours, person_bursts
 from .incidents import group_findings, record_incidents
 from .thresholds import current
@@ -22,6 +22,10 @@ _CREDIT = frozenset({"charged", "refused"})
 _EPOCH_HOURS = date(1970, 1, 1).toordinal() * 24
 # One integer key per person and hour (hours since 1970 stay under a million until 2084).
 _PERSON_KEY = 1_000_000
+# Person-hours tallied in memory at most (a few hundred bytes each). A year of calls by thousands of
+# people is nearly one person-hour per call, so past this the tallies are dropped and the import's own
+# records are read back at the end instead (one grouped query): the import's memory stays flat.
+PERSON_HOURS_KEPT = 200_000
 
 
 class SpendWatch:
@@ -35,7 +39,15 @@ class SpendWatch:
         self.calls, self.seconds, self.charges = {}, {}, {}
         # person id * _PERSON_KEY + hour -> credit calls, charge, first country; {other country: calls} (rare)
         self.person_calls, self.person_charges, self.person_country, self.person_others = {}, {}, {}, {}
+        self.overflowed = False
         self.add = _tally(self)
+
+    def trim(self):
+        """After each chunk: past PERSON_HOURS_KEPT, the person tallies are dropped (see there)."""
+        if len(self.person_calls) > PERSON_HOURS_KEPT:
+            self.overflowed = True
+            for tally in (self.person_calls, self.person_charges, self.person_country, self.person_others):
+                tally.clear()
 
     @property
     def by_country(self):
@@ -49,6 +61,20 @@ class SpendWatch:
         for key, calls in self.person_calls.items():
             person_id, hour = divmod(key, _PERSON_KEY)
             yield person_id, hour, calls, charges.get(key, ZERO), first[key], others.get(key)
+
+    def person_candidates(self, thresholds, first_hour, last_hour):
+        """(person id, hour) -> [credit calls, charge, Counter of countries] of the import's person-hours
+        that reach a threshold: from the tallies, or from the import's records once they overflowed."""
+        if self.overflowed:
+            return batch_person_hours(self.organization, self.batch_id, first_hour, last_hour,
+                                      min_calls=thresholds.min_calls, min_spend=thresholds.min_spend)
+        candidates = {}
+        for person_id, hour, calls, charge, country, others in self.person_hours():
+            if calls >= thresholds.min_calls or charge >= thresholds.min_spend:
+                where = Counter(others) if others else Counter()
+                where[country] = calls - sum(where.values())
+                candidates[(person_id, hour)] = [calls, charge, where]
+        return candidates
 
     def finish(self):
         """Save the hourly figures, detect, record incidents; returns the incidents opened or added to."""
@@ -68,12 +94,7 @@ class SpendWatch:
         countries = {country for _hour, country in keys if country}
         findings += new_countries(thresholds, history, keys, figures, first_hours(organization, countries))
         findings += odd_hours(thresholds, history, hours, figures)
-        candidates = {}
-        for person_id, hour, calls, charge, country, others in self.person_hours():
-            if calls >= thresholds.min_calls or charge >= thresholds.min_spend:
-                where = Counter(others) if others else Counter()
-                where[country] = calls - sum(where.values())
-                candidates[(person_id, hour)] = [calls, charge, where]
+        candidates = self.person_candidates(thresholds, min(hours), max(hours))
         if candidates:
             first = min(hour for _person, hour in candidates) - days * DAY
             last = max(hour for _person, hour in candidates) - DAY

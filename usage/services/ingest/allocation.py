@@ -23,6 +23,9 @@ from ..arrays import columns_of
 
 DEPARTMENT_LENGTH = Person._meta.get_field("department").max_length
 BATCH = 50_000  # rows per upsert statement on PostgreSQL
+# Totals kept in memory at most: past it they are added to the stored ones and the import starts again
+# from nothing (the upsert adds), so a year of a large directory does not grow the import's memory.
+ROWS_KEPT = 100_000
 
 
 def first_unit(units: str) -> str:
@@ -76,6 +79,12 @@ class AllocationTotals:
     def save(self, organization):
         self._save_spend(organization)
         self._save_departments(organization)
+
+    def trim(self, organization):
+        """After each chunk: past ROWS_KEPT, the totals so far are written (see there)."""
+        if len(self.rows) > ROWS_KEPT:
+            self._save_spend(organization)
+            self.rows.clear()
 
     def _save_spend(self, organization):
         """Add the import's totals to the stored ones: day rows, the same per month, and per person and month."""

@@ -294,6 +294,9 @@ class _Run:
                 add_line(copy_line(record))
         self.writer.write(records, lines if copy_line is not None else None)
         self.allocation.add(records)
+        self.allocation.trim(self.organization)
+        if self.watch is not None:
+            self.watch.trim()
         self.charged += charged
         self.refused += refused
         self.created += len(records)
