@@ -439,7 +439,7 @@ def bench_upns(count=2000):
     return [f"user{i:05d}@bench.example" for i in range(0, count, 7)]
 
 
-def load_run(base, users, budget, think, today, recorder=None):
+def load_run(base, users, budget, think, today, recorder=None, journeys=None):
     """Everybody signed in and every page warmed, then the clock starts and the budget is spent (or
     the recorder's stop event is set: bench/faults.py runs this traffic while it breaks things)."""
     recorder = recorder or Recorder(budget)
@@ -450,7 +450,8 @@ def load_run(base, users, budget, think, today, recorder=None):
             warm.journey(name)
     recorder.recording = True
     started = time.monotonic()
-    threads = [threading.Thread(target=p.run, args=(list(MIX),)) for p in people]
+    journeys = list(journeys or MIX)
+    threads = [threading.Thread(target=p.run, args=(journeys,)) for p in people]
     for t in threads:
         t.start()
     for t in threads:
@@ -510,7 +511,8 @@ def summary(name, result):
     return (
         f"**{name}**: {result['users']} signed-in users {think}, a budget of {result['budget']:,} requests: "
         f"{result['requests']:,} requests in {result['seconds']:.1f} s, **{result['rps']:.1f} requests/s**, "
-        f"p50 {result['p50']:.0f} ms, p95 {result['p95']:.0f} ms, {result['errors']} errors, {result['fundings']} fundings charged."
+        f"p50 {result['p50']:.0f} ms, p95 {result['p95']:.0f} ms, {result['errors']} errors, {result['fundings']} fundings charged"
+        + (f"; left out of the mix: {', '.join(result['left_out'])}." if result.get("left_out") else ".")
     )
 
 
@@ -551,6 +553,8 @@ def main(argv=None):
     parser.add_argument("--runs", default="paced,ceiling", help="paced, ceiling or both (default)")
     parser.add_argument("--paced-budget", type=int, default=2500, help="requests of the paced run")
     parser.add_argument("--ceiling-budget", type=int, default=6000, help="requests of the ceiling run")
+    parser.add_argument("--leave-out", default="", metavar="JOURNEY,...",
+                        help=f"journeys left out of the mix, to see what they cost the others ({', '.join(MIX)})")
     parser.add_argument("--port", type=int, default=int(os.environ.get("LOAD_PORT", 8765)))
     parser.add_argument("--no-prepare", action="store_true", help="skip the database preparation (already done)")
     parser.add_argument("--write-docs", action="store_true", help="write the figures into docs/performance.md")
@@ -559,6 +563,10 @@ def main(argv=None):
                         help="run the stack from this checkout (another commit's code, for a before/after comparison)")
     parser.add_argument("--prepare-child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    left_out = [j.strip() for j in args.leave_out.split(",") if j.strip()]
+    if unknown := [j for j in left_out if j not in MIX]:
+        parser.error(f"--leave-out: no journey named {', '.join(unknown)} (the journeys: {', '.join(MIX)})")
+    journeys = [j for j in MIX if j not in left_out]
     if args.prepare_child:
         prepare_child(args.rows, args.users)
         return 0
@@ -587,7 +595,8 @@ def main(argv=None):
             think = (1.0, 5.0) if name == "paced" else None
             budget = args.paced_budget if name == "paced" else args.ceiling_budget
             log(f"{name} run: {args.users} users, budget {budget:,} requests")
-            results[name] = load_run(base, args.users, budget, think, today)
+            results[name] = load_run(base, args.users, budget, think, today, journeys=journeys)
+            results[name]["left_out"] = left_out
             print(summary(name, results[name]))
             print(table(results[name]))
             for sample in results[name]["error_samples"]:

@@ -98,6 +98,9 @@ class RatingState(models.Model):
     # Set by the retention purge before it deletes: an import leaves out records older than this, since
     # their UsageIds are no longer there to be found as duplicates and they would be charged again.
     purged_before = models.DateTimeField(null=True, blank=True)
+    # Raised in the transaction of every import and purge: a built export that read the records at this
+    # version holds what a new build would, and is handed out again instead (usage.services.exports).
+    usage_version = models.PositiveBigIntegerField(default=0)
 
 
 class ImportBatch(models.Model):
@@ -401,6 +404,8 @@ class Export(models.Model):
     heartbeat_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     expires_at = models.DateTimeField(db_index=True)
+    # The organization's RatingState.usage_version when the build started to read the records.
+    usage_version = models.PositiveBigIntegerField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-pk"]

@@ -190,6 +190,15 @@ class ExportView(AdminCenterMixin, View):
             response = FileResponse(handle, as_attachment=True, filename=name)
             response["Content-Length"] = str(size)
             return response
+        built = requesting.reusable_export(self.organization, export_format, parameters)
+        if built is not None:
+            messages.info(
+                request,
+                f"This export was built at {timezone.localtime(built.finished_at):%H:%M} on "
+                f"{timezone.localtime(built.finished_at):%Y-%m-%d} and no usage has been imported since: "
+                "it is ready to download.",
+            )
+            return redirect("usage:export", public_id=built.public_id)
         export = requesting.request_export(
             organization=self.organization, user=request.user, export_format=export_format, parameters=parameters, rows_total=rows
         )

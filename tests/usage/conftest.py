@@ -2,8 +2,9 @@
 import pytest
 
 from billing.catalog import ensure_catalog
-from tests.usage.factories import PersonFactory, fund, standard_rates
+from tests.usage.factories import PersonFactory, fund, graph_call, page, standard_rates, today_at
 from usage.services.destinations import load_destinations
+from usage.services.ingest import import_graph_payload
 
 
 @pytest.fixture
@@ -45,3 +46,13 @@ def people(org, catalog):
 @pytest.fixture
 def funded(org):
     return fund(org)
+
+
+@pytest.fixture
+def calls(org, people, rates, funded):
+    """Thirteen calls of the last six days (two a day, one of them abroad, and an inbound one of bob's)."""
+    rows = [graph_call(start=today_at(d, 9), seconds=125) for d in range(6)]
+    rows += [graph_call(start=today_at(d, 15), callee="+442079460000", seconds=61) for d in range(6)]
+    rows += [graph_call(upn="bob@contoso.test", call_type="user_in", start=today_at(2, 12), caller="+123 456789***")]
+    import_graph_payload(org, page(rows), "pstn")
+    return rows

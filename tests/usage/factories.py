@@ -207,3 +207,9 @@ def fund(organization, amount="100.00", key="usage:fund"):
     services.post_entry(account_id=account.pk, kind=EntryKind.FUNDING, amount=Decimal(amount), idempotency_key=key)
     account.refresh_from_db()
     return account
+
+
+def today_at(days_ago=0, hour=10, minute=0):
+    """A whole minute of today (UTC), or of `days_ago` days before."""
+    now = datetime.now(UTC)
+    return (now - timedelta(days=days_ago)).replace(hour=hour, minute=minute, second=0, microsecond=0)

@@ -19,7 +19,7 @@ from kombu.exceptions import OperationalError
 
 from tests.factories import OrganizationFactory
 from tests.markers import requires_postgres
-from tests.usage.factories import PersonFactory, fund, graph_call, page
+from tests.usage.factories import PersonFactory, fund, graph_call, page, today_at
 from tests.usage.xlsx_reader import read_workbook
 from usage import tasks
 from usage.columns import PSTN_EXPORT_COLUMNS
@@ -38,20 +38,6 @@ pytestmark = pytest.mark.django_db
 
 HEADER = [name for name, _ in PSTN_EXPORT_COLUMNS]
 REPORT = reverse("usage:report")
-
-
-def today_at(days_ago=0, hour=10, minute=0):
-    now = datetime.now(UTC)
-    return (now - timedelta(days=days_ago)).replace(hour=hour, minute=minute, second=0, microsecond=0)
-
-
-@pytest.fixture
-def calls(org, people, rates, funded):
-    rows = [graph_call(start=today_at(d, 9), seconds=125) for d in range(6)]
-    rows += [graph_call(start=today_at(d, 15), callee="+442079460000", seconds=61) for d in range(6)]
-    rows += [graph_call(upn="bob@contoso.test", call_type="user_in", start=today_at(2, 12), caller="+123 456789***")]
-    import_graph_payload(org, page(rows), "pstn")
-    return rows
 
 
 def export_post(client, fmt="xlsx", kind="pstn", **query):

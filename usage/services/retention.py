@@ -23,7 +23,7 @@ from datetime import UTC, date, datetime, time, timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import F, Q
 
 from billing.models import Organization
 
@@ -129,7 +129,7 @@ def _mark_purged(org_id, before):
         RatingState.objects.get_or_create(organization_id=org_id)
         RatingState.objects.filter(organization_id=org_id).filter(
             Q(purged_before__isnull=True) | Q(purged_before__lt=before)
-        ).update(purged_before=before)
+        ).update(purged_before=before, usage_version=F("usage_version") + 1)
 
 
 def _open_incident_windows(org_id, before):

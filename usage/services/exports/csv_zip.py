@@ -18,6 +18,8 @@ from ...selectors import TIME_FIELDS
 from .columns import COLUMNS, FETCH_CHUNK, INTEGER_FIELDS, MONEY_FIELDS, TIME_VALUE_FIELDS, iso_time
 from .progress import Progress
 
+COPY_WRITE_BYTES = 1 << 20
+
 
 def zip_names(kind, public_id):
     if kind == RecordKind.SMS:
@@ -166,14 +168,20 @@ def csv_members_by_copy(archive, rows, kind, parameters, member_pattern, header,
                 continue
             handle = None
             day_count = 0
+            # COPY hands over one row a block: written to the member a megabyte at a time, since each
+            # write costs the zip a compressor call and a CRC update (half an export's time, row by row).
+            pending, pending_size = [], 0
             with raw.copy(f"COPY ({mogrify(sql, params)}) TO STDOUT (FORMAT csv)") as copy:
                 for block in copy:
-                    if handle is None:
-                        handle = archive.open(member_pattern.format(day=day.isoformat()), "w", force_zip64=True)
-                        handle.write(header_line)
-                    data = bytes(block)
-                    day_count += data.count(b"\n")
-                    handle.write(data.replace(b"\n", b"\r\n"))
+                    pending.append(bytes(block))
+                    pending_size += len(block)
+                    if pending_size >= COPY_WRITE_BYTES:
+                        handle = handle or _open_member(archive, member_pattern, day, header_line)
+                        day_count += _write_csv_lines(handle, pending)
+                        pending, pending_size = [], 0
+            if pending:
+                handle = handle or _open_member(archive, member_pattern, day, header_line)
+                day_count += _write_csv_lines(handle, pending)
             # Told once the day's COPY is over: progress is an UPDATE on this same connection, which waited
             # forever for the COPY it was inside of (a background export of 10,000 rows or more hung its
             # worker; bench/faults.py found it).
@@ -183,6 +191,19 @@ def csv_members_by_copy(archive, rows, kind, parameters, member_pattern, header,
                 handle.close()
             day += timedelta(days=1)
     return count
+
+
+def _open_member(archive, member_pattern, day, header_line):
+    handle = archive.open(member_pattern.format(day=day.isoformat()), "w", force_zip64=True)
+    handle.write(header_line)
+    return handle
+
+
+def _write_csv_lines(handle, blocks):
+    """Write COPY's lines with the original format's CRLF endings; returns how many were written."""
+    data = b"".join(blocks)
+    handle.write(data.replace(b"\n", b"\r\n"))
+    return data.count(b"\n")
 
 
 def _csv_header(header):

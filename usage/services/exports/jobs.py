@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from ...choices import ExportStatus
 from ...events import ExportReady, announce
-from ...models import Export
+from ...models import Export, RatingState
 from .files import build_file, export_filename
 from .progress import Progress
 
@@ -48,6 +48,12 @@ def claim(export_id, now=None):
     return claimed == 1
 
 
+def usage_version(organization_id):
+    """The organization's usage version (raised by every import and purge); 0 before its first import."""
+    version = RatingState.objects.filter(organization_id=organization_id).values_list("usage_version", flat=True).first()
+    return version or 0
+
+
 def waiting_exports(now=None, limit=100) -> list[int]:
     """Exports whose task was lost (the broker was down when it was asked for, a message dropped) or
     whose worker died mid-build: the sweep builds them, oldest first."""
@@ -60,6 +66,9 @@ def build_export(export_id):
     """Build a background export. Safe to run twice: only a pending export is claimed."""
     if not claim(export_id):
         return None
+    # Read before the records: an import committed after this raises the version, so this file is never
+    # handed out again as holding what it did not read (requesting.reusable_export).
+    Export.objects.filter(pk=export_id).update(usage_version=usage_version(Export.objects.get(pk=export_id).organization_id))
     export = Export.objects.select_related("organization").get(pk=export_id)
     fd, path = tempfile.mkstemp(suffix=".export")
     os.close(fd)

@@ -10,11 +10,15 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from ...choices import ExportFormat, ExportStatus
 from ...models import Export
 from ...tasks import enqueue_export_on_commit
 from .files import build_file, export_filename
+from .jobs import usage_version
 
 EXPORT_LIFETIME = timedelta(days=7)
+# A built export is handed out again only while it stays downloadable for at least this long.
+REUSE_LEFT = timedelta(days=1)
 
 
 def immediate_limit():
@@ -36,6 +40,29 @@ def build_immediate(organization, export_format, parameters):
         os.unlink(path)
     name = export_filename(export_format, parameters["kind"], public_id, parameters["start"], parameters["end"])
     return handle, name, size
+
+
+def reusable_export(organization, export_format, parameters, now=None):
+    """A built export of the same records, format, range, filters and columns, read at the organization's
+    current usage version (no import or purge since) and downloadable for at least another day, or None.
+
+    The cost-allocation workbook is always built again: it reads people's departments and pools too."""
+    if export_format == ExportFormat.ALLOCATION:
+        return None
+    now = now or timezone.now()
+    return (
+        Export.objects.filter(
+            organization=organization,
+            kind=parameters["kind"],
+            format=export_format,
+            parameters=parameters,
+            status=ExportStatus.DONE,
+            usage_version=usage_version(organization.pk),
+            expires_at__gt=now + REUSE_LEFT,
+        )
+        .order_by("-finished_at", "-pk")
+        .first()
+    )
 
 
 def request_export(*, organization, user, export_format, parameters, rows_total):

@@ -6,6 +6,7 @@ from decimal import Decimal
 from operator import itemgetter
 
 from django.db import DatabaseError, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from billing.services import charge_usage
@@ -75,7 +76,7 @@ def ingest(organization, source: RowSource, *, origin=ImportBatch.Source.UPLOAD,
         with transaction.atomic(durable=True):
             RatingState.objects.get_or_create(organization=organization)
             RatingState.objects.select_for_update(no_key=True).filter(organization=organization).update(
-                last_import_at=timezone.now()
+                last_import_at=timezone.now(), usage_version=F("usage_version") + 1
             )
             # Read under the lock the purge takes to set it: no purge of this organization starts meanwhile.
             purged_before = RatingState.objects.filter(organization=organization).values_list("purged_before", flat=True).get()
