@@ -523,6 +523,19 @@ def machine_line():
     return f"{os.cpu_count()} CPU(s) ({cpu_model()}), load average {load} at the start"
 
 
+def vacuum_analyze(database_url):
+    """VACUUM (ANALYZE) the whole database, as autovacuum would have by then in production; returns
+    whether this server runs autovacuum. Without it (this machine's PostgreSQL has it off) every run's
+    deliveries, sessions and ledger rows pile up as dead rows under stale statistics, and each run
+    measures the leftovers of the previous ones."""
+    import psycopg
+
+    with psycopg.connect(database_url, autocommit=True) as connection:
+        autovacuum = connection.execute("SHOW autovacuum").fetchone()[0]
+        connection.execute("VACUUM (ANALYZE)")
+    return autovacuum == "on"
+
+
 def write_docs(text):
     block = f"{START}\n{text.strip()}\n{END}"
     doc = DOCS.read_text()
@@ -590,10 +603,13 @@ def main(argv=None):
     if args.code.resolve() != ROOT:
         (args.code / "var").mkdir(exist_ok=True)  # beat's schedule file
         subprocess.run([sys.executable, "manage.py", "collectstatic", "--noinput", "--verbosity", "0"], cwd=args.code, env=env, check=True)
+    autovacuum = None
     with Stack(env, args.port, VAR / "stack.log", code=args.code.resolve()):
         for name in [r.strip() for r in args.runs.split(",") if r.strip()]:
             think = (1.0, 5.0) if name == "paced" else None
             budget = args.paced_budget if name == "paced" else args.ceiling_budget
+            autovacuum = vacuum_analyze(database_url)
+            log(f"database vacuumed and analyzed before the run (autovacuum is {'on' if autovacuum else 'off'} here)")
             log(f"{name} run: {args.users} users, budget {budget:,} requests")
             results[name] = load_run(base, args.users, budget, think, today, journeys=journeys)
             results[name]["left_out"] = left_out
@@ -608,7 +624,8 @@ def main(argv=None):
     if args.write_docs:
         parts = [
             f"Measured {started_at:%Y-%m-%d %H:%M} UTC on {machine} with `{Path(sys.executable).name} -m bench.load` "
-            f"(`make load`), {args.rows:,} call records of the organization under test in PostgreSQL, the `Procfile`'s "
+            f"(`make load`), {args.rows:,} call records of the organization under test in PostgreSQL "
+            f"(vacuumed and analyzed before each run; autovacuum {'on' if autovacuum else 'off'} on this server), the `Procfile`'s "
             f"processes under bin/serve with production settings, web `{web.split(':', 1)[1].strip()}`.",
         ]
         for name, result in results.items():

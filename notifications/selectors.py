@@ -2,7 +2,8 @@
 
 from dataclasses import dataclass
 
-from django.db.models import Count, Prefetch, Q
+from django.db.models import Count, OuterRef, Prefetch, Q, Subquery
+from django.db.models.functions import Coalesce
 
 from billing.choices import AdminRole
 from billing.models import MembershipRole
@@ -115,19 +116,27 @@ def crossed_thresholds(organization_id, previous_balance, new_balance):
     ).order_by("amount")
 
 
+def _delivery_count(condition):
+    # A count per event in its own subquery, not a join grouped by event: PostgreSQL evaluates it for the
+    # page's 25 rows after the LIMIT, where the join counted every delivery of the organization's whole
+    # history first (72 ms at 765 events, growing with every notification sent).
+    # The condition filters the count, not the rows, so that each subquery reads the event's deliveries
+    # by their event index: as a WHERE, the planner may combine it with the outbox's index of every
+    # pending delivery, which it misjudges right after a burst of notifications.
+    deliveries = Delivery.objects.filter(event=OuterRef("pk")).order_by().values("event")
+    return Coalesce(Subquery(deliveries.annotate(n=Count("pk", filter=condition)).values("n")[:1]), 0)
+
+
 def organization_events(organization):
     """The Message center's rows: the organization's notifications with their delivery counts."""
-    originals = Q(deliveries__resend_of__isnull=True)
     return (
         Event.objects.filter(organization=organization, kind__in=kinds.TENANT_VISIBLE)
         .exclude(audience=kinds.Audience.SUPPORT)
         .annotate(
-            recipient_count=Count("deliveries", filter=originals),
-            sent_count=Count("deliveries", filter=Q(deliveries__status=DeliveryStatus.SENT)),
-            waiting_count=Count(
-                "deliveries", filter=Q(deliveries__status__in=[DeliveryStatus.PENDING, DeliveryStatus.SENDING])
-            ),
-            failed_count=Count("deliveries", filter=Q(deliveries__status=DeliveryStatus.FAILED)),
+            recipient_count=_delivery_count(Q(resend_of__isnull=True)),
+            sent_count=_delivery_count(Q(status=DeliveryStatus.SENT)),
+            waiting_count=_delivery_count(Q(status__in=[DeliveryStatus.PENDING, DeliveryStatus.SENDING])),
+            failed_count=_delivery_count(Q(status=DeliveryStatus.FAILED)),
         )
         .order_by("-occurred_at", "-pk")
     )
