@@ -7,11 +7,14 @@ import keeps (`DailyUsage`), so a year-long range costs a few hundred rows, not 
 username filter, which those totals do not carry, reads the records (through their user index).
 """
 
+import hashlib
+import json
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from functools import cached_property
 
+from django.core.cache import cache
 from django.db.models import Count, F, Q, Sum
 from django.db.models.functions import TruncDate
 from django.http import QueryDict
@@ -21,7 +24,7 @@ from billing.money import ZERO
 from ..choices import COVERED_RATINGS, Rating, RecordKind
 from ..filters import CallRecordFilter, SmsRecordFilter
 from ..forms import ReportRangeForm
-from ..models import CallRecord, DailyUsage, ReportPreference, SmsRecord
+from ..models import CallRecord, DailyUsage, RatingState, ReportPreference, SmsRecord
 
 MODELS = {RecordKind.PSTN: CallRecord, RecordKind.SMS: SmsRecord}
 TIME_FIELDS = {RecordKind.PSTN: "start_time", RecordKind.SMS: "sent_time"}
@@ -53,6 +56,10 @@ def apply_filters(organization, kind, start: date, end: date, data):
 
 
 # Chart and totals --------------------------------------------------------------------------------
+
+
+# How long a range's figures stay in the cache when nothing is imported (the key changes with every import).
+SUMMARY_KEPT_SECONDS = 3600
 
 
 @dataclass
@@ -146,6 +153,29 @@ def summary(organization, kind, start, end, filters=None, *, filtered_records=No
     return result
 
 
+def usage_version(organization_id):
+    """The organization's usage version, raised in the transaction of every import and retention purge
+    (the only writers of its records and per-day totals); 0 before its first import."""
+    version = RatingState.objects.filter(organization_id=organization_id).values_list("usage_version", flat=True).first()
+    return version or 0
+
+
+def kept_summary(organization, kind, start, end, filters=None, *, filtered_records=None) -> Summary:
+    """summary(), kept in the cache under the organization's usage version: the same range and filters
+    give the same figures until an import or a purge commits, which raises the version (a year's range
+    sums about 1,900 per-day rows, half of the report page's time). A reader that saw the old version
+    while an import committed can only store figures under a key that no one asks for afterwards."""
+    filters = filters or {}
+    shown = sorted((name, str(value)) for name, value in filters.items() if value not in (None, ""))
+    key = json.dumps([organization.pk, kind, start.isoformat(), end.isoformat(), usage_version(organization.pk), shown])
+    key = "usage-summary:" + hashlib.sha256(key.encode()).hexdigest()
+    found = cache.get(key)
+    if found is None:
+        found = summary(organization, kind, start, end, filters, filtered_records=filtered_records)
+        cache.set(key, found, SUMMARY_KEPT_SECONDS)
+    return found
+
+
 def totals(organization, kind, start, end) -> Summary:
     """The range's totals without its per-day points: one row per rating rather than per day and
     rating (what the credits and add-funds pages' coverage sentence needs, on every view of them)."""
@@ -197,7 +227,7 @@ class ReportState:
         filters_valid = self.filterset.is_valid()
         self.valid = filters_valid and (not self.range_form.is_bound or self.range_form.is_valid())
         self.filters = self.filterset.form.cleaned_data if filters_valid else {}
-        self.summary = summary(organization, kind, self.start, self.end, self.filters, filtered_records=self.rows)
+        self.summary = kept_summary(organization, kind, self.start, self.end, self.filters, filtered_records=self.rows)
 
     @cached_property
     def sort_rows(self):

@@ -15,7 +15,8 @@ from django.utils import timezone
 
 from ...choices import ExportStatus
 from ...events import ExportReady, announce
-from ...models import Export, RatingState
+from ...models import Export
+from ...selectors.report import usage_version
 from .files import build_file, export_filename
 from .progress import Progress
 
@@ -46,12 +47,6 @@ def claim(export_id, now=None):
         status=ExportStatus.RUNNING, started_at=now, heartbeat_at=now, rows_done=0
     )
     return claimed == 1
-
-
-def usage_version(organization_id):
-    """The organization's usage version (raised by every import and purge); 0 before its first import."""
-    version = RatingState.objects.filter(organization_id=organization_id).values_list("usage_version", flat=True).first()
-    return version or 0
 
 
 def waiting_exports(now=None, limit=100) -> list[int]:

@@ -12,9 +12,9 @@ from django.utils import timezone
 
 from ...choices import ExportFormat, ExportStatus
 from ...models import Export
+from ...selectors.report import usage_version
 from ...tasks import enqueue_export_on_commit
 from .files import build_file, export_filename
-from .jobs import usage_version
 
 EXPORT_LIFETIME = timedelta(days=7)
 # A built export is handed out again only while it stays downloadable for at least this long.
