@@ -98,8 +98,7 @@ class RatingState(models.Model):
     # Set by the retention purge before it deletes: an import leaves out records older than this, since
     # their UsageIds are no longer there to be found as duplicates and they would be charged again.
     purged_before = models.DateTimeField(null=True, blank=True)
-    # Raised in the transaction of every import and purge: a built export that read the records at this
-    # version holds what a new build would, and is handed out again instead (usage.services.exports).
+    # Raised by every import and purge, in its transaction: kept report totals and built exports name it.
     usage_version = models.PositiveBigIntegerField(default=0)
 
 
