@@ -61,10 +61,11 @@ def build_export(export_id):
     """Build a background export. Safe to run twice: only a pending export is claimed."""
     if not claim(export_id):
         return None
+    export = Export.objects.select_related("organization").get(pk=export_id)
     # Read before the records: an import committed after this raises the version, so this file is never
     # handed out again as holding what it did not read (requesting.reusable_export).
-    Export.objects.filter(pk=export_id).update(usage_version=usage_version(Export.objects.get(pk=export_id).organization_id))
-    export = Export.objects.select_related("organization").get(pk=export_id)
+    export.usage_version = usage_version(export.organization_id)
+    Export.objects.filter(pk=export_id).update(usage_version=export.usage_version)
     fd, path = tempfile.mkstemp(suffix=".export")
     os.close(fd)
     try:

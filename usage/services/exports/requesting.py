@@ -43,7 +43,7 @@ def build_immediate(organization, export_format, parameters):
 
 
 def reusable_export(organization, export_format, parameters, now=None):
-    """A built export of the same records, format, range, filters and columns, read at the organization's
+    """A built export of the same records, format, range and filters, read at the organization's
     current usage version (no import or purge since) and downloadable for at least another day, or None.
 
     The cost-allocation workbook is always built again: it reads people's departments and pools too."""
