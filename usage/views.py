@@ -6,7 +6,7 @@ from django.contrib import messages
 from django.http import FileResponse, Http404, JsonResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import dateformat, timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views import View
 from django.views.generic import TemplateView
@@ -194,8 +194,7 @@ class ExportView(AdminCenterMixin, View):
         if built is not None:
             messages.info(
                 request,
-                f"This export was built at {timezone.localtime(built.finished_at):%H:%M} on "
-                f"{timezone.localtime(built.finished_at):%Y-%m-%d} and no usage has been imported since: "
+                f"This export was built {dateformat.format(built.finished_at, 'M j, H:i')} UTC and no usage has been imported since: "
                 "it is ready to download.",
             )
             return redirect("usage:export", public_id=built.public_id)
