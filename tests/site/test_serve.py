@@ -79,6 +79,17 @@ def assert_nothing_left(pids, pgids, marker):
     assert gone, f"left running: {survivors(pids, pgids, marker)}"
 
 
+# make as a terminal starts it: INT, TERM and HUP at their defaults. A program started in the background
+# by a non-interactive shell (a CI script, `pytest &`) inherits INT ignored, and an ignored signal
+# stays ignored across exec: such a make would never see the Ctrl-C these tests send.
+AS_FROM_A_TERMINAL = [
+    sys.executable, "-c",
+    "import os, signal, sys\n"
+    "for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP): signal.signal(s, signal.SIG_DFL)\n"
+    "os.execvp(sys.argv[1], sys.argv[1:])",
+]
+
+
 def make_env(**overrides):
     """The environment for a make of our own, independent of a make that runs the tests (make test):
     no inherited flags, level or jobserver."""
@@ -148,7 +159,7 @@ def make_with_standins(tmp_path, entries):
         "include Makefile\n\nstandins:\n\t@exec $(SERVE) --grace " + str(GRACE) + " " + " ".join(map(_quote, entries)) + "\n"
     )
     return subprocess.Popen(
-        ["make", "-f", str(makefile), "standins", f"BIN={Path(sys.executable).parent}"],
+        [*AS_FROM_A_TERMINAL, "make", "-f", str(makefile), "standins", f"BIN={Path(sys.executable).parent}"],
         cwd=ROOT, env=make_env(), start_new_session=True, stderr=subprocess.PIPE, text=True,
     )
 
@@ -223,7 +234,7 @@ def test_terminating_make_run_stops_runserver_the_worker_and_its_beat(tmp_path):
     log = ROOT / "var" / "celery.log"
     log.unlink(missing_ok=True)  # make run starts it afresh; an old one would say "ready." too soon
     make = subprocess.Popen(
-        ["make", "-o", "demo", "run", f"PORT={port}", f"BIN={Path(sys.executable).parent}"],
+        [*AS_FROM_A_TERMINAL, "make", "-o", "demo", "run", f"PORT={port}", f"BIN={Path(sys.executable).parent}"],
         cwd=ROOT, env=env, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
     )
     tree = {}
