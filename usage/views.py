@@ -190,17 +190,16 @@ class ExportView(AdminCenterMixin, View):
             response = FileResponse(handle, as_attachment=True, filename=name)
             response["Content-Length"] = str(size)
             return response
-        built = requesting.reusable_export(self.organization, export_format, parameters)
-        if built is not None:
-            messages.info(
-                request,
-                f"This export was built {dateformat.format(built.finished_at, 'M j, H:i')} UTC and no usage has been imported since: "
-                "it is ready to download.",
-            )
-            return redirect("usage:export", public_id=built.public_id)
-        export = requesting.request_export(
+        export, reused = requesting.export_in_background(
             organization=self.organization, user=request.user, export_format=export_format, parameters=parameters, rows_total=rows
         )
+        if reused:
+            messages.info(
+                request,
+                f"This export was built {dateformat.format(export.finished_at, 'M j, H:i')} UTC and no usage has been imported since: "
+                "it is ready to download.",
+            )
+            return redirect("usage:export", public_id=export.public_id)
         messages.info(
             request,
             f"The export of {rows:,} rows is being prepared. It will be listed under Downloads for 7 days; "

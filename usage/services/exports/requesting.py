@@ -65,6 +65,17 @@ def reusable_export(organization, export_format, parameters, now=None):
     )
 
 
+def export_in_background(*, organization, user, export_format, parameters, rows_total):
+    """(export, reused): the built export of the same records that can be handed out again, or a new
+    one recorded and enqueued."""
+    built = reusable_export(organization, export_format, parameters)
+    if built is not None:
+        return built, True
+    return request_export(
+        organization=organization, user=user, export_format=export_format, parameters=parameters, rows_total=rows_total
+    ), False
+
+
 def request_export(*, organization, user, export_format, parameters, rows_total):
     """Record a background export and enqueue its task once the record is committed."""
     with transaction.atomic():
