@@ -1,7 +1,9 @@
 """The test suite: fast hashing, in-memory mail, tasks run eagerly unless a test starts a real worker."""
 
+import os
+
 from .base import *  # noqa: F401,F403
-from .base import env
+from .base import CELERY_BROKER_URL, env
 
 DEBUG = False
 SECRET_KEY = "test-only-not-secret"
@@ -24,3 +26,16 @@ if DATABASES["default"]["ENGINE"] != "django.db.backends.sqlite3":  # noqa: F405
     # about a millisecond more for each query. Kept (and checked before use, as in production).
     DATABASES["default"]["CONN_MAX_AGE"] = None  # noqa: F405
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True  # noqa: F405
+
+# `pytest -n N` (pytest-xdist; CI's PostgreSQL pass): each worker process has its own test database
+# (pytest-django) and here its own Redis database, so that a Celery worker started by one test never
+# takes a task another test enqueued. The environment changes too: tests/markers.py and the processes
+# that tests start read CELERY_BROKER_URL from it.
+_xdist_worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+if _xdist_worker.startswith("gw") and CELERY_BROKER_URL.startswith("redis://"):
+    _server, _, _number = CELERY_BROKER_URL.rpartition("/")
+    CELERY_BROKER_URL = f"{_server}/{(int(_number or 0) + int(_xdist_worker[2:])) % 16}"
+    os.environ["CELERY_BROKER_URL"] = CELERY_BROKER_URL
+# django-axes announces itself at start-up in each process; with -n 2 the workers' announcements can
+# reach the output after pytest's closing line, which CI reads. Its warnings still show.
+LOGGING["loggers"]["axes.apps"] = {"level": "WARNING"}  # noqa: F405
