@@ -97,6 +97,8 @@ $(SECRET_KEY_FILE): | install
 	@umask 077 && $(BIN)/python -c 'import secrets; print(secrets.token_urlsafe(64))' > $@.tmp && mv $@.tmp $@
 	@echo "Generated a secret key for make stack in $@ (kept for the next runs)."
 
+# Two processes (pytest-xdist): each has its own test database (and Redis database, on Redis).
+PYTEST_ARGS ?= -n 2
 test: install
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
