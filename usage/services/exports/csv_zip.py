@@ -19,6 +19,8 @@ from .columns import COLUMNS, FETCH_CHUNK, INTEGER_FIELDS, MONEY_FIELDS, TIME_VA
 from .progress import Progress
 
 COPY_WRITE_BYTES = 1 << 20
+# Stand-ins for a day's bounds in the compiled query (csv_members_by_copy): no record is that old.
+_LOW, _HIGH = datetime(1901, 1, 1, tzinfo=UTC), datetime(1901, 1, 2, tzinfo=UTC)
 
 
 def zip_names(kind, public_id):
@@ -153,19 +155,23 @@ def csv_members_by_copy(archive, rows, kind, parameters, member_pattern, header,
     header_line = ("\r\n".join([_csv_header(header)]) + "\r\n").encode()
     count = 0
     day = start
+    # The query is compiled once, its day bounds placeholders: compiling it for each of a year's days
+    # cost an export of 100,000 records about a third of its time.
+    day_rows = rows.filter(**{f"{time_field}__gte": _LOW, f"{time_field}__lt": _HIGH})
+    day_rows = day_rows.extra(select={f"c{i}": _sql_text(f, table) for i, f in enumerate(fields)})
+    try:
+        sql, params = day_rows.values_list(*[f"c{i}" for i in range(len(fields))]).query.sql_with_params()
+    except EmptyResultSet:
+        # A filter that can match nothing (a username no one has) compiles to no query at all.
+        return 0
+    params = list(params)
+    low_at, high_at = params.index(_LOW), params.index(_HIGH)
     with connection.cursor() as cursor:
         raw = cursor.cursor
         mogrify = ClientCursor(raw.connection).mogrify
         while day <= end:
             low = datetime.combine(day, datetime.min.time(), tzinfo=UTC)
-            day_rows = rows.filter(**{f"{time_field}__gte": low, f"{time_field}__lt": low + timedelta(days=1)})
-            day_rows = day_rows.extra(select={f"c{i}": _sql_text(f, table) for i, f in enumerate(fields)})
-            try:
-                sql, params = day_rows.values_list(*[f"c{i}" for i in range(len(fields))]).query.sql_with_params()
-            except EmptyResultSet:
-                # A filter that can match nothing (a username no one has) compiles to no query at all.
-                day += timedelta(days=1)
-                continue
+            params[low_at], params[high_at] = low, low + timedelta(days=1)
             handle = None
             day_count = 0
             # COPY hands over one row a block: written to the member a megabyte at a time, since each
