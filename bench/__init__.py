@@ -1,7 +1,9 @@
 """Benchmarks: `make bench` runs `python -m bench` (see bench/__main__.py)."""
 
 import platform
+from contextlib import contextmanager
 from pathlib import Path
+from urllib.parse import quote
 
 
 def cpu_model():
@@ -13,6 +15,37 @@ def cpu_model():
     except OSError:
         pass
     return platform.processor() or platform.machine() or "?"
+
+
+@contextmanager
+def throwaway_database(name):
+    """A fresh, migrated database beside the configured one, dropped afterwards; Django must be set up.
+
+    On PostgreSQL it is `bench_<name>_<configured name>`, not the test runner's `test_<name>`: a test
+    run may be using that one at the same time. Yields the URL a child process connects to it with
+    (`DATABASE_URL`), or None on SQLite, where it is in memory and only this process sees it.
+    """
+    from django.db import connection
+
+    settings_dict = connection.settings_dict
+    old_name = settings_dict["NAME"]
+    postgres = connection.vendor == "postgresql"
+    if postgres:
+        settings_dict.setdefault("TEST", {})["NAME"] = f"bench_{name}_{Path(str(old_name)).stem}"
+    connection.creation.create_test_db(verbosity=0, autoclobber=True, serialize=False)
+    try:
+        yield database_url(settings_dict) if postgres else None
+    finally:
+        connection.creation.destroy_test_db(old_name, verbosity=0)
+
+
+def database_url(settings_dict):
+    """A PostgreSQL database's settings as the URL that DATABASE_URL takes."""
+    user = quote(settings_dict.get("USER") or "", safe="")
+    password = settings_dict.get("PASSWORD")
+    login = f"{user}:{quote(password, safe='')}@" if password else f"{user}@" if user else ""
+    host = settings_dict.get("HOST") or "127.0.0.1"
+    return f"postgres://{login}{host}:{settings_dict.get('PORT') or 5432}/{quote(settings_dict['NAME'], safe='')}"
 
 
 def as_figures(figures, skipped_name, why=None):

@@ -15,7 +15,7 @@ year) and the .xlsx export of the year. Target: the page under 200 ms.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/credits_alloc .venv/bin/python -m bench.allocation --write-docs
 
-It works in a throwaway database (bench_<name>, created here and dropped afterwards).
+It works in a throwaway database (bench_allocation_<name>, created here and dropped afterwards).
 """
 
 import argparse
@@ -27,7 +27,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench import as_figures, write_section
+from bench import as_figures, throwaway_database, write_section
 from bench.usage import prepare, setup_django, write_csv
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -147,38 +147,32 @@ def measure():
     from django.db import connection
 
     if connection.vendor != "postgresql":
-        return None, "needs PostgreSQL: run with DATABASE_URL=postgres://... (a throwaway bench_ database is created)"
+        return None, "needs PostgreSQL: run with DATABASE_URL=postgres://... (a throwaway bench_allocation_ database is created)"
     from usage.models import Person, SpendTotal
 
-    old_name = connection.settings_dict["NAME"]
-    connection.settings_dict.setdefault("TEST", {})["NAME"] = f"bench_{old_name}"
-    connection.creation.create_test_db(verbosity=0, autoclobber=True, serialize=False)
     today = datetime.datetime.now(datetime.UTC).date()
     results = {"rows": ROWS, "today": today.isoformat(), "cases": {}}
-    try:
-        with tempfile.TemporaryDirectory() as tmp:
-            path = os.path.join(tmp, "PSTN.calls.bench.csv")
-            write_csv(path, ROWS, today)
-            for case in CASES:
-                org = prepare(org_slug=f"bench-alloc-{case}")
-                if case == "worst":
-                    Person.objects.filter(organization=org).update(licenses="MCOPSTNPP")
-                spread_people(org)
-                result, seconds, allocation_seconds = timed_import(org, path)
-                with connection.cursor() as cursor:
-                    cursor.execute("VACUUM ANALYZE usage_spendtotal")
-                    cursor.execute("VACUUM ANALYZE usage_person")
-                totals = SpendTotal.objects.filter(organization=org)
-                figures, export_ms, size = page_timings(org, today)
-                page_total, ledger_total = ledger_check(org, today)
-                results["cases"][case] = {
-                    "created": result.created, "charged": result.charged, "seconds": seconds, "allocation_seconds": allocation_seconds,
-                    "day_rows": totals.filter(period="d").count(), "month_rows": totals.filter(period="m").count(),
-                    "pages": figures, "export_ms": export_ms, "export_bytes": size,
-                    "page_total": str(page_total), "ledger_total": str(ledger_total),
-                }
-    finally:
-        connection.creation.destroy_test_db(old_name, verbosity=0)
+    with throwaway_database("allocation"), tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "PSTN.calls.bench.csv")
+        write_csv(path, ROWS, today)
+        for case in CASES:
+            org = prepare(org_slug=f"bench-alloc-{case}")
+            if case == "worst":
+                Person.objects.filter(organization=org).update(licenses="MCOPSTNPP")
+            spread_people(org)
+            result, seconds, allocation_seconds = timed_import(org, path)
+            with connection.cursor() as cursor:
+                cursor.execute("VACUUM ANALYZE usage_spendtotal")
+                cursor.execute("VACUUM ANALYZE usage_person")
+            totals = SpendTotal.objects.filter(organization=org)
+            figures, export_ms, size = page_timings(org, today)
+            page_total, ledger_total = ledger_check(org, today)
+            results["cases"][case] = {
+                "created": result.created, "charged": result.charged, "seconds": seconds, "allocation_seconds": allocation_seconds,
+                "day_rows": totals.filter(period="d").count(), "month_rows": totals.filter(period="m").count(),
+                "pages": figures, "export_ms": export_ms, "export_bytes": size,
+                "page_total": str(page_total), "ledger_total": str(ledger_total),
+            }
     return results, ""
 
 

@@ -8,7 +8,7 @@ hourly figures, the baseline reads, the detectors) is measured on its own too.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/credits_detect .venv/bin/python -m bench.detection --write-docs
 
-It works in a throwaway database (bench_<name>, created here and dropped afterwards).
+It works in a throwaway database (bench_detection_<name>, created here and dropped afterwards).
 """
 
 import argparse
@@ -21,7 +21,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench import as_figures, write_section
+from bench import as_figures, throwaway_database, write_section
 from bench.usage import ROOT, SLUG, peak_mb, prepare, setup_django, write_csv
 
 DOCS = ROOT / "docs" / "performance.md"
@@ -93,16 +93,10 @@ def measure():
     from django.db import connection
 
     if connection.vendor != "postgresql":
-        return None, "needs PostgreSQL: run with DATABASE_URL=postgres://... (a throwaway bench_ database is created)"
-    old_name = connection.settings_dict["NAME"]
-    bench_name = f"bench_{old_name}"
-    connection.settings_dict.setdefault("TEST", {})["NAME"] = bench_name
-    connection.creation.create_test_db(verbosity=0, autoclobber=True, serialize=False)
-    settings_dict = connection.settings_dict
-    database_url = f"postgres://{settings_dict['USER']}@{settings_dict['HOST'] or '127.0.0.1'}:{settings_dict['PORT'] or 5432}/{bench_name}"
+        return None, "needs PostgreSQL: run with DATABASE_URL=postgres://... (a throwaway bench_detection_ database is created)"
     today = datetime.datetime.now(datetime.UTC).date()
     results = {"rows": ROWS, "without": [], "with": []}
-    try:
+    with throwaway_database("detection") as database_url:
         prepare()
         with tempfile.TemporaryDirectory() as tmp:
             path = os.path.join(tmp, "PSTN.calls.bench.csv")
@@ -112,8 +106,6 @@ def measure():
                 for name in ("without", "with"):
                     empty_tables()
                     results[name].append(run_child(name, database_url, path))
-    finally:
-        connection.creation.destroy_test_db(old_name, verbosity=0)
     return results, ""
 
 

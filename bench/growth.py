@@ -1,6 +1,6 @@
 """Growth benchmark: the same figures at 100,000, 1,000,000 and 10,000,000 call records.
 
-For each size, in a throwaway PostgreSQL database of its own (<name>_growth, created here and dropped
+For each size, in a throwaway PostgreSQL database of its own (bench_growth_<name>, created here and dropped
 afterwards), one organization gets a year of calls ending today (bench.usage's generator and people,
 so 28 days hold 1/13 of the rows), and this measures:
 
@@ -41,7 +41,7 @@ import time
 import uuid
 from pathlib import Path
 
-from bench import as_figures, write_section
+from bench import as_figures, throwaway_database, write_section
 from bench.usage import SLUG, copy_reference, peak_mb, people, prepare, setup_django, write_csv
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -85,42 +85,36 @@ def measure_size(rows, directory, checkpoint=None):
     free = shutil.disk_usage(directory).free
     if free < rows * BYTES_PER_ROW * 1.2:
         raise RuntimeError(f"{directory} has {free / 1e9:.1f} GB free; {rows:,} rows need about {rows * BYTES_PER_ROW / 1e9:.1f} GB")
-    old_name = connection.settings_dict["NAME"]
-    bench_name = f"{old_name}_growth"
-    connection.settings_dict.setdefault("TEST", {})["NAME"] = bench_name
-    connection.creation.create_test_db(verbosity=0, autoclobber=True, serialize=False)
-    s = connection.settings_dict
-    database_url = f"postgres://{s['USER']}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{bench_name}"
     today = datetime.datetime.now(datetime.UTC).date()
     out = {"rows": rows, "today": today.isoformat(), "load_start": os.getloadavg(),
            "started": f"{datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M}"}
     fd, path = tempfile.mkstemp(prefix="PSTN.calls.growth.", suffix=".csv", dir=directory)
     os.close(fd)
     try:
-        org = prepare()
-        started = time.perf_counter()
-        write_csv(path, rows, today)
-        out["generate_seconds"] = time.perf_counter() - started
-        out["file_mb"] = os.path.getsize(path) / 1e6
-        checkpoint(out)
-        copied, before = copy_reference(path)
-        out["ingest"] = run_child("ingest", database_url, today, ["--file", path])
-        # The reference again right after, so that a busy machine weighs on both alike.
-        _, after = copy_reference(path)
-        out["copy_rows"], out["copy_seconds"] = copied, (before + after) / 2
-        checkpoint(out)
-        os.unlink(path)
-        with connection.cursor() as cursor:
-            cursor.execute("VACUUM ANALYZE usage_callrecord")
-        out["pages"], out["in_range"] = server_times(org, today)
-        checkpoint(out)
-        out["csv_zip"] = run_child("csv_zip", database_url, today, ["--days", "365"])
-        checkpoint(out)
-        out["xlsx"] = run_child("xlsx", database_url, today, ["--days", "28"])
+        with throwaway_database("growth") as database_url:
+            org = prepare()
+            started = time.perf_counter()
+            write_csv(path, rows, today)
+            out["generate_seconds"] = time.perf_counter() - started
+            out["file_mb"] = os.path.getsize(path) / 1e6
+            checkpoint(out)
+            copied, before = copy_reference(path)
+            out["ingest"] = run_child("ingest", database_url, today, ["--file", path])
+            # The reference again right after, so that a busy machine weighs on both alike.
+            _, after = copy_reference(path)
+            out["copy_rows"], out["copy_seconds"] = copied, (before + after) / 2
+            checkpoint(out)
+            os.unlink(path)
+            with connection.cursor() as cursor:
+                cursor.execute("VACUUM ANALYZE usage_callrecord")
+            out["pages"], out["in_range"] = server_times(org, today)
+            checkpoint(out)
+            out["csv_zip"] = run_child("csv_zip", database_url, today, ["--days", "365"])
+            checkpoint(out)
+            out["xlsx"] = run_child("xlsx", database_url, today, ["--days", "28"])
     finally:
         if os.path.exists(path):
             os.unlink(path)
-        connection.creation.destroy_test_db(old_name, verbosity=0)
     out["load_end"] = os.getloadavg()
     return out
 
@@ -398,7 +392,7 @@ def main():
         print(f"== {rows:,} records (load average {os.getloadavg()[0]:.1f})", flush=True)
         result = measure_size(rows, args.dir, checkpoint)
         if result is None:
-            print("Skipped: needs PostgreSQL: run with DATABASE_URL=postgres://... (a throwaway <name>_growth database is created)")
+            print("Skipped: needs PostgreSQL: run with DATABASE_URL=postgres://... (a throwaway bench_growth_ database is created)")
             return 0
         done.append(result)
         results = checkpoint(result, finished=True)

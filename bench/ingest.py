@@ -32,7 +32,7 @@ import uuid
 from decimal import Decimal
 from pathlib import Path
 
-from bench import as_figures, write_section
+from bench import as_figures, throwaway_database, write_section
 from bench.usage import ABROAD, DOCS, HEADER, ROOT, copy_reference, peak_mb, prepare, setup_django, write_csv
 
 START, END = "<!-- ingest-bench:start -->", "<!-- ingest-bench:end -->"
@@ -110,17 +110,11 @@ def measure():
     from django.db import connection
 
     if connection.vendor != "postgresql":
-        return None, "needs PostgreSQL: run with DATABASE_URL=postgres://... (a throwaway bench_ database is created)"
-    old_name = connection.settings_dict["NAME"]
-    bench_name = f"bench_ingest_{old_name}"
-    connection.settings_dict.setdefault("TEST", {})["NAME"] = bench_name
-    connection.creation.create_test_db(verbosity=0, autoclobber=True, serialize=False)
-    settings_dict = connection.settings_dict
-    database_url = f"postgres://{settings_dict['USER']}@{settings_dict['HOST'] or '127.0.0.1'}:{settings_dict['PORT'] or 5432}/{bench_name}"
+        return None, "needs PostgreSQL: run with DATABASE_URL=postgres://... (a throwaway bench_ingest_ database is created)"
     today = datetime.datetime.now(datetime.UTC).date()
     results = {"rows": ROWS, "today": today.isoformat(), "load_before": os.getloadavg()}
     orgs = {"export": "bench-export", "strangers": "bench-strangers"}
-    try:
+    with throwaway_database("ingest") as database_url:
         for shape, slug in orgs.items():
             prepare(slug, fund=True) if shape == "export" else _bare_org(slug)
         with tempfile.TemporaryDirectory() as tmp:
@@ -137,8 +131,6 @@ def measure():
             for shape in SHAPES:
                 results[shape]["again"] = run_import(database_url, orgs[shape], paths[shape])
                 results[shape]["copy"].append(copy_reference(paths[shape]))
-    finally:
-        connection.creation.destroy_test_db(old_name, verbosity=0)
     results["load_after"] = os.getloadavg()
     return results, ""
 

@@ -11,7 +11,7 @@
     CELERY_BROKER_URL=redis://127.0.0.1:6379/2 .venv/bin/python -m bench.notifications --write-docs
     .venv/bin/python -m bench notifications                      # through `make bench`'s runner
 
-It works in a throwaway test database (created and dropped here) and sends only to 127.0.0.1.
+It works in a throwaway database (bench_notifications_<name>, created and dropped here) and sends only to 127.0.0.1.
 """
 
 import argparse
@@ -26,7 +26,7 @@ import time
 import uuid
 from pathlib import Path
 
-from bench import cpu_model
+from bench import cpu_model, database_url, throwaway_database
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs" / "performance.md"
@@ -179,12 +179,11 @@ def deliver_with_worker(event, count, smtp_port, broker):
     from notifications.models import Delivery
     from notifications.tasks import enqueue_event_deliveries
 
-    db = connection.settings_dict
     env = dict(
         os.environ,
         DJANGO_SETTINGS_MODULE="credits_site.settings.local",
         DEBUG="false",
-        DATABASE_URL=f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}",
+        DATABASE_URL=database_url(connection.settings_dict),
         CELERY_BROKER_URL=broker,
         EMAIL_BACKEND="smtp",
         EMAIL_HOST="127.0.0.1",
@@ -278,45 +277,43 @@ def measure(sizes=(50, 500, 5000), worker=True):
 
     result = {"machine": machine(), "dispatch": [], "delivery": []}
     vendor = connection.vendor
-    old_name = connection.settings_dict["NAME"]
     saved_mailers = settings.MAILERS
-    connection.creation.create_test_db(verbosity=0, autoclobber=True, serialize=False)
     sink = None
-    try:
-        result["database"] = "PostgreSQL" if vendor == "postgresql" else "SQLite (in memory)"
-        made = []
-        for size in sizes:
-            org = make_organization(size, f"Bench{size}")
-            event, queries, elapsed = dispatch(org, f"bench-{size}")
-            deliveries = event.deliveries.count()
-            result["dispatch"].append({"admins": size, "deliveries": deliveries, "queries": queries, "ms": elapsed * 1000})
-            print(f"dispatch to {size:>5} admins: {deliveries:>5} deliveries, {queries} queries, {elapsed * 1000:.0f} ms", flush=True)
-            made.append((org, event, deliveries))
+    with throwaway_database("notifications"):
+        try:
+            result["database"] = "PostgreSQL" if vendor == "postgresql" else "SQLite (in memory)"
+            made = []
+            for size in sizes:
+                org = make_organization(size, f"Bench{size}")
+                event, queries, elapsed = dispatch(org, f"bench-{size}")
+                deliveries = event.deliveries.count()
+                result["dispatch"].append({"admins": size, "deliveries": deliveries, "queries": queries, "ms": elapsed * 1000})
+                print(f"dispatch to {size:>5} admins: {deliveries:>5} deliveries, {queries} queries, {elapsed * 1000:.0f} ms", flush=True)
+                made.append((org, event, deliveries))
 
-        port = free_port()
-        sink = start_sink(port)
-        settings.MAILERS = smtp_mailer(port)
-        org, event, deliveries = made[-1]
-        sent, elapsed = deliver_in_process(event)
-        result["delivery"].append({"sender": "this process (one sender)", "sent": sent, "seconds": elapsed, "rate": sent / elapsed})
-        print(f"in-process sender: {sent} emails in {elapsed:.1f} s = {sent / elapsed:.0f}/s", flush=True)
+            port = free_port()
+            sink = start_sink(port)
+            settings.MAILERS = smtp_mailer(port)
+            org, event, deliveries = made[-1]
+            sent, elapsed = deliver_in_process(event)
+            result["delivery"].append({"sender": "this process (one sender)", "sent": sent, "seconds": elapsed, "rate": sent / elapsed})
+            print(f"in-process sender: {sent} emails in {elapsed:.1f} s = {sent / elapsed:.0f}/s", flush=True)
 
-        broker = os.environ.get("CELERY_BROKER_URL", "")
-        if worker and vendor == "postgresql" and broker.startswith("redis://"):
-            event, _, _ = dispatch(org, "bench-worker")
-            sent, elapsed = deliver_with_worker(event, deliveries, port, broker)
-            result["delivery"].append(
-                {"sender": "Celery worker via Redis (2 prefork processes)", "sent": sent, "seconds": elapsed, "rate": sent / elapsed}
-            )
-            print(f"celery worker: {sent} emails in {elapsed:.1f} s = {sent / elapsed:.0f}/s", flush=True)
-        else:
-            result["worker_skipped"] = "needs DATABASE_URL=postgres://... and CELERY_BROKER_URL=redis://..."
-            print(f"(no Celery worker run: {result['worker_skipped']})")
-    finally:
-        settings.MAILERS = saved_mailers
-        if sink is not None:
-            stop(sink)
-        connection.creation.destroy_test_db(old_name, verbosity=0)
+            broker = os.environ.get("CELERY_BROKER_URL", "")
+            if worker and vendor == "postgresql" and broker.startswith("redis://"):
+                event, _, _ = dispatch(org, "bench-worker")
+                sent, elapsed = deliver_with_worker(event, deliveries, port, broker)
+                result["delivery"].append(
+                    {"sender": "Celery worker via Redis (2 prefork processes)", "sent": sent, "seconds": elapsed, "rate": sent / elapsed}
+                )
+                print(f"celery worker: {sent} emails in {elapsed:.1f} s = {sent / elapsed:.0f}/s", flush=True)
+            else:
+                result["worker_skipped"] = "needs DATABASE_URL=postgres://... and CELERY_BROKER_URL=redis://..."
+                print(f"(no Celery worker run: {result['worker_skipped']})")
+        finally:
+            settings.MAILERS = saved_mailers
+            if sink is not None:
+                stop(sink)
     return result
 
 

@@ -10,7 +10,7 @@
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/credits_recharge \\
     CELERY_BROKER_URL=redis://127.0.0.1:6379/3 .venv/bin/python -m bench.recharge --write-docs
 
-It works in a throwaway database (bench_<name>, created and dropped here); part 2 flushes the Redis
+It works in a throwaway database (bench_recharge_<name>, created and dropped here); part 2 flushes the Redis
 database number of CELERY_BROKER_URL, and needs PostgreSQL and Redis (it is skipped otherwise).
 `make bench` runs it through `run()` with the environment's settings.
 """
@@ -24,11 +24,10 @@ import statistics
 import subprocess
 import sys
 import time
-from contextlib import contextmanager
 from pathlib import Path
 from unittest import mock
 
-from bench import cpu_model
+from bench import cpu_model, database_url, throwaway_database
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs" / "performance.md"
@@ -45,23 +44,6 @@ def setup_django():
     import django
 
     django.setup()
-
-
-@contextmanager
-def bench_database():
-    """A fresh database beside the configured one, migrated, dropped afterwards."""
-    from django.db import connection
-
-    old_name = connection.settings_dict["NAME"]
-    if connection.vendor == "postgresql":
-        # Not test_<name>: the test suite may be using that one at the same time. (SQLite: in memory.)
-        connection.settings_dict.setdefault("TEST", {})
-        connection.settings_dict["TEST"]["NAME"] = f"bench_{Path(str(old_name)).stem}"
-    connection.creation.create_test_db(verbosity=0, autoclobber=True, serialize=False)
-    try:
-        yield connection
-    finally:
-        connection.creation.destroy_test_db(old_name, verbosity=0)
 
 
 # --- 1. the sweep's query ------------------------------------------------------------------------------
@@ -202,7 +184,6 @@ def flush_broker(url):
 def start_worker(broker, log_path):
     from django.db import connection
 
-    db = connection.settings_dict
     env = dict(
         os.environ,
         DJANGO_SETTINGS_MODULE="credits_site.settings.local",
@@ -210,7 +191,7 @@ def start_worker(broker, log_path):
         LOG_LEVEL="WARNING",
         # Persistent connections, as a worker should run: without them Celery's Django fixup closes the
         # connection after every task and PostgreSQL forks a new backend for the next one.
-        DATABASE_URL=f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+        DATABASE_URL=database_url(connection.settings_dict)
         + (f"?conn_max_age={CONN_MAX_AGE}&conn_health_checks=true" if CONN_MAX_AGE else ""),
         CELERY_BROKER_URL=broker,
         PAYMENT_GATEWAY="billing.gateways.sandbox.SandboxGateway",
@@ -304,7 +285,9 @@ def measure(accounts=ACCOUNTS, recharges=RECHARGES, worker=True):
     from django.conf import settings
 
     result = {"date": datetime.datetime.now(datetime.UTC), "machine": machine(), "accounts": accounts}
-    with bench_database() as connection:
+    from django.db import connection
+
+    with throwaway_database("recharge"):
         result["database"] = "PostgreSQL " + ".".join(str(p) for p in divmod(connection.pg_version, 10000)) if connection.vendor == "postgresql" else connection.vendor
         broker = settings.CELERY_BROKER_URL
         if worker and connection.vendor == "postgresql" and broker.startswith("redis://"):

@@ -10,7 +10,7 @@
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/credits_retain .venv/bin/python -m bench.retention --write-docs
 
-It works in a throwaway database (bench_<name>), created here and dropped afterwards.
+It works in a throwaway database (bench_retention_<name>), created here and dropped afterwards.
 """
 
 import argparse
@@ -23,7 +23,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench import as_figures, write_section
+from bench import as_figures, throwaway_database, write_section
 from bench.usage import page_timings, prepare, run_child, setup_django, write_csv
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -78,16 +78,10 @@ def measure():
     from django.db import connection
 
     if connection.vendor != "postgresql":
-        return None, "needs PostgreSQL: run with DATABASE_URL=postgres://... (a throwaway bench_ database is created)"
-    old_name = connection.settings_dict["NAME"]
-    bench_name = f"bench_{old_name}"
-    connection.settings_dict.setdefault("TEST", {})["NAME"] = bench_name
-    connection.creation.create_test_db(verbosity=0, autoclobber=True, serialize=False)
-    s = connection.settings_dict
-    database_url = f"postgres://{s['USER']}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{bench_name}"
+        return None, "needs PostgreSQL: run with DATABASE_URL=postgres://... (a throwaway bench_retention_ database is created)"
     today = datetime.datetime.now(datetime.UTC).date()
     results = {"rows": ROWS, "today": today.isoformat(), "load_before": os.getloadavg()}
-    try:
+    with throwaway_database("retention") as database_url:
         org = prepare()
         prepare("bench-quiet")
         prepare("bench-busy")
@@ -119,8 +113,6 @@ def measure():
             results["pages_purge"] = collect(purging)
             results["pages_overlap"] = overlap(pages, results["pages_purge"])
         results["load_after"] = os.getloadavg()
-    finally:
-        connection.creation.destroy_test_db(old_name, verbosity=0)
     return results, ""
 
 

@@ -19,7 +19,7 @@ Each figure is measured beside its reference, in the same run, on the same rows:
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/credits_usage .venv/bin/python -m bench.usage --write-docs
 
 Heavy parts run in child processes so that each one's peak memory (ru_maxrss, Django included) is
-its own. It works in a throwaway database (bench_<name>, created here and dropped afterwards).
+its own. It works in a throwaway database (bench_usage_<name>, created here and dropped afterwards).
 """
 
 import argparse
@@ -38,7 +38,7 @@ import uuid
 from decimal import Decimal
 from pathlib import Path
 
-from bench import as_figures, write_section
+from bench import as_figures, throwaway_database, write_section
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs" / "performance.md"
@@ -352,16 +352,10 @@ def measure():
     from django.db import connection
 
     if connection.vendor != "postgresql":
-        return None, "needs PostgreSQL: run with DATABASE_URL=postgres://... (a throwaway bench_ database is created)"
-    old_name = connection.settings_dict["NAME"]
-    bench_name = f"bench_{old_name}"
-    connection.settings_dict.setdefault("TEST", {})["NAME"] = bench_name
-    connection.creation.create_test_db(verbosity=0, autoclobber=True, serialize=False)
-    settings_dict = connection.settings_dict
-    database_url = f"postgres://{settings_dict['USER']}@{settings_dict['HOST'] or '127.0.0.1'}:{settings_dict['PORT'] or 5432}/{bench_name}"
+        return None, "needs PostgreSQL: run with DATABASE_URL=postgres://... (a throwaway bench_usage_ database is created)"
     today = datetime.datetime.now(datetime.UTC).date()
     results = {"rows": ROWS, "today": today.isoformat()}
-    try:
+    with throwaway_database("usage") as database_url:
         prepare()
         with tempfile.TemporaryDirectory() as tmp:
             path = os.path.join(tmp, "PSTN.calls.bench.csv")
@@ -390,8 +384,6 @@ def measure():
                 run = run_child(name, database_url, today)
                 if name not in results or run["seconds"] < results[name]["seconds"]:
                     results[name] = run
-    finally:
-        connection.creation.destroy_test_db(old_name, verbosity=0)
     return results, ""
 
 
