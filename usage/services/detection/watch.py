@@ -25,7 +25,7 @@ _PERSON_KEY = 1_000_000
 # Person-hours tallied in memory at most (a few hundred bytes each). A year of calls by thousands of
 # people is nearly one person-hour per call, so past this the tallies are dropped and the import's own
 # records are read back at the end instead (one grouped query): the import's memory stays flat.
-PERSON_HOURS_KEPT = 200_000
+PERSON_HOURS_KEPT = 50_000
 
 
 class SpendWatch:

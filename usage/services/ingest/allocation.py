@@ -25,7 +25,7 @@ DEPARTMENT_LENGTH = Person._meta.get_field("department").max_length
 BATCH = 50_000  # rows per upsert statement on PostgreSQL
 # Totals kept in memory at most: past it they are added to the stored ones and the import starts again
 # from nothing (the upsert adds), so a year of a large directory does not grow the import's memory.
-ROWS_KEPT = 100_000
+ROWS_KEPT = 50_000
 
 
 def first_unit(units: str) -> str:
