@@ -290,6 +290,35 @@ def test_postgresql_formats_the_original_format_exactly_as_csv_writer_does(org, 
         assert cell in written, cell
 
 
+@requires_postgres
+@pytest.mark.parametrize("copy_days", [1, 3, 7])
+def test_postgresql_splits_each_copy_into_one_member_a_day(org, people, rates, funded, tmp_path, monkeypatch, copy_days):
+    """One COPY covers several days; its lines go to their day's member, also when a day's lines are
+    written in several pieces (a small write size) and when days have no record (no member)."""
+    from usage.services.exports import csv_zip
+
+    monkeypatch.setattr(csv_zip, "COPY_DAYS", copy_days)
+    monkeypatch.setattr(csv_zip, "COPY_WRITE_BYTES", 700)
+    calls = [graph_call(start=today_at(days_ago, hour)) for days_ago in (0, 1, 2, 4, 5, 8) for hour in range(9, 9 + days_ago % 4 + 1)]
+    import_graph_payload(org, page(calls), "pstn")
+    parameters = parameters_for("pstn", today_at(9).date(), today_at().date(), {})
+    rows = export_queryset(org, parameters)
+
+    def members(writer):
+        path = tmp_path / f"{writer.__name__}.zip"
+        with zipfile.ZipFile(path, "w") as archive:
+            progress = Progress()
+            count = writer(archive, rows, "pstn", *([parameters] if writer is csv_members_by_copy else []),
+                           "PSTN.calls.{day}.csv", HEADER, progress)
+        with zipfile.ZipFile(path) as archive:
+            return count, progress.done, {name: archive.read(name) for name in archive.namelist()}
+
+    count, done, by_copy = members(csv_members_by_copy)
+    assert (count, done, by_copy) == members(csv_members)
+    assert count == len(calls) == done
+    assert sorted(by_copy) == sorted(f"PSTN.calls.{today_at(d).date()}.csv" for d in (0, 1, 2, 4, 5, 8))
+
+
 def test_sms_export_to_excel_and_the_original_format_read_back(client, reports_reader, org, people, rates, funded, tmp_path):
     from tests.usage.factories import graph_sms
     from usage.models import SmsRecord
