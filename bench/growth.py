@@ -309,9 +309,9 @@ def write_docs(results, pending=""):
     intro = "\n".join([
         f"`python -m bench.growth`, measured on {machine()}, PostgreSQL, each size in one run and a database of its own "
         "(the start of each size's run is under the table; see the module's docstring for what each figure is). Times are "
-        f"the server's time of the whole page, median of {REPEAT} requests (95th percentile in brackets); the machine's 2 "
-        "CPUs were shared with other work, so the load average is given beside each size, and ingestion is compared "
-        "with COPY of the same file in the same run.",
+        f"the server's time of the whole page, median of {REPEAT} requests (95th percentile in brackets). The load average "
+        "(its own work included: about 1 on an idle machine) is given beside each size, since other work on the same CPUs "
+        "slows every figure; ingestion is compared with COPY of the same file in the same run.",
         "",
         *table_lines(results),
         "",
