@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from functools import cache
 
 import phonenumbers
-from phonenumbers import NumberParseException, PhoneNumberType, geocoder
+from phonenumbers import NumberParseException, PhoneNumberType
 
 # The number types that price differently, as the lookup names them: (code, label, phonenumbers' types).
 NUMBER_TYPES = (
@@ -57,6 +57,10 @@ class Destination:
 @cache
 def country_name(region: str) -> str:
     """The English name of a country or region (libphonenumber's own), or its code when it has none."""
+    # Imported here: its module loads all of libphonenumber's geodata (about 100 MB) into the process,
+    # which every worker and web process paid at start-up when it was imported with this module.
+    from phonenumbers import geocoder
+
     example = phonenumbers.example_number(region)
     name = geocoder.country_name_for_number(example, "en") if example is not None else ""
     return name or region
