@@ -254,6 +254,18 @@ def test_an_export_keeps_the_filters_even_when_the_screen_changes(calls, org):
     assert export_queryset(org, parameters).count() == 1
 
 
+def zip_members(writer, rows, parameters, tmp_path):
+    """(rows written, progress told, {member: bytes}) of the original format's days written by `writer`
+    (csv_members, or csv_members_by_copy on PostgreSQL) into a zip of their own."""
+    path = tmp_path / f"{writer.__name__}.zip"
+    progress = Progress()
+    with zipfile.ZipFile(path, "w") as archive:
+        count = writer(archive, rows, "pstn", *([parameters] if writer is csv_members_by_copy else []),
+                       "PSTN.calls.{day}.csv", HEADER, progress)
+    with zipfile.ZipFile(path) as archive:
+        return count, progress.done, {name: archive.read(name) for name in archive.namelist()}
+
+
 @requires_postgres
 def test_postgresql_formats_the_original_format_exactly_as_csv_writer_does(org, people, rates, funded, tmp_path):
     tricky = [
@@ -271,16 +283,8 @@ def test_postgresql_formats_the_original_format_exactly_as_csv_writer_does(org, 
     parameters = parameters_for("pstn", today_at(5).date(), today_at().date(), {})
     rows = export_queryset(org, parameters)
 
-    def members(writer):
-        path = tmp_path / f"{writer.__name__}.zip"
-        with zipfile.ZipFile(path, "w") as archive:
-            writer(archive, rows, "pstn", *([parameters] if writer is csv_members_by_copy else []),
-                   "PSTN.calls.{day}.csv", HEADER, Progress())
-        with zipfile.ZipFile(path) as archive:
-            return {name: archive.read(name) for name in archive.namelist()}
-
-    by_python = members(csv_members)
-    by_copy = members(csv_members_by_copy)
+    by_python = zip_members(csv_members, rows, parameters, tmp_path)[2]
+    by_copy = zip_members(csv_members_by_copy, rows, parameters, tmp_path)[2]
     assert by_copy == by_python
     assert len(by_copy) == 2 and b"Line break here" in b"".join(by_copy.values())
     written = b"".join(by_copy.values())
@@ -304,17 +308,8 @@ def test_postgresql_splits_each_copy_into_one_member_a_day(org, people, rates, f
     parameters = parameters_for("pstn", today_at(9).date(), today_at().date(), {})
     rows = export_queryset(org, parameters)
 
-    def members(writer):
-        path = tmp_path / f"{writer.__name__}.zip"
-        with zipfile.ZipFile(path, "w") as archive:
-            progress = Progress()
-            count = writer(archive, rows, "pstn", *([parameters] if writer is csv_members_by_copy else []),
-                           "PSTN.calls.{day}.csv", HEADER, progress)
-        with zipfile.ZipFile(path) as archive:
-            return count, progress.done, {name: archive.read(name) for name in archive.namelist()}
-
-    count, done, by_copy = members(csv_members_by_copy)
-    assert (count, done, by_copy) == members(csv_members)
+    count, done, by_copy = zip_members(csv_members_by_copy, rows, parameters, tmp_path)
+    assert (count, done, by_copy) == zip_members(csv_members, rows, parameters, tmp_path)
     assert count == len(calls) == done
     assert sorted(by_copy) == sorted(f"PSTN.calls.{today_at(d).date()}.csv" for d in (0, 1, 2, 4, 5, 8))
 
