@@ -100,6 +100,9 @@ def stack_env(database_url, broker_url, port, extra=None):
         PORT=str(port),
         WEB_BIND="127.0.0.1",
         PATH=f"{bin_dir}:{os.environ.get('PATH', '')}",
+        # Built exports where this checkout keeps them, also when the stack runs another checkout's code
+        # (--code): an export built by one run is handed out again by the next.
+        MEDIA_ROOT=str(ROOT / "var" / "media"),
     )
     env.update(extra or {})
     return env

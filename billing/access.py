@@ -4,6 +4,7 @@ from dataclasses import dataclass, field
 
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.exceptions import PermissionDenied
+from django.db.models import StringAgg, Value
 
 from .choices import BILLING_MANAGER_ROLES, AdminRole
 from .models import Membership
@@ -37,19 +38,23 @@ def resolve_tenant(request) -> TenantContext:
     user = request.user
     if not user.is_authenticated:
         return TenantContext()
+    # One query on every page: the roles come joined as one string rather than by a second query.
     memberships = list(
-        Membership.objects.filter(user=user).select_related("organization").prefetch_related("roles").order_by("organization__name")
+        Membership.objects.filter(user=user)
+        .select_related("organization")
+        .annotate(role_codes=StringAgg("roles__role", Value(","), default=""))
+        .order_by("organization__name")
     )
     if not memberships:
         return TenantContext()
     wanted = request.session.get(SESSION_KEY)
     # Without a choice yet, start where the person is an admin rather than where they are not.
-    default = next((m for m in memberships if m.roles.all()), memberships[0])
+    default = next((m for m in memberships if m.role_codes), memberships[0])
     current = next((m for m in memberships if m.organization_id == wanted), default)
     return TenantContext(
         organization=current.organization,
         membership=current,
-        roles=frozenset(r.role for r in current.roles.all()),
+        roles=frozenset(code for code in current.role_codes.split(",") if code),
         memberships=memberships,
     )
 

@@ -147,7 +147,11 @@ FIRST_RECIPIENTS = 3
 
 def with_first_recipients(events_queryset):
     """The first few recipients of each event, for the list: one query per page, however many recipients."""
-    first = Delivery.objects.filter(resend_of__isnull=True).order_by("recipient_name", "email", "pk")[:FIRST_RECIPIENTS]
+    first = (
+        Delivery.objects.filter(resend_of__isnull=True)
+        .only("event_id", "recipient_name", "email")  # all the list shows of them
+        .order_by("recipient_name", "email", "pk")[:FIRST_RECIPIENTS]
+    )
     return events_queryset.prefetch_related(Prefetch("deliveries", queryset=first, to_attr="first_recipients"))
 
 

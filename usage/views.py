@@ -15,7 +15,7 @@ from billing.access import AdminCenterMixin
 
 from . import selectors
 from .access import UsageImportMixin, can_import
-from .charts import bar_chart, data_rows_html
+from .charts import kept_report_figures
 from .choices import ExportFormat, ExportStatus, RecordKind
 from .forms import EditColumnsForm, ImportForm
 from .models import CallRecord, Export, ReportPreference, SmsRecord
@@ -60,6 +60,7 @@ class ReportView(AdminCenterMixin, View):
             # made by hand): the default order, with why, rather than a page that takes seconds.
             messages.info(request, self.sort_hint([str(table.refused.verbose_name)], state.sort_rows) + " Shown newest first.")
             return redirect(f"{reverse(self.url_name)}?{query.urlencode()}" if query else reverse(self.url_name))
+        figures = kept_report_figures(state.summary_key, state.summary, self.kind)
         return render(
             request,
             self.template_name,
@@ -70,11 +71,11 @@ class ReportView(AdminCenterMixin, View):
                 "range_form": state.range_form,
                 "filter": state.filterset,
                 "summary": state.summary,
-                "charts": self.charts(state),
+                "charts": figures.charts,
                 "headers": table.headers,
                 "rows": table.rows,
                 "rows_html": table.rows_html,
-                "chart_rows_html": data_rows_html(state.summary.days),
+                "chart_rows_html": figures.rows_html,
                 "page": table.page,
                 "paging": table.links,
                 "sort_hint": self.sort_hint(table.unsortable_here, state.sort_rows) if table.unsortable_here else "",
@@ -95,27 +96,6 @@ class ReportView(AdminCenterMixin, View):
             f"Narrow the range to at most {SORT_IN_DATABASE_ROWS:,} {self.noun} or filter by user to sort by {names}: "
             f"this range holds {rows:,}, too many to sort quickly."
         )
-
-    def charts(self, state):
-        days = state.summary.days
-        currency = state.summary.currency
-        noun = "SMS" if self.kind == RecordKind.SMS else "Calls"
-        total = state.summary.records
-        charts = [
-            (f"{noun} per day", "chart-records",
-             f"{total:,} {noun.lower()} from {state.start:%B %d, %Y} to {state.end:%B %d, %Y}, one bar per UTC day.",
-             lambda p: p.records, False, "#0f5bb5"),
-            (f"Credit charges per day ({currency})", "chart-charges",
-             f"{state.summary.charge:,.2f} {currency} charged to Communications Credits in the range, one bar per UTC day.",
-             lambda p: p.charge, True, "#a04e00"),
-        ]
-        return [
-            {
-                "title": title,
-                "svg": bar_chart(days, chart_id=chart_id, title=title, description=description, value_of=value_of, money=money, color=color),
-            }
-            for title, chart_id, description, value_of, money, color in charts
-        ]
 
 
 class SmsReportView(ReportView):

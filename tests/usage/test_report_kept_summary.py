@@ -42,3 +42,33 @@ def test_another_range_or_filter_is_not_given_the_kept_figures(client, reports_r
     whole = client.get(REPORT, {"range": "28"}).context["summary"]
     part = client.get(REPORT, query).context["summary"]
     assert part.records < whole.records
+
+
+def test_the_charts_are_drawn_once_per_range_and_again_after_an_import(client, reports_reader, org, calls, monkeypatch):
+    import usage.charts
+
+    drawn = []
+    draw = usage.charts.bar_chart
+    monkeypatch.setattr(usage.charts, "bar_chart", lambda *args, **kwargs: drawn.append(kwargs["chart_id"]) or draw(*args, **kwargs))
+    client.force_login(reports_reader)
+    first = client.get(REPORT, {"range": "28"})
+    assert drawn == ["chart-records", "chart-charges"]
+    again = client.get(REPORT, {"range": "28"})
+    assert drawn == ["chart-records", "chart-charges"]
+    assert again.context["charts"] == first.context["charts"]
+    assert again.context["chart_rows_html"] == first.context["chart_rows_html"]
+
+    records = first.context["summary"].records
+    import_graph_payload(org, page([graph_call(start=today_at(1, 11), seconds=30)]), "pstn")
+    after = client.get(REPORT, {"range": "28"})
+    assert drawn[2:] == ["chart-records", "chart-charges"]
+    assert f"{records + 1:,} calls from" in after.context["charts"][0]["svg"]
+    assert f"{records + 1:,} calls from" in after.content.decode()
+
+
+def test_the_sms_report_draws_its_own_charts_for_the_same_range(client, reports_reader, calls):
+    client.force_login(reports_reader)
+    calls_page = client.get(REPORT, {"range": "28"}).context["charts"]
+    sms_page = client.get(reverse("usage:sms_report"), {"range": "28"}).context["charts"]
+    assert calls_page[0]["title"] == "Calls per day"
+    assert sms_page[0]["title"] == "SMS per day"
