@@ -104,11 +104,11 @@ class ReportFigures:
 
 
 def report_figures(summary, kind) -> ReportFigures:
-    noun = "SMS" if kind == RecordKind.SMS else "Calls"
+    noun, counted = ("SMS", "SMS") if kind == RecordKind.SMS else ("Calls", "calls")
     currency = summary.currency
     specs = [
         (f"{noun} per day", "chart-records",
-         f"{summary.records:,} {noun.lower()} from {summary.start:%B %d, %Y} to {summary.end:%B %d, %Y}, one bar per UTC day.",
+         f"{summary.records:,} {counted} from {summary.start:%B %d, %Y} to {summary.end:%B %d, %Y}, one bar per UTC day.",
          lambda p: p.records, False, "#0f5bb5"),
         (f"Credit charges per day ({currency})", "chart-charges",
          f"{summary.charge:,.2f} {currency} charged to Communications Credits in the range, one bar per UTC day.",

@@ -72,3 +72,4 @@ def test_the_sms_report_draws_its_own_charts_for_the_same_range(client, reports_
     sms_page = client.get(reverse("usage:sms_report"), {"range": "28"}).context["charts"]
     assert calls_page[0]["title"] == "Calls per day"
     assert sms_page[0]["title"] == "SMS per day"
+    assert " SMS from " in sms_page[0]["svg"]
