@@ -125,7 +125,7 @@ def credits_overview(organization) -> CreditsOverview:
         subscriptions=subscriptions,
         payment_methods=methods,
         recharge_card=recharge_card,
-        recent_receipts=list(receipts(organization)[:5]),
+        recent_receipts=list(Receipt.objects.filter(account=account)[:5]),
         audit_trail=list(AutoRechargeChange.objects.filter(account=account).select_related("changed_by")[:10]),
         next_expiry=next_lot,
         expiring_amount=expiring.aggregate(total=Sum("remaining"))["total"],

@@ -66,7 +66,12 @@ class LedgerEntry(models.Model):
                 name="ledger_only_usage_goes_negative",
             ),
         ]
-        indexes = [models.Index(fields=["account", "-created_at", "-id"], name="ledger_account_recent_idx")]
+        indexes = [
+            models.Index(fields=["account", "-created_at", "-id"], name="ledger_account_recent_idx"),
+            # One kind of an account over a window (the last 30 days' usage charges that predict the next
+            # recharge, on the credits and add-funds pages): without it, every entry of the account is read.
+            models.Index(fields=["account", "kind", "-created_at"], name="ledger_account_kind_recent_idx"),
+        ]
 
     def __str__(self):
         return f"{self.get_kind_display()} {self.amount} ({self.idempotency_key})"

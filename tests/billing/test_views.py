@@ -219,6 +219,26 @@ def test_the_credits_page_issues_a_bounded_number_of_queries(client, billing_adm
     assert page.content.decode().split("<tbody")[1].count("<tr") == 25
 
 
+def test_the_credits_page_reads_the_accounts_latest_receipts_by_its_index(client, billing_admin, card, org, django_assert_max_num_queries):
+    """The five newest receipts of this account, read by account (receipt_account_recent_idx serves that
+    order): the query that joined every receipt to its organization read and sorted them all, a cost
+    that grew with each funding. Another organization's newer receipts are never among them."""
+    other = OrganizationFactory()
+    other_admin = admin_in(other, AdminRole.BILLING_ADMINISTRATOR)
+    other_card = CardFactory(organization=other)
+    for i in range(7):
+        services.fund_credits(organization=org, actor=billing_admin, amount=Decimal(10 + i), payment_method=card, idempotency_key=f"r{i}")
+    services.fund_credits(organization=other, actor=other_admin, amount=Decimal("99"), payment_method=other_card, idempotency_key="theirs")
+    client.force_login(billing_admin)
+    with django_assert_max_num_queries(20) as queries:
+        page = client.get(CREDITS)
+    shown = [r.amount for r in page.context["overview"].recent_receipts]
+    assert shown == [Decimal(16), Decimal(15), Decimal(14), Decimal(13), Decimal(12)]
+    receipt_reads = [q["sql"] for q in queries.captured_queries if 'FROM "billing_receipt"' in q["sql"]]
+    assert len(receipt_reads) == 1
+    assert '"billing_receipt"."account_id" = ' in receipt_reads[0] and "JOIN" not in receipt_reads[0]
+
+
 def test_saving_settings_that_would_charge_at_once_asks_first(client, billing_admin, card, org):
     client.force_login(billing_admin)
     fields = {"enabled": "on", "recharge_amount": "50", "recharge_trigger": "10", "payment_method": card.pk}
