@@ -125,9 +125,4 @@ def kept_report_figures(summary_key, summary, kind) -> ReportFigures:
     """report_figures(), kept in the cache beside the summary they are drawn from and under its key
     (usage.selectors.report.summary_key): they change when it does. Drawing a year's two charts
     costs about 3 ms, on every view of the page otherwise."""
-    key = f"{summary_key}:figures:{kind}"
-    found = cache.get(key)
-    if found is None:
-        found = report_figures(summary, kind)
-        cache.set(key, found, SUMMARY_KEPT_SECONDS)
-    return found
+    return cache.get_or_set(f"{summary_key}:figures", lambda: report_figures(summary, kind), SUMMARY_KEPT_SECONDS)

@@ -173,12 +173,11 @@ def kept_summary(organization, kind, start, end, filters=None, *, filtered_recor
     """summary(), kept in the cache under `summary_key` (a year's range sums about 1,900 per-day rows,
     half of the report page's time). A reader that saw the old version while an import committed can
     only store figures under a key that no one asks for afterwards."""
-    key = key or summary_key(organization, kind, start, end, filters)
-    found = cache.get(key)
-    if found is None:
-        found = summary(organization, kind, start, end, filters, filtered_records=filtered_records)
-        cache.set(key, found, SUMMARY_KEPT_SECONDS)
-    return found
+    return cache.get_or_set(
+        key or summary_key(organization, kind, start, end, filters),
+        lambda: summary(organization, kind, start, end, filters, filtered_records=filtered_records),
+        SUMMARY_KEPT_SECONDS,
+    )
 
 
 def totals(organization, kind, start, end) -> Summary:
