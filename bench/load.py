@@ -308,12 +308,14 @@ class Page:
 
 
 class Browser:
-    """One person's browser: a kept-alive HTTP/1.1 connection to the stack and the cookies it set.
+    """One person's browser: an HTTP/1.1 connection to the stack and the cookies it set. The connection
+    is kept while the server keeps it; after a response that closes it (the Procfile's gunicorn closes
+    every one: docs/operations.md), http.client opens the next request's connection.
 
     http.client rather than requests: the client shares the 2 CPUs with the stack it measures, and
     requests spent about 1.1 ms of CPU a request (merging settings, hooks, its cookie jar) against
     about 0.3 ms here; what the client spends, the stack cannot. Like the requests client before it,
-    it does not retry: a kept-alive connection the server closed is an error of the run."""
+    it does not retry: a kept-alive connection the server closed without saying so is an error of the run."""
 
     def __init__(self, base):
         address = urllib.parse.urlsplit(base)

@@ -239,6 +239,31 @@ def test_the_credits_page_reads_the_accounts_latest_receipts_by_its_index(client
     assert '"billing_receipt"."account_id" = ' in receipt_reads[0] and "JOIN" not in receipt_reads[0]
 
 
+def test_the_add_funds_page_reads_the_payment_methods_once_for_its_form(client, billing_admin, card, org, django_assert_max_num_queries):
+    """The form offers every active card, the newest chosen, from one read of them (the overview's list
+    beside it is the other): Django's choices asked the database again for the initial choice, the
+    template's test and the radio buttons, the last through a server-side cursor."""
+    removed = CardFactory(organization=org, last4="1111", removed_at=timezone.now())
+    newest = CardFactory(organization=org, last4="4242")
+    client.force_login(billing_admin)
+    with django_assert_max_num_queries(14) as queries:
+        page = client.get(ADD_FUNDS)
+    html = page.content.decode()
+    reads = [q["sql"] for q in queries.captured_queries if 'FROM "billing_paymentmethod"' in q["sql"]]
+    assert len(reads) == 2
+    offered = re.findall(r'<input type="radio" name="payment_method" value="(\d+)"([^>]*)>', html)
+    assert sorted(int(pk) for pk, _ in offered) == sorted([card.pk, newest.pk])
+    assert [int(pk) for pk, rest in offered if " checked" in rest] == [newest.pk]
+    assert str(removed.pk) not in [pk for pk, _ in offered]
+
+
+def test_the_add_funds_page_without_a_payment_method_asks_for_one_first(client, billing_admin, org):
+    client.force_login(billing_admin)
+    html = client.get(ADD_FUNDS).content.decode()
+    assert "Add a payment method first" in html and 'name="payment_method"' not in html
+    assert "to turn auto recharge on" in client.get(AUTO).content.decode()
+
+
 def test_saving_settings_that_would_charge_at_once_asks_first(client, billing_admin, card, org):
     client.force_login(billing_admin)
     fields = {"enabled": "on", "recharge_amount": "50", "recharge_trigger": "10", "payment_method": card.pk}

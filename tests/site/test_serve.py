@@ -257,6 +257,26 @@ def test_terminating_make_run_stops_runserver_the_worker_and_its_beat(tmp_path):
 # The Procfile is what make stack runs --------------------------------------------------------------
 
 
+def web_arguments(env):
+    """The Procfile's web command as the shell of bin/serve expands it, one argument a line."""
+    web = next(line.split(":", 1)[1] for line in (ROOT / "Procfile").read_text().splitlines() if line.startswith("web:"))
+    shown = subprocess.run(["/bin/sh", "-c", "printf '%s\\n' " + web.strip()], env={"PATH": os.environ["PATH"], **env},
+                           capture_output=True, text=True, timeout=10, check=True)
+    arguments = shown.stdout.splitlines()
+    return {name: arguments[i + 1] for i, name in enumerate(arguments) if name.startswith("--") and i + 1 < len(arguments)}
+
+
+@pytest.mark.parametrize("env, connections", [({}, "2"), ({"WEB_THREADS": "4"}, "4"), ({"WEB_THREADS": "4", "WEB_CONNECTIONS": "50"}, "50")])
+def test_a_web_worker_takes_no_more_connections_than_its_threads_unless_told(env, connections):
+    """A gunicorn worker whose threads are busy leaves new connections to another worker: it takes as
+    many connections as it has threads, and closes each after its response (keep-alive 0), since a kept
+    connection would count against it (docs/operations.md, Settings)."""
+    arguments = web_arguments(env)
+    assert arguments["--worker-class"] == "gthread"
+    assert arguments["--worker-connections"] == connections
+    assert arguments["--keep-alive"] == "0"
+
+
 def test_make_stack_runs_the_three_processes_of_the_procfile_with_one_beat():
     names = [line.split(":", 1)[0] for line in (ROOT / "Procfile").read_text().splitlines() if line.strip()]
     assert names == ["web", "worker", "beat"]

@@ -89,6 +89,17 @@ def test_a_process_started_without_a_settings_module_runs_production_settings(en
     assert "SECRET_KEY must be set" in result.stderr
 
 
+def test_the_web_process_freezes_what_it_loaded_so_that_the_garbage_collector_skips_it():
+    """credits_site.wsgi ends with gc.freeze(): the modules and objects loaded at start live as long as
+    the process, and full collections no longer walk them (docs/performance.md, "Third round")."""
+    env = {**os.environ, **PROD_ENV}
+    code = "import gc; import credits_site.wsgi; print(gc.get_freeze_count(), len(gc.get_objects()))"
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    frozen, tracked = map(int, result.stdout.split())
+    assert frozen > 10_000 and tracked < frozen // 10
+
+
 @pytest.mark.parametrize("bucket, backend", [("", "FileSystemStorage"), ("credits-exports", "S3Storage")])
 def test_production_keeps_built_exports_on_the_disk_unless_a_bucket_is_named(bucket, backend):
     code = ("from django.conf import settings as s; d = s.STORAGES['default']; "
