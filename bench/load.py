@@ -13,8 +13,8 @@ What it does, in order:
 2. Starts the processes of the `Procfile` (gunicorn with WhiteNoise, a Celery worker, one beat) the way
    `make stack` does (bin/serve, production settings), on 127.0.0.1:PORT (8765 here by default), and
    waits for /health/ready.
-3. Signs every user in (before the clock starts), warms each page once, then runs the mix until the
-   request budget is spent: the credits page, transactions, the usage report (28 days, a year, a year
+3. Signs every user in and has each view every page once (before the clock starts, so that every
+   web process is warm), then runs the mix until the request budget is spent: the credits page, transactions, the usage report (28 days, a year, a year
    filtered by one user), the Message center, exports (start one, then follow it on the user's next
    pages until it is built, then download it) and fundings (Add funds, its confirmation, through the
    sandbox gateway, then the payment's page).
@@ -513,6 +513,12 @@ def sign_in_all(base, recorder, users, think, today, upns):
     return people
 
 
+def warm_up(person):
+    for name in MIX:
+        if name not in ("export", "funding"):
+            person.journey(name)
+
+
 def bench_upns(count=2000):
     return [f"user{i:05d}@bench.example" for i in range(0, count, 7)]
 
@@ -522,10 +528,13 @@ def load_run(base, users, budget, think, today, recorder=None, journeys=None):
     the recorder's stop event is set: bench/faults.py runs this traffic while it breaks things)."""
     recorder = recorder or Recorder(budget)
     people = sign_in_all(base, recorder, users, think, today, bench_upns())
-    warm = people[0]
-    for name in MIX:
-        if name not in ("export", "funding"):
-            warm.journey(name)
+    # Every user views each page once, all at the same time, so that every web process has compiled
+    # its templates and read what it keeps before the clock starts: one user warmed one process.
+    warming = [threading.Thread(target=warm_up, args=(p,)) for p in people]
+    for t in warming:
+        t.start()
+    for t in warming:
+        t.join()
     recorder.recording = True
     started = time.monotonic()
     journeys = list(journeys or MIX)
