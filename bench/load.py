@@ -14,10 +14,10 @@ What it does, in order:
    `make stack` does (bin/serve, production settings), on 127.0.0.1:PORT (8765 here by default), and
    waits for /health/ready.
 3. Signs every user in and has each view every page once (before the clock starts, so that every
-   web process is warm), then runs the mix until the request budget is spent: the credits page, transactions, the usage report (28 days, a year, a year
-   filtered by one user), the Message center, exports (start one, then follow it on the user's next
-   pages until it is built, then download it) and fundings (Add funds, its confirmation, through the
-   sandbox gateway, then the payment's page).
+   web process is warm), then runs the mix until the request budget is spent: the credits page,
+   transactions, the usage report (28 days, a year, a year filtered by one user), the Message center,
+   exports (start one, then follow it on the user's next pages until it is built, then download it)
+   and fundings (Add funds, its confirmation, through the sandbox gateway, then the payment's page).
 4. Reports, per page kind: count, errors, p50, p95 and max, and overall requests per second, and how
    many of the fundings' e-mails were still waiting to be sent when the budget was spent (the worker
    sends them afterwards).
@@ -31,8 +31,8 @@ Two runs: `paced` (users pause 1 to 5 s between pages; the target is no errors a
 every page kind) and `ceiling` (no pauses: requests per second, p50, p95; the target is at least 100
 requests per second with no errors). `--runs paced` or `--runs ceiling` runs one.
 
-Only loopback addresses are used. The client is http.client (`Browser`), one thread and one kept-alive
-connection per user.
+Only loopback addresses are used. The client is http.client (`Browser`): per user, one thread and one
+connection at a time, kept while the server keeps it.
 """
 
 import argparse
