@@ -270,7 +270,7 @@ def web_arguments(env):
 def test_a_web_worker_takes_no_more_connections_than_its_threads_unless_told(env, connections):
     """A gunicorn worker whose threads are busy leaves new connections to another worker: it takes as
     many connections as it has threads, and closes each after its response (keep-alive 0), since a kept
-    connection would count against it (docs/operations.md, Settings)."""
+    connection would count against it (docs/operations.md, Environment)."""
     arguments = web_arguments(env)
     assert arguments["--worker-class"] == "gthread"
     assert arguments["--worker-connections"] == connections
