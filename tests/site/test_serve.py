@@ -6,6 +6,7 @@ Celery worker with an embedded beat that ignores TERM; one test runs the real `m
 Every wait is bounded; whatever a failing test started is killed by its clean-up.
 """
 
+import concurrent.futures
 import os
 import shutil
 import signal
@@ -13,6 +14,7 @@ import socket
 import subprocess
 import sys
 import textwrap
+import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -275,6 +277,38 @@ def test_a_web_worker_takes_no_more_connections_than_its_threads_unless_told(env
     assert arguments["--worker-class"] == "gthread"
     assert arguments["--worker-connections"] == connections
     assert arguments["--keep-alive"] == "0"
+
+
+def test_requests_arriving_together_are_served_by_different_workers_when_one_is_busy():
+    """Gunicorn with the Procfile's web settings (two workers of one thread here) and an application
+    that answers after a pause: four requests sent together are served by both workers, two each,
+    since a busy worker stops taking connections. A worker that takes every connection it can took
+    several of them and served them one after another."""
+    port = free_port()
+    arguments = web_arguments({"WEB_CONCURRENCY": "2", "WEB_THREADS": "1", "WEB_BIND": "127.0.0.1", "PORT": str(port)})
+    command = [str(Path(sys.executable).parent / "gunicorn"), "tests.site.slow_wsgi"]
+    for name in ("--bind", "--workers", "--worker-class", "--threads", "--worker-connections", "--keep-alive"):
+        command += [name, arguments[name]]
+    server = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        def ask(pause):
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/?{pause}", timeout=20) as response:
+                return response.read().decode()
+
+        # Until both workers have answered: each has booted and loaded the application.
+        seen, deadline = set(), time.monotonic() + 60
+        with concurrent.futures.ThreadPoolExecutor(4) as pool:
+            while len(seen) < 2:
+                assert time.monotonic() < deadline, f"gunicorn's two workers did not both answer (seen: {seen})"
+                try:
+                    seen.update(pool.map(ask, [0.2, 0.2]))
+                except OSError:
+                    time.sleep(0.2)
+            pids = list(pool.map(ask, [1.0] * 4))
+        assert sorted(pids.count(pid) for pid in set(pids)) == [2, 2]
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=30)
 
 
 def test_make_stack_runs_the_three_processes_of_the_procfile_with_one_beat():
