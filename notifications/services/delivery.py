@@ -4,7 +4,10 @@ A delivery is claimed with a conditional UPDATE (status pending -> sending, with
 after picking candidates with `select_for_update(skip_locked=True)`, so tasks running twice, the sweep
 and the per-event task, or several workers never claim the same row. Email is sent outside any
 transaction. A claim left behind by a worker that died is taken back after `stale_claim_seconds`; that
-is the only way a message can go out twice, and it carries the same Message-ID both times.
+is the only way a message can go out twice, and it carries the same Message-ID both times. A message
+that has left is recorded even when the database connection is lost just then (a failover, a restart,
+`pg_terminate_backend`): `mark_sent` replaces the connection and tries again for about 8 seconds,
+since a send left unrecorded would be sent again once its claim went stale.
 """
 
 import logging
@@ -15,7 +18,8 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from django.core.mail import mailers
-from django.db import transaction
+from django.db import InterfaceError, OperationalError, transaction
+from django.db import connection as database
 from django.db.models import F, Min
 from django.utils import timezone
 
@@ -103,10 +107,26 @@ def claim_batch(*, event_id=None, limit=None, now=None) -> tuple[uuid.UUID, list
     return token, claimed
 
 
+# Pauses before recording a send again after a lost database connection: about 8 s in all.
+RECORD_RETRY_PAUSES = (0.5, 1.0, 2.0, 4.0)
+
+
 def mark_sent(delivery, token, now=None):
-    Delivery.objects.filter(pk=delivery.pk, claim_token=token).update(
-        status=DeliveryStatus.SENT, sent_at=now or timezone.now(), claim_token=None, last_error=""
-    )
+    """Record that the message left. Never inside a transaction (deliver_due checks), so a lost
+    connection can be replaced here and the update tried again (see the module's note)."""
+    sent_at = now or timezone.now()
+    for pause in (*RECORD_RETRY_PAUSES, None):
+        try:
+            Delivery.objects.filter(pk=delivery.pk, claim_token=token).update(
+                status=DeliveryStatus.SENT, sent_at=sent_at, claim_token=None, last_error=""
+            )
+            return
+        except (OperationalError, InterfaceError):
+            if pause is None or database.in_atomic_block:
+                raise
+            logger.warning("Recording delivery %s as sent lost the database connection; trying again in %s s", delivery.pk, pause)
+            database.close()
+            time.sleep(pause)
 
 
 def mark_failed(deliveries, token, failure: Failure, now=None) -> tuple[int, int]:

@@ -257,6 +257,45 @@ def test_concurrent_dispatch_sends_each_email_exactly_once(org, no_enqueue, sett
     assert Delivery.objects.filter(event=event, status=DeliveryStatus.SENT).count() == len(people)
 
 
+class ConnectionCutBackend(BaseEmailBackend):
+    """Delivers to mail.outbox, then has PostgreSQL end the sending worker's database connection (as a
+    failover or `pg_terminate_backend` would) before the send is recorded, the first `cuts` times."""
+
+    cuts = 0
+
+    def send_messages(self, messages):
+        import psycopg
+
+        mail.outbox.extend(messages)
+        if ConnectionCutBackend.cuts:
+            ConnectionCutBackend.cuts -= 1
+            db = connection.settings_dict
+            pid = connection.connection.info.backend_pid
+            with psycopg.connect(dbname=db["NAME"], user=db["USER"], host=db["HOST"] or "127.0.0.1", port=db["PORT"] or 5432,
+                                 password=db["PASSWORD"] or None, autocommit=True) as other:
+                other.execute("SELECT pg_terminate_backend(%s)", [pid])
+        return len(messages)
+
+
+@requires_postgres
+def test_a_send_is_recorded_even_when_the_database_connection_is_lost_just_after_it(org, billing_admin, global_admin, no_enqueue, settings, monkeypatch):
+    """The e-mail has left when the connection dies: recorded on a new connection, it is not sent again
+    once the claim would have gone stale (the faults run's database scenario found one sent twice)."""
+    settings.MAILERS = {"default": {"BACKEND": f"{__name__}.ConnectionCutBackend"}}
+    monkeypatch.setattr(sender, "RECORD_RETRY_PAUSES", (0.1, 0.1))
+    ConnectionCutBackend.cuts = 1
+    event = record(org)
+
+    run = services.send_event_deliveries(event.pk)
+
+    assert run.sent == 2 and ConnectionCutBackend.cuts == 0
+    assert Delivery.objects.filter(event=event, status=DeliveryStatus.SENT).count() == 2
+    # Long after: nothing is left claimed, so the sweep that takes back stale claims sends nothing again.
+    assert sender.release_stale_claims(now=timezone.now() + timedelta(days=1)) == 0
+    services.send_pending_deliveries()
+    assert sorted(m.to[0] for m in mail.outbox) == sorted([billing_admin.email, global_admin.email])
+
+
 def test_the_demo_writes_each_email_to_a_file_without_any_smtp_server(org, billing_admin, settings, tmp_path, monkeypatch):
     from credits_site.settings.base import mailer_from_env
 
