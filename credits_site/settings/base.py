@@ -43,6 +43,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     # First: every request gets its id and its log line, redirects and refusals below included.
     "credits_site.middleware.RequestContextMiddleware",
+    # Under the log line: a request whose database connection is lost partway is served again or answered 503.
+    "credits_site.middleware.DatabaseConnectionLossMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # Near the top, so that every response gets the policy: pages, redirects, errors, lockouts.
     "django.middleware.csp.ContentSecurityPolicyMiddleware",

@@ -100,6 +100,23 @@ def ask_for_a_recharge_now(page, live_url, demo):
     expect(page.get_by_role("heading", name="Saving will charge your card now")).to_be_visible()
 
 
+def lose_the_database_connection(page, live_url, demo):
+    """The page a request answers when its database connection is lost on both tries
+    (credits_site.middleware): given to the browser as the server renders it, for one address."""
+    from credits_site.middleware import service_unavailable
+    from tests.e2e.conftest import FULFILLED_BY_TEST
+
+    address = f"{live_url}{reverse('billing:credits')}"
+    body = service_unavailable().content
+    page.route(address, lambda route: route.fulfill(
+        status=503, content_type="text/html; charset=utf-8", headers={"Retry-After": "5", FULFILLED_BY_TEST: "503"}, body=body))
+    try:
+        response = page.goto(address)
+    finally:
+        page.unroute(address)
+    assert response.status == 503
+
+
 def open_edit_columns(page, live_url, demo):
     page.goto(f"{live_url}{reverse('usage:report')}")
     page.get_by_text("Edit columns").click()
@@ -215,6 +232,8 @@ PAGES = [
          action=link("Back to the admin center")),
     Page("Not allowed (403)", "You can't do this here", READER, url=lambda demo: reverse("billing:add_funds"), status=403,
          action=link("Back to the admin center")),
+    Page("Database connection lost (503)", "Try again in a moment", READER, steps=lose_the_database_connection,
+         action=link("go back to the admin center")),
 ]
 
 
