@@ -20,7 +20,8 @@ along. The scenarios, in order, each bounded in time:
 2. redis: the broker is shut down for 20 s (SIGTERM: it saves its data, as a restart does) while
    traffic, fundings and new recharges go on, then started again.
 3. database: `pg_terminate_backend` of every connection to this database but the script's own, three
-   times, 10 s apart.
+   times, 10 s apart; the web's log tells how many requests lost their connection partway and were
+   served again, or answered 503 (credits_site.middleware).
 4. smtp: the SMTP server answers 451 to every recipient for 60 s while fundings send their emails.
 
 Afterwards (waiting at most SETTLE_SECONDS for the periodic tasks) it checks: every ledger reconciles
@@ -432,12 +433,18 @@ def run(args):
                  "trigger, then started again", restart_redis)
 
         def database():
+            # The web's log says which requests lost their connection partway (credits_site.middleware).
+            stack_log = VAR / "stack.log"
+            offset = stack_log.stat().st_size
             counts = []
             for _ in range(3):
                 counts.append(terminate_connections(database_url))
                 time.sleep(10)
             close_db()
-            return {"connections terminated": counts}
+            logged = stack_log.read_bytes()[offset:].decode(errors="replace")
+            return {"connections terminated": counts,
+                    "requests served again on a new connection": logged.count("database connection lost; served again"),
+                    "requests answered 503 for a lost connection": logged.count("database connection lost; answered 503")}
 
         scenario("database", "pg_terminate_backend of every connection to the database, three times 10 s apart", database)
 

@@ -84,16 +84,35 @@ def write_strangers(path, rows, today):
 def child(args):
     """One import in this (fresh) process; prints its figures as JSON."""
     setup_django()
+    from django.db import connection
+
     from billing.models import Organization
     from usage.services.ingest import import_file
 
     org = Organization.objects.get(slug=args.org)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        backend = cursor.fetchone()[0]
+    db_before, cpu_before = backend_cpu_seconds(backend), time.process_time()
     started = time.perf_counter()
     with open(args.file, "rb") as handle:
         result = import_file(org, handle, Path(args.file).name, "pstn", origin="command")
     seconds = time.perf_counter() - started
+    cpu, db_after = time.process_time() - cpu_before, backend_cpu_seconds(backend)
     print(json.dumps({"rows": result.rows_read, "created": result.created, "skipped": result.skipped, "charged": result.charged,
-                      "seconds": seconds, "peak_mb": peak_mb()}))
+                      "seconds": seconds, "peak_mb": peak_mb(), "cpu": cpu,
+                      "db_cpu": None if db_before is None or db_after is None else db_after - db_before}))
+
+
+def backend_cpu_seconds(pid):
+    """CPU seconds (user and system) used so far by the database server's process `pid` (the import's
+    connection), read from /proc: the benchmark's PostgreSQL runs on this machine. None where it cannot
+    be read (a server elsewhere); the import's connection stays the same one from start to end."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def run_import(database_url, org, path):
@@ -166,9 +185,29 @@ def figures(results):
             rates.append(rate)
             out.append((f"{shape}: {label}", round(rate), "rows/s",
                         f"{rate / copy_rate * 100:.1f}% of COPY (target at least 20%); {run['created']:,} stored, "
-                        f"{run['skipped']:,} skipped in {run['seconds']:.1f} s; peak {run['peak_mb']:.0f} MB"))
+                        f"{run['skipped']:,} skipped in {run['seconds']:.1f} s; peak {run['peak_mb']:.0f} MB{cpu_note(run)}"))
+            floor = cpu_floor(run)
+            if floor is not None:
+                out.append((f"{shape}: {label}, fastest the CPUs allow", round(run["rows"] / floor), "rows/s",
+                            f"{run['rows'] / floor / copy_rate * 100:.1f}% of COPY: the import's and the database's CPU time "
+                            f"shared perfectly by the {os.cpu_count()} CPUs ({floor:.1f} s), nothing waiting"))
         out.append((f"{shape}: slowest / fastest case", round(max(rates) / min(rates), 2), "x", "target within 1.5x"))
     return out
+
+
+def cpu_note(run):
+    if run.get("cpu") is None:
+        return ""
+    database = f", the database's process {run['db_cpu']:.1f} s" if run.get("db_cpu") is not None else ""
+    return f"; CPU: the import's process {run['cpu']:.1f} s{database}"
+
+
+def cpu_floor(run):
+    """The least time the CPUs of this machine need for the work the import and its database connection
+    did: their CPU seconds spread over every CPU at once (None when the database's was not read)."""
+    if run.get("cpu") is None or run.get("db_cpu") is None:
+        return None
+    return (run["cpu"] + run["db_cpu"]) / os.cpu_count()
 
 
 def run():
