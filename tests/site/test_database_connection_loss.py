@@ -15,6 +15,7 @@ from django.urls import reverse
 from billing.models import Payment
 from billing.selectors import credit_account
 from credits_site.middleware import is_connection_loss
+from tests.markers import requires_postgres
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -140,3 +141,21 @@ def test_an_error_that_is_not_a_lost_connection_stays_a_500_and_is_not_repeated(
 
     assert response.status_code == 500
     assert refuse.seen == 1
+
+
+@requires_postgres
+def test_a_page_answers_503_while_the_database_cannot_be_reached_at_all(browser, funded_account):
+    """Connected to nothing (a stopped server, a failover not finished): the same 503, not a 500."""
+    settings_dict = connection.settings_dict
+    port = settings_dict["PORT"]
+    connection.close()
+    settings_dict["PORT"] = "1"  # nothing listens there: every connection is refused at once
+    try:
+        response = browser.get(CREDITS)
+    finally:
+        settings_dict["PORT"] = port
+        connection.close()
+
+    assert response.status_code == 503
+    assert response["Retry-After"] == "5"
+    assert browser.get(CREDITS).status_code == 200
