@@ -6,7 +6,7 @@ and the per-event task, or several workers never claim the same row. Email is se
 transaction. A claim left behind by a worker that died is taken back after `stale_claim_seconds`; that
 is the only way a message can go out twice, and it carries the same Message-ID both times. A message
 that has left is recorded even when the database connection is lost just then (a failover, a restart,
-`pg_terminate_backend`): `mark_sent` replaces the connection and tries again for about 8 seconds,
+`pg_terminate_backend`): `mark_sent` replaces the connection and tries again for about 30 seconds,
 since a send left unrecorded would be sent again once its claim went stale.
 """
 
@@ -107,8 +107,10 @@ def claim_batch(*, event_id=None, limit=None, now=None) -> tuple[uuid.UUID, list
     return token, claimed
 
 
-# Pauses before recording a send again after a lost database connection: about 8 s in all.
-RECORD_RETRY_PAUSES = (0.5, 1.0, 2.0, 4.0)
+# Pauses before recording a send again after a lost database connection: about 30 s in all, long
+# enough for a database restart or a quick failover; short enough that a sending task that met one near
+# the end of its budget (50-60 s) still ends before its soft time limit (100-150 s, notifications.tasks).
+RECORD_RETRY_PAUSES = (0.5, 1.0, 2.0, 4.0, 8.0, 15.0)
 
 
 def mark_sent(delivery, token, now=None):
