@@ -43,11 +43,12 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     # First: every request gets its id and its log line, redirects and refusals below included.
     "credits_site.middleware.RequestContextMiddleware",
-    # Under the log line: a request whose database connection is lost partway is served again or answered 503.
-    "credits_site.middleware.DatabaseConnectionLossMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # Near the top, so that every response gets the policy: pages, redirects, errors, lockouts.
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
+    # Under the log line and the security headers: a request whose database connection is lost partway
+    # is served again or answered 503, and that answer is logged and carries the headers.
+    "credits_site.middleware.DatabaseConnectionLossMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",

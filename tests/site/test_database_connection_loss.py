@@ -8,13 +8,15 @@ from decimal import Decimal
 
 import psycopg
 import pytest
-from django.db import DatabaseError, InterfaceError, OperationalError, connection
+from django.core.handlers.exception import convert_exception_to_response
+from django.db import DatabaseError, InterfaceError, InternalError, OperationalError, connection
+from django.http import HttpResponse
 from django.test import Client
 from django.urls import reverse
 
 from billing.models import Payment
 from billing.selectors import credit_account
-from credits_site.middleware import is_connection_loss
+from credits_site.middleware import DatabaseConnectionLossMiddleware, is_connection_loss
 from tests.markers import requires_postgres
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -27,7 +29,7 @@ def wrapped(django_error, driver_error):
     """A driver's error as Django raises it: its own class, caused by the driver's."""
     try:
         raise django_error(str(driver_error)) from driver_error
-    except (DatabaseError, InterfaceError) as exc:
+    except (DatabaseError, InterfaceError, InternalError) as exc:
         return exc
 
 
@@ -38,6 +40,11 @@ def wrapped(django_error, driver_error):
         (wrapped(OperationalError, psycopg.OperationalError("server closed the connection unexpectedly")), True),
         (wrapped(InterfaceError, psycopg.InterfaceError("the connection is closed")), True),
         (wrapped(OperationalError, psycopg.errors.ConnectionFailure("connection failure")), True),
+        (wrapped(OperationalError, psycopg.errors.IdleSessionTimeout("terminating connection due to idle-session timeout")), True),
+        (wrapped(InternalError, psycopg.errors.IdleInTransactionSessionTimeout("terminating connection due to idle-in-transaction timeout")), True),
+        (wrapped(OperationalError, psycopg.errors.ConnectionTimeout("connection timeout expired")), True),
+        (wrapped(OperationalError, psycopg.OperationalError('connection failed: FATAL:  database "gone" does not exist')), True),
+        (wrapped(OperationalError, psycopg.OperationalError("sending query and params failed: number of parameters must be between 0 and 65535")), False),
         (wrapped(OperationalError, psycopg.errors.QueryCanceled("canceling statement due to statement timeout")), False),
         (wrapped(OperationalError, psycopg.errors.LockNotAvailable("canceling statement due to lock timeout")), False),
         (wrapped(OperationalError, sqlite3.OperationalError("database is locked")), False),
@@ -107,6 +114,40 @@ def test_a_page_that_loses_its_connection_on_both_tries_answers_503_with_retry_a
     assert response["Retry-After"] == "5"
     page = response.content.decode()
     assert "Try again in a moment" in page and "lost its connection to its database" in page
+    # Answered under the security headers' middleware: the page carries them like any other.
+    assert "default-src" in response["Content-Security-Policy"]
+    assert response["X-Frame-Options"] == "DENY"
+    assert response["X-Content-Type-Options"] == "nosniff"
+
+
+def test_a_script_asking_for_json_gets_the_503_as_json(browser, funded_account):
+    loss = LoseConnectionBefore("billing_creditaccount", times=2)
+    with connection.execute_wrapper(loss):
+        response = browser.get(CREDITS, headers={"Accept": "application/json"})
+
+    assert response.status_code == 503 and response["Retry-After"] == "5"
+    assert response.json() == {"error": "The service lost its connection to its database; try again.", "retry_after": 5}
+
+
+def test_the_second_try_starts_from_the_request_as_it_came(rf):
+    """What the first try attached to the request (a user read before a sign-out, a session) is not
+    seen by the second: it starts as the first did."""
+    seen = []
+
+    def app(request):
+        seen.append((sorted(vars(request)), "FIRST_TRY" in request.META))
+        request._cached_user = "read by the first try"
+        request.META["FIRST_TRY"] = True
+        if len(seen) == 1:
+            raise wrapped(OperationalError, psycopg.OperationalError("server closed the connection unexpectedly"))
+        return HttpResponse("served")
+
+    request = rf.get("/")
+    response = DatabaseConnectionLossMiddleware(convert_exception_to_response(app))(request)
+
+    assert response.status_code == 200 and response.content == b"served"
+    assert len(seen) == 2 and seen[0] == seen[1]
+    assert "_cached_user" not in seen[1][0] and seen[1][1] is False
 
 
 def test_a_purchase_whose_connection_is_lost_is_answered_503_not_repeated_and_charged_once_when_sent_again(browser, card, org):
