@@ -37,6 +37,13 @@ def test_production_settings_pass_the_deploy_checks():
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+def test_production_waits_a_few_seconds_for_a_postgresql_server_that_does_not_answer():
+    code = "from django.db import connection as c; print(c.settings_dict['OPTIONS'].get('connect_timeout'))"
+    env = {**PROD_ENV, "DATABASE_URL": "postgres://credits@db.example.internal:5432/credits"}
+    assert manage("shell", "-c", code, env=env).stdout.splitlines()[-1] == "5"
+    assert manage("shell", "-c", code, env={**env, "DATABASE_CONNECT_TIMEOUT": "2"}).stdout.splitlines()[-1] == "2"
+
+
 def test_production_checks_a_kept_database_connection_before_using_it_again():
     """A connection the database ended (pg_terminate_backend, a restart) is replaced, not used for a 500."""
     code = "from django.db import connection as c; print(c.settings_dict['CONN_MAX_AGE'], c.settings_dict['CONN_HEALTH_CHECKS'])"
