@@ -124,8 +124,9 @@ class DatabaseConnectionLossMiddleware:
     sign-out, a session, is dropped). Any other request, or a GET whose second try fails the same
     way, answers 503 with Retry-After and a page that says to look before sending it again; the
     server never repeats it (a purchase confirmed twice is charged once, by its idempotency key; other
-    writes have no such key). A download already streaming when its connection goes is cut short:
-    its status was sent. Under the request log and the security headers' middleware, so that the 503
+    writes have no such key). A download already streaming when its connection goes cannot be
+    answered again (its 200 has left): the server cuts the chunked transfer, which clients report as
+    incomplete, never as a short file that looks whole (tests/site/test_serve.py). Under the request log and the security headers' middleware, so that the 503
     is logged and carries them.
     """
 

@@ -7,6 +7,7 @@ Every wait is bounded; whatever a failing test started is killed by its clean-up
 """
 
 import concurrent.futures
+import http.client
 import os
 import shutil
 import signal
@@ -306,6 +307,38 @@ def test_requests_arriving_together_are_served_by_different_workers_when_one_is_
                     time.sleep(0.2)
             pids = list(pool.map(ask, [1.0] * 4))
         assert sorted(pids.count(pid) for pid in set(pids)) == [2, 2]
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=30)
+
+
+def test_a_download_whose_rows_fail_partway_ends_as_a_failed_transfer_not_a_short_file():
+    """A streamed CSV (transactions, rates) whose rows fail partway, a lost database connection say:
+    its 200 and its first rows have left, so the server can only cut the transfer. Served by gunicorn
+    as the Procfile runs it, the response is chunked and ends without its last chunk: the browser and
+    any HTTP client report an incomplete download, never a shorter file that looks whole."""
+    port = free_port()
+    arguments = web_arguments({"WEB_CONCURRENCY": "1", "WEB_THREADS": "1", "WEB_BIND": "127.0.0.1", "PORT": str(port)})
+    command = [str(Path(sys.executable).parent / "gunicorn"), "tests.site.failing_download_wsgi"]
+    for name in ("--bind", "--workers", "--worker-class", "--threads", "--worker-connections", "--keep-alive"):
+        command += [name, arguments[name]]
+    server = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                connection = http.client.HTTPConnection("127.0.0.1", port, timeout=20)
+                connection.request("GET", "/transactions.csv")
+                response = connection.getresponse()
+                break
+            except OSError:
+                assert time.monotonic() < deadline, "gunicorn did not answer"
+                time.sleep(0.2)
+        assert response.status == 200
+        assert response.getheader("Transfer-Encoding") == "chunked" and response.getheader("Content-Length") is None
+        with pytest.raises(http.client.IncompleteRead) as cut:
+            response.read()
+        assert cut.value.partial.startswith(b"Date,Amount\r\n")
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=30)
