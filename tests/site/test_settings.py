@@ -116,3 +116,23 @@ def test_production_keeps_built_exports_on_the_disk_unless_a_bucket_is_named(buc
     assert result.returncode == 0, result.stderr
     expected = [backend, "credits-exports", "http://127.0.0.1:9000"] if bucket else [backend, "None", "None"]
     assert result.stdout.splitlines()[-1].split() == expected
+
+
+def test_a_process_a_test_starts_listens_on_the_redis_database_of_the_test_that_started_it():
+    """Under pytest-xdist each worker moves the broker to its own Redis database. A Celery worker that a
+    test of gw1 starts inherits gw1's environment; it must not move once more, where gw1's tasks never
+    arrive (CI's PostgreSQL pass failed so whenever the killed-worker test ran on gw1)."""
+    code = "from django.conf import settings; import os; print(settings.CELERY_BROKER_URL); print(os.environ['TEST_BROKER_MOVED_FOR'])"
+    base = {k: v for k, v in os.environ.items() if k not in ("TEST_BROKER_MOVED_FOR", "DJANGO_SETTINGS_MODULE")}
+    test_worker = {**base, "DJANGO_SETTINGS_MODULE": "credits_site.settings.test", "PYTEST_XDIST_WORKER": "gw1",
+                   "CELERY_BROKER_URL": "redis://127.0.0.1:6379/11"}
+
+    def broker_seen(env):
+        result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+        assert result.returncode == 0, result.stderr
+        return result.stdout.split()
+
+    url, moved_for = broker_seen(test_worker)
+    assert (url, moved_for) == ("redis://127.0.0.1:6379/12", "gw1")
+    # The process the test starts: the test's environment as its settings left it.
+    assert broker_seen({**test_worker, "CELERY_BROKER_URL": url, "TEST_BROKER_MOVED_FOR": moved_for})[0] == url
