@@ -6,11 +6,12 @@ import uuid
 
 from django.conf import settings
 from django.core.signals import got_request_exception
-from django.db import InterfaceError, InternalError, OperationalError, connections
+from django.db import connections
 from django.dispatch import receiver
 from django.http import HttpResponse, JsonResponse
 from django.template.loader import render_to_string
 
+from .database import is_connection_loss
 from .logs import current_request
 
 logger = logging.getLogger("credits_site.requests")
@@ -71,38 +72,7 @@ def request_id_from(header_value):
 # of its work by the time the connection went, so it is answered, not repeated.
 SAFE_TO_REPEAT = frozenset({"GET", "HEAD"})
 RETRY_AFTER_SECONDS = 5
-# SQLSTATEs of a connection that is gone: class 08 (connection exception); the server ending the
-# session: 57P01 (pg_terminate_backend, a fast shutdown), 57P02 (crash of another backend), 57P03
-# (starting up), 57P04 (database dropped), 57P05 (idle session timeout), 25P03 (idle in transaction
-# timeout) and 25P04 (transaction timeout).
-LOST_CONNECTION_STATES = frozenset({"57P01", "57P02", "57P03", "57P04", "57P05", "25P03", "25P04"})
-# What psycopg says, with no SQLSTATE, when it finds the connection gone or cannot make one. Matched
-# on its words, since the same class (OperationalError) also says a query could not be sent for
-# reasons of its own (too many parameters), which serving the request again would not cure.
-LOST_CONNECTION_WORDS = (
-    "connection is closed", "connection is lost", "server closed the connection", "no connection to the server",
-    "consuming input failed", "flushing failed", "connection failed", "could not connect", "could not send data",
-    "could not receive data", "connection refused", "connection reset", "broken pipe", "ssl syscall error",
-    "ssl connection has been closed", "terminating connection", "timeout expired",
-)
 LOST_MARK = "database_connection_lost"
-
-
-def is_connection_loss(exc):
-    """Whether `exc` says the database connection itself is gone, or cannot be made (not a query
-    refused or cancelled: a statement timeout, a lock timeout or a constraint keeps its 500, since
-    serving the request again would fail the same way)."""
-    if not isinstance(exc, (OperationalError, InterfaceError, InternalError)):
-        return False
-    cause = exc.__cause__ if exc.__cause__ is not None else exc
-    state = getattr(cause, "sqlstate", None)
-    if state:
-        return state.startswith("08") or state in LOST_CONNECTION_STATES
-    # SQLite has no connection to lose ("database is locked" is its busy timeout, not a loss).
-    if type(cause).__module__.split(".")[0] != "psycopg":
-        return False
-    words = str(cause).lower()
-    return any(phrase in words for phrase in LOST_CONNECTION_WORDS)
 
 
 @receiver(got_request_exception, dispatch_uid="credits_site.middleware.note_database_connection_loss")

@@ -24,6 +24,7 @@ from django.db.models import F, Min
 from django.utils import timezone
 
 from credits_site.background import backoff_seconds
+from credits_site.database import is_connection_loss
 
 from .. import conf
 from ..emails import build_message
@@ -123,8 +124,8 @@ def mark_sent(delivery, token, now=None):
                 status=DeliveryStatus.SENT, sent_at=sent_at, claim_token=None, last_error=""
             )
             return
-        except (OperationalError, InterfaceError):
-            if pause is None or database.in_atomic_block:
+        except (OperationalError, InterfaceError) as error:
+            if pause is None or database.in_atomic_block or not is_connection_loss(error):
                 raise
             logger.warning("Recording delivery %s as sent lost the database connection; trying again in %s s", delivery.pk, pause)
             database.close()

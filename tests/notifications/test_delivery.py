@@ -296,6 +296,30 @@ def test_a_send_is_recorded_even_when_the_database_connection_is_lost_just_after
     assert sorted(m.to[0] for m in mail.outbox) == sorted([billing_admin.email, global_admin.email])
 
 
+def test_recording_a_send_is_not_tried_again_after_an_error_that_is_not_a_lost_connection(org, billing_admin, no_enqueue, monkeypatch):
+    """A statement timeout would fail the same way again: raised at once, not retried for 30 s."""
+    import psycopg
+    from django.db import OperationalError
+
+    monkeypatch.setattr(sender, "RECORD_RETRY_PAUSES", (5.0,))
+    event = record(org)
+    token, (claimed, *_) = sender.claim_batch(event_id=event.pk)
+    updates = []
+
+    def time_out(execute, sql, params, many, context):
+        if sql.startswith("UPDATE") and "notifications_delivery" in sql:
+            updates.append(sql)
+            try:
+                raise psycopg.errors.QueryCanceled("canceling statement due to statement timeout")
+            except psycopg.Error as cause:
+                raise OperationalError(str(cause)) from cause
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(time_out), pytest.raises(OperationalError):
+        sender.mark_sent(claimed, token)
+    assert len(updates) == 1
+
+
 def test_the_demo_writes_each_email_to_a_file_without_any_smtp_server(org, billing_admin, settings, tmp_path, monkeypatch):
     from credits_site.settings.base import mailer_from_env
 

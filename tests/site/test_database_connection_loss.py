@@ -16,7 +16,8 @@ from django.urls import reverse
 
 from billing.models import Payment
 from billing.selectors import credit_account
-from credits_site.middleware import DatabaseConnectionLossMiddleware, is_connection_loss
+from credits_site.database import is_connection_loss
+from credits_site.middleware import DatabaseConnectionLossMiddleware
 from tests.markers import requires_postgres
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -7,6 +7,7 @@ Every wait is bounded; whatever a failing test started is killed by its clean-up
 """
 
 import concurrent.futures
+import contextlib
 import http.client
 import os
 import shutil
@@ -280,18 +281,29 @@ def test_a_web_worker_takes_no_more_connections_than_its_threads_unless_told(env
     assert arguments["--keep-alive"] == "0"
 
 
+@contextlib.contextmanager
+def gunicorn_as_the_procfile_runs_it(application, workers):
+    """Gunicorn serving `application` (a module of tests/site) with the Procfile's web arguments, one
+    thread a worker, on a free loopback port (yielded); stopped with its workers afterwards."""
+    port = free_port()
+    arguments = web_arguments({"WEB_CONCURRENCY": str(workers), "WEB_THREADS": "1", "WEB_BIND": "127.0.0.1", "PORT": str(port)})
+    command = [str(Path(sys.executable).parent / "gunicorn"), application]
+    for name in ("--bind", "--workers", "--worker-class", "--threads", "--worker-connections", "--keep-alive"):
+        command += [name, arguments[name]]
+    server = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        yield port
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=30)
+
+
 def test_requests_arriving_together_are_served_by_different_workers_when_one_is_busy():
     """Gunicorn with the Procfile's web settings (two workers of one thread here) and an application
     that answers after a pause: four requests sent together are served by both workers, two each,
     since a busy worker stops taking connections. A worker that takes every connection it can took
     several of them and served them one after another."""
-    port = free_port()
-    arguments = web_arguments({"WEB_CONCURRENCY": "2", "WEB_THREADS": "1", "WEB_BIND": "127.0.0.1", "PORT": str(port)})
-    command = [str(Path(sys.executable).parent / "gunicorn"), "tests.site.slow_wsgi"]
-    for name in ("--bind", "--workers", "--worker-class", "--threads", "--worker-connections", "--keep-alive"):
-        command += [name, arguments[name]]
-    server = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    try:
+    with gunicorn_as_the_procfile_runs_it("tests.site.slow_wsgi", workers=2) as port:
         def ask(pause):
             with urllib.request.urlopen(f"http://127.0.0.1:{port}/?{pause}", timeout=20) as response:
                 return response.read().decode()
@@ -307,9 +319,6 @@ def test_requests_arriving_together_are_served_by_different_workers_when_one_is_
                     time.sleep(0.2)
             pids = list(pool.map(ask, [1.0] * 4))
         assert sorted(pids.count(pid) for pid in set(pids)) == [2, 2]
-    finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        server.wait(timeout=30)
 
 
 def test_a_download_whose_rows_fail_partway_ends_as_a_failed_transfer_not_a_short_file():
@@ -317,13 +326,7 @@ def test_a_download_whose_rows_fail_partway_ends_as_a_failed_transfer_not_a_shor
     its 200 and its first rows have left, so the server can only cut the transfer. Served by gunicorn
     as the Procfile runs it, the response is chunked and ends without its last chunk: the browser and
     any HTTP client report an incomplete download, never a shorter file that looks whole."""
-    port = free_port()
-    arguments = web_arguments({"WEB_CONCURRENCY": "1", "WEB_THREADS": "1", "WEB_BIND": "127.0.0.1", "PORT": str(port)})
-    command = [str(Path(sys.executable).parent / "gunicorn"), "tests.site.failing_download_wsgi"]
-    for name in ("--bind", "--workers", "--worker-class", "--threads", "--worker-connections", "--keep-alive"):
-        command += [name, arguments[name]]
-    server = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    try:
+    with gunicorn_as_the_procfile_runs_it("tests.site.failing_download_wsgi", workers=1) as port:
         deadline = time.monotonic() + 60
         while True:
             try:
@@ -339,9 +342,6 @@ def test_a_download_whose_rows_fail_partway_ends_as_a_failed_transfer_not_a_shor
         with pytest.raises(http.client.IncompleteRead) as cut:
             response.read()
         assert cut.value.partial.startswith(b"Date,Amount\r\n")
-    finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        server.wait(timeout=30)
 
 
 def test_make_stack_runs_the_three_processes_of_the_procfile_with_one_beat():
