@@ -4,7 +4,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from django.db.models import Sum
+from django.db.models import Case, DecimalField, F, Sum, Value, When, Window
 from django.utils import timezone
 
 from .choices import EntryKind, PaymentMethodKind, PaymentPurpose, PaymentStatus, PurchaseChannel
@@ -100,9 +100,7 @@ def credits_overview(organization) -> CreditsOverview:
     subscriptions = list(organization_subscriptions(organization))
     methods = list(active_payment_methods(organization))
     recharge_card = next((m for m in methods if m.pk == policy.payment_method_id), None)
-    soon = timezone.now() + timedelta(days=30)
-    expiring = CreditLot.objects.filter(account=account, remaining__gt=0, expires_at__lte=soon)
-    next_lot = CreditLot.objects.filter(account=account, remaining__gt=0).order_by("expires_at").first()
+    next_lot, expiring_amount = next_expiry(account)
     warning = None if auto_recharge_must_be_off(organization) else card_expiry_warning(account, policy, recharge_card)
     card_warning = warning.message if warning else None
     cap_reached = policy.enabled and monthly_cap_reached(account, policy)
@@ -128,7 +126,7 @@ def credits_overview(organization) -> CreditsOverview:
         recent_receipts=list(Receipt.objects.filter(account=account)[:5]),
         audit_trail=list(AutoRechargeChange.objects.filter(account=account).select_related("changed_by")[:10]),
         next_expiry=next_lot,
-        expiring_amount=expiring.aggregate(total=Sum("remaining"))["total"],
+        expiring_amount=expiring_amount,
         card_expiry_warning=card_warning,
         recent_failure=recent_failure,
         monthly_cap_reached=cap_reached,
@@ -136,6 +134,24 @@ def credits_overview(organization) -> CreditsOverview:
         can_pay_by_agreement=organization.purchase_channel == PurchaseChannel.VOLUME_LICENSING,
         has_agreement=any(m.kind == PaymentMethodKind.ENTERPRISE_AGREEMENT for m in methods),
     )
+
+
+EXPIRY_WARNING = timedelta(days=30)
+
+
+def next_expiry(account, now=None):
+    """(the open lot that expires first, or None; what the open lots hold that expires within
+    EXPIRY_WARNING, or None when nothing is open). One query: the sum is a window over the open
+    lots, taken before the LIMIT of the first one."""
+    soon = (now or timezone.now()) + EXPIRY_WARNING
+    expiring = Case(When(expires_at__lte=soon, then=F("remaining")), default=Value(ZERO), output_field=DecimalField())
+    lot = (
+        CreditLot.objects.filter(account=account, remaining__gt=0)
+        .annotate(expiring_total=Window(Sum(expiring)))
+        .order_by("expires_at", "pk")
+        .first()
+    )
+    return (lot, to_money(lot.expiring_total)) if lot is not None else (None, None)
 
 
 def auto_recharge_summary(account) -> str:

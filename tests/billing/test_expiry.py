@@ -103,3 +103,29 @@ def test_an_amount_not_worth_mentioning_is_not_warned_about(org, card, billing_a
     lot = CreditLot.objects.get()
     assert expiry.warn_expiring_lots(now=lot.expires_at - timedelta(days=20)) == 0
     assert recorder.of("credits_expiring") == []
+
+
+def test_the_credits_page_shows_the_lot_that_expires_first_and_what_expires_within_30_days(
+    account, org, billing_admin, client, django_assert_max_num_queries
+):
+    from billing.selectors import next_expiry
+    from tests.factories import OrganizationFactory
+
+    assert next_expiry(account) == (None, None)
+    spent_first = old_lot(account, "9.00", months_ago=11, days_more=28, key="spent")  # spent below: not shown
+    soonest = old_lot(account, "5.00", months_ago=11, days_more=25, key="soonest")  # expires in under a week
+    old_lot(account, "7.00", months_ago=11, days_more=10, key="later")  # in about three weeks
+    old_lot(account, "11.00", months_ago=6, key="far")  # in about six months: not in the 30 days
+    spend(account, "9.00")  # first in, first out: the oldest lot is used up
+    assert CreditLot.objects.get(pk=spent_first.pk).remaining == 0
+    other = credit_account(OrganizationFactory())
+    old_lot(other, "99.00", months_ago=11, days_more=29, key="theirs")  # another organization's, sooner still
+
+    lot, expiring = next_expiry(account)
+    assert lot == soonest and expiring == Decimal("12.00")
+    client.force_login(billing_admin)
+    with django_assert_max_num_queries(20):
+        page = client.get("/billing/products/communications-credits/")
+    body = page.content.decode()
+    assert f"$5.00 on {soonest.expires_at:%b} {soonest.expires_at.day}, {soonest.expires_at.year}" in body
+    assert "$12.00 expires in the next 30 days." in body
