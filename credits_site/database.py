@@ -20,6 +20,7 @@ LOST_CONNECTION_WORDS = (
     "ssl connection has been closed", "terminating connection", "timeout expired",
 )
 
+
 def is_connection_loss(exc):
     """Whether `exc` says the database connection itself is gone, or cannot be made (not a query
     refused or cancelled: a statement timeout, a lock timeout or a constraint keeps its 500, since
